@@ -1,0 +1,180 @@
+"""The xsweep exception hierarchy.
+
+Every exception xsweep raises on purpose derives from :class:`XsweepError`.
+Subclasses carry their payload as attributes (the offending field path, GMAT's
+own log lines, the manifest line number), and where a built-in exception fits,
+they inherit it too, so ``except ValueError`` keeps working for callers that
+do not know xsweep.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+
+class XsweepError(Exception):
+    """Base class of every error xsweep raises."""
+
+
+class ConfigError(XsweepError, ValueError):
+    """Bad configuration: raised before any GMAT run starts."""
+
+
+class ScriptNotFoundError(ConfigError, FileNotFoundError):
+    """The mission script does not exist or is not a file.
+
+    Attributes
+    ----------
+    script : pathlib.Path
+        The path that was looked up.
+    """
+
+    def __init__(self, script: Path) -> None:
+        self.script = script
+        super().__init__(f"mission script not found: {script}")
+
+
+class ScriptLoadError(ConfigError):
+    """GMAT could not parse the mission script.
+
+    Attributes
+    ----------
+    script : pathlib.Path
+        The script GMAT tried to load.
+    errors : tuple of str
+        GMAT's own error lines from its log, in order.
+    log : str
+        The full GMAT log of the failed load.
+    """
+
+    def __init__(
+        self,
+        script: Path,
+        errors: Sequence[str],
+        log: str = "",
+        *,
+        message: str | None = None,
+    ) -> None:
+        self.script = script
+        self.errors = tuple(errors)
+        self.log = log
+        if message is None:
+            detail = "\n  ".join(self.errors) if self.errors else "(GMAT logged no reason)"
+            message = f"GMAT could not parse {script.name}:\n  {detail}"
+        super().__init__(message)
+
+
+class UnsupportedFeatureError(ScriptLoadError):
+    """The script uses GMAT object types the embedded engine does not include.
+
+    The embedded ``gmatpy`` engine is GMAT's core without optional plugins
+    (ground stations, event locators, estimation, external optimizers,
+    GMAT/MATLAB/Python functions, the TLE propagator). A desktop GMAT install
+    runs such scripts: pass ``engine="desktop"`` (and ``gmat_root=`` or set
+    ``GMAT_ROOT``).
+
+    Attributes
+    ----------
+    types : tuple of str
+        The GMAT object types the engine did not recognise.
+    """
+
+    def __init__(self, script: Path, types: Sequence[str], errors: Sequence[str], log: str) -> None:
+        self.types = tuple(types)
+        names = ", ".join(self.types)
+        message = (
+            f"{script.name} uses GMAT object type(s) {names}, which the embedded gmatpy engine "
+            "does not include (it is GMAT's core without optional plugins). Run this script "
+            "on a desktop GMAT install: engine='desktop' with gmat_root=... or GMAT_ROOT set."
+        )
+        super().__init__(script, errors, log, message=message)
+
+
+class FieldError(ConfigError):
+    """A dotted field path does not name an object or field of the script.
+
+    Attributes
+    ----------
+    path : str
+        The offending dotted path, e.g. ``"Sat.SMAA"``.
+    value : object
+        The value that was to be written, if any.
+    suggestions : tuple of str
+        Close names that do exist, best first.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        path: str,
+        value: Any = None,
+        suggestions: Iterable[str] = (),
+    ) -> None:
+        self.path = path
+        self.value = value
+        self.suggestions = tuple(suggestions)
+        if self.suggestions:
+            message = f"{message}; did you mean {', '.join(map(repr, self.suggestions))}?"
+        super().__init__(message)
+
+
+class FieldTypeError(FieldError, TypeError):
+    """A value has the wrong type for the GMAT field it is written to."""
+
+
+class SpaceError(ConfigError):
+    """A parameter space is malformed (empty, duplicated labels, bad distribution...)."""
+
+
+class EngineError(XsweepError, RuntimeError):
+    """No usable GMAT engine, or the engine failed outside a mission run."""
+
+
+class ManifestCorruptError(XsweepError):
+    """A sweep manifest cannot be read.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The manifest file.
+    line : int or None
+        The 1-based line number of the corrupt line, when known.
+    """
+
+    def __init__(self, message: str, path: Path, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        where = f"{path}" if line is None else f"{path}, line {line}"
+        super().__init__(f"{where}: {message}")
+
+
+class RunFailedError(XsweepError):
+    """A run failed, raised only for callers that asked to fail fast.
+
+    Attributes
+    ----------
+    run_id : int or None
+        The run's id in its sweep, if it belongs to one.
+    reason : str
+        ``"gmat-error"``, ``"exception"``, ``"crashed"`` or ``"timeout"``.
+    error : str
+        The error text (GMAT's message or the exception).
+    """
+
+    def __init__(self, run_id: int | None, reason: str, error: str) -> None:
+        self.run_id = run_id
+        self.reason = reason
+        self.error = error
+        label = "run" if run_id is None else f"run {run_id}"
+        super().__init__(f"{label} failed ({reason}): {error}")
+
+
+def close_names(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """Return up to ``n`` candidates close to ``name``, best first (case-insensitive)."""
+    pool = list(dict.fromkeys(candidates))
+    lowered = {c.lower(): c for c in pool}
+    hits = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.6)
+    return [lowered[h] for h in hits]

@@ -1,0 +1,250 @@
+"""One GMAT run in this process: load, override, run, write Parquet.
+
+``run_mission`` is the unit every sweep is made of. Bad input (a missing
+script, a script GMAT cannot parse, an unknown field, a value of the wrong
+type) raises before GMAT runs. A mission that fails *while running* (GMAT
+rejects a value, the orbit enters the Earth, a solver diverges) is not an
+exception: it is a ``failed`` :class:`RunOutcome` with GMAT's message.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from gmat_run import Mission
+from gmat_run.errors import GmatFieldError, GmatRunError
+from gmat_run.mission import _suggest_fields
+
+from xsweep._engine import Engine, EngineKind, get_engine, gmat_errors
+from xsweep._epochs import format_epoch, is_datetime
+from xsweep._errors import FieldError, FieldTypeError, close_names
+from xsweep._outputs import convert_results, write_text
+from xsweep._records import Reason, RunOutcome
+
+# Object types whose value is addressed by the bare object name ("TOF").
+_VALUE_TYPES = frozenset({"Variable", "String"})
+LOG_NAME = "gmat.log"
+
+
+class _Rejected(Exception):
+    """GMAT refused a value of the right type (e.g. ECC >= 1 with SMA > 0)."""
+
+
+def now_iso() -> str:
+    """Return the current UTC time, ISO 8601 with microseconds."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def resolve_field(engine: Engine, key: str, value: Any = None) -> tuple[str, str]:
+    """Turn an override key into gmat-run's dotted path and check it exists.
+
+    ``"TOF"`` (a script ``Variable``) becomes ``"TOF.Value"``. Returns
+    ``(dotted_path, field_type_name)``.
+
+    Raises
+    ------
+    FieldError
+        The object or field does not exist in the loaded script.
+    """
+    if not isinstance(key, str) or not key or key != key.strip():  # type: ignore[redundant-expr]
+        raise FieldError(f"override key must be a non-empty field path, got {key!r}", str(key))
+    resource, _, field = key.partition(".")
+    names = engine.object_names()
+    type_name = engine.object_type(resource) if resource in names else None
+    if type_name is None:
+        raise FieldError(
+            f"unknown object {resource!r} in {key!r} (no resource of that name in the script)",
+            key,
+            value,
+            close_names(resource, names),
+        )
+    if not field:
+        if type_name not in _VALUE_TYPES:
+            raise FieldError(
+                f"{resource!r} is a {type_name}, not a Variable; name one of its fields, "
+                f"e.g. '{resource}.<Field>'",
+                key,
+                value,
+            )
+        field = "Value"
+    obj = engine.gmat.GetObject(resource)
+    try:
+        obj.GetParameterID(field)
+    except Exception:
+        raise FieldError(
+            f"unknown field {field!r} on {type_name} {resource!r}",
+            key,
+            value,
+            _suggest_fields(obj, field),
+        ) from None
+    return f"{resource}.{field}", type_name
+
+
+def gmat_value(mission: Mission, path: str, value: Any) -> Any:
+    """Convert a space value into what gmat-run writes: datetimes become epochs."""
+    if is_datetime(value):
+        resource = path.split(".", 1)[0]
+        try:
+            date_format = str(mission[f"{resource}.DateFormat"])
+        except GmatFieldError:
+            date_format = "UTCGregorian"
+        return format_epoch(value, date_format)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def apply_overrides(engine: Engine, mission: Mission, overrides: Mapping[str, Any]) -> None:
+    """Write every override into the loaded mission.
+
+    Raises
+    ------
+    FieldError, FieldTypeError
+        Unknown field, or a value of the wrong type.
+    _Rejected
+        GMAT refused a well-typed value.
+    """
+    for key, raw in overrides.items():
+        path, _ = resolve_field(engine, key, raw)
+        value = gmat_value(mission, path, raw)
+        try:
+            mission[path] = value
+        except GmatFieldError as exc:
+            message = str(exc)
+            if message.startswith("type mismatch"):
+                raise FieldTypeError(f"{key!r}: {message.split(': ', 1)[-1]}", key, raw) from None
+            if message.startswith("GMAT rejected write"):
+                raise _Rejected(
+                    f"GMAT rejected {key} = {raw!r}: {exc.__cause__ or message}"
+                ) from None
+            raise FieldError(message, key, raw) from None
+
+
+def run_mission(
+    script: str | os.PathLike[str],
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    out_dir: str | os.PathLike[str],
+    engine: EngineKind = "auto",
+    gmat_root: str | os.PathLike[str] | None = None,
+    keep_raw: bool = False,
+) -> RunOutcome:
+    """Run one GMAT mission in this process and write its outputs as Parquet.
+
+    The script is (re)loaded into this process's warm engine, the overrides
+    are applied, GMAT runs with every output redirected into a scratch
+    directory, and each output GMAT produced (ReportFile, EphemerisFile,
+    ContactLocator, solver iteration log) is parsed by gmat-run and written to
+    ``out_dir`` as ``<kind>-<name>.parquet``, next to GMAT's log ``gmat.log``.
+
+    Parameters
+    ----------
+    script : path-like
+        The GMAT mission script.
+    overrides : mapping of str to value, optional
+        Dotted field paths and values: ``{"Sat.SMA": 7100, "TOF": 3600}``.
+        A bare name (``"TOF"``) addresses a script ``Variable``. Datetimes
+        given for an ``Epoch`` are formatted in the object's ``DateFormat``.
+    out_dir : path-like
+        Directory for the Parquet files and the log; created if missing.
+    engine : {"auto", "embedded", "desktop"}
+        Which GMAT engine to use (see :func:`xsweep.get_engine`).
+    gmat_root : path-like, optional
+        Desktop GMAT install root.
+    keep_raw : bool
+        Keep GMAT's own output files under ``out_dir/gmat/``.
+
+    Returns
+    -------
+    RunOutcome
+        ``status`` ``"ok"`` or ``"failed"`` (with ``reason`` and ``error``),
+        output paths relative to ``out_dir``, timings.
+
+    Raises
+    ------
+    ScriptNotFoundError, ScriptLoadError, UnsupportedFeatureError
+        The script is missing, or GMAT cannot parse it.
+    FieldError, FieldTypeError
+        An override names an unknown object or field, or has the wrong type.
+    EngineError
+        No GMAT engine is available.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import xsweep as xs
+    >>> outcome = xs.run_mission(
+    ...     "examples/missions/leo_report.script",
+    ...     {"Sat.SMA": 7100, "TOF": 120},
+    ...     out_dir=tempfile.mkdtemp(),
+    ... )
+    >>> outcome.status, [o.path for o in outcome.outputs]
+    ('ok', ['report-RF.parquet'])
+    """
+    t0 = time.perf_counter()
+    started = now_iso()
+    eng = get_engine(engine, gmat_root=gmat_root)
+    out = Path(out_dir).expanduser().resolve()
+    with eng.lock:
+        mission = eng.load(script)
+        out.mkdir(parents=True, exist_ok=True)
+        raw = out / f".gmat-{uuid.uuid4().hex[:12]}"
+        gmat_s = 0.0
+        reason: Reason | None = None
+        error: str | None = None
+        outputs: tuple[Any, ...] = ()
+        log_text = ""
+        try:
+            try:
+                apply_overrides(eng, mission, overrides or {})
+                t_run = time.perf_counter()
+                try:
+                    results = mission.run(working_dir=raw, overwrite=True)
+                finally:
+                    gmat_s = time.perf_counter() - t_run
+                log_text = results.log
+                outputs = convert_results(results, out)
+            except _Rejected as exc:
+                reason, error = "gmat-error", str(exc)
+            except GmatRunError as exc:
+                log_text = exc.log
+                found = gmat_errors(exc.log)
+                reason, error = "gmat-error", "\n".join(found) if found else str(exc)
+            except (FieldError, FieldTypeError):
+                raise
+            except Exception as exc:
+                reason, error = "exception", f"{type(exc).__name__}: {exc}"
+            log_file = raw / "GmatLog.txt"
+            if log_file.is_file():
+                os.replace(log_file, out / LOG_NAME)
+            else:
+                write_text(log_text, out / LOG_NAME)
+        finally:
+            if keep_raw and raw.is_dir():
+                dest = out / "gmat"
+                shutil.rmtree(dest, ignore_errors=True)
+                os.replace(raw, dest)
+            else:
+                shutil.rmtree(raw, ignore_errors=True)
+    return RunOutcome(
+        status="ok" if reason is None else "failed",
+        reason=reason,
+        outputs=outputs if reason is None else (),
+        started=started,
+        ended=now_iso(),
+        duration_s=time.perf_counter() - t0,
+        gmat_s=gmat_s,
+        error=error,
+        log=LOG_NAME,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+    )
