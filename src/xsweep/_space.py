@@ -1,0 +1,702 @@
+"""The parameter space: an xarray Dataset whose variables are GMAT field paths.
+
+xarray's own dimension rules decide what runs. Fields on independent dims
+form a Cartesian product; fields sharing a dim vary together (zipped). A run
+is one point of the broadcast space; its run id is the C-order flat index
+over the broadcast dims.
+
+What counts as a field (an override) and what as a label:
+
+- every data variable is a field;
+- a dimension coordinate is a field when its name is a dotted path
+  (``"Sat.SMA"``) or it carries ``attrs["xsweep_role"] == "field"`` (which
+  :func:`grid` sets, e.g. for a script Variable ``"TOF"``);
+- every other coordinate (``sample``, an alias dim like ``sma``, a
+  non-dimension coordinate) is a label, carried along but never written.
+
+Random fields carry their recipe in ``attrs["xsweep_draw"]`` (JSON), so the
+recipe survives :func:`xarray.merge` and serialisation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from xsweep._draws import (
+    Distribution,
+    Method,
+    draw,
+    new_entropy,
+    parse_distribution,
+    recipe_distribution,
+)
+from xsweep._epochs import is_datetime
+from xsweep._errors import SpaceError
+
+ROLE_ATTR = "xsweep_role"
+DRAW_ATTR = "xsweep_draw"
+SPACE_SCHEMA = 1
+# Names the consolidated store uses for its own variables and axes.
+RESERVED = frozenset(
+    {
+        "step",
+        "interval",
+        "iteration",
+        "run_id",
+        "status",
+        "reason",
+        "duration_s",
+        "error",
+        "time",
+        "elapsed_s",
+        "gmat_s",
+        "started",
+        "ended",
+    }
+)
+_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+# --- constructors -------------------------------------------------------------
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, str | np.str_):
+        return "str"
+    if isinstance(value, bool | np.bool_):
+        return "bool"
+    if is_datetime(value):
+        return "datetime"
+    if isinstance(value, int | float | np.integer | np.floating):
+        return "number"
+    return type(value).__name__
+
+
+def _values(field: str, values: Any) -> np.ndarray:
+    """Normalise a column of values; datetimes become datetime64[ns]."""
+    if isinstance(values, str | bytes) or np.ndim(values) == 0:
+        values = [values]
+    seq = list(values) if not isinstance(values, np.ndarray | pd.Index | pd.Series) else values
+    if isinstance(seq, list):
+        kinds = {_kind(v) for v in seq}
+        if len(kinds) > 1:
+            raise SpaceError(
+                f"{field}: values mix types ({', '.join(sorted(kinds))}); use one type"
+            )
+    if len(seq) and all(is_datetime(v) for v in seq):
+        arr = np.asarray(pd.to_datetime(list(seq)).tz_localize(None).to_numpy("datetime64[ns]"))
+    else:
+        arr = np.asarray(seq)
+    if arr.ndim != 1:
+        raise SpaceError(f"{field}: values must be one-dimensional, got shape {arr.shape}")
+    if arr.dtype == object:
+        if all(isinstance(v, str) for v in arr):
+            arr = arr.astype(str)
+        else:
+            names = sorted({type(v).__name__ for v in arr})
+            raise SpaceError(f"{field}: values mix types ({', '.join(names)}); use one type")
+    if arr.dtype.kind == "M":
+        arr = arr.astype("datetime64[ns]")
+    return arr
+
+
+def grid(fields: Mapping[str, Any], *, dims: Mapping[str, str] | None = None) -> xr.Dataset:
+    """Build a full-factorial space: one dim per field.
+
+    Parameters
+    ----------
+    fields : mapping of str to sequence
+        Field path (``"Sat.SMA"``, or a script Variable ``"TOF"``) to its values.
+    dims : mapping of str to str, optional
+        Alias dim names, e.g. ``{"Sat.SMA": "sma"}``: the dim is then ``sma``
+        (a label coordinate holding the same values) and ``Sat.SMA`` a data
+        variable on it. By default the dim is named after the field.
+
+    Returns
+    -------
+    xarray.Dataset
+        A space with ``prod(len(values))`` runs.
+
+    Examples
+    --------
+    >>> import xsweep as xs
+    >>> space = xs.grid({"Sat.SMA": [7000, 7100], "Sat.INC": [28.5, 51.6, 98.0]})
+    >>> dict(space.sizes)
+    {'Sat.SMA': 2, 'Sat.INC': 3}
+    >>> xs.Space(space).n_runs
+    6
+    >>> aliased = xs.grid({"Sat.SMA": [7000, 7100]}, dims={"Sat.SMA": "sma"})
+    >>> float(aliased["Sat.SMA"].sel(sma=7100))
+    7100.0
+    """
+    dims = dict(dims or {})
+    unknown = set(dims) - set(fields)
+    if unknown:
+        raise SpaceError(f"dims= names fields that are not in the grid: {sorted(unknown)}")
+    if not fields:
+        raise SpaceError("a grid needs at least one field")
+    coords: dict[Hashable, Any] = {}
+    data: dict[Hashable, Any] = {}
+    for field, raw in fields.items():
+        values = _values(field, raw)
+        dim = dims.get(field, field)
+        if dim == field:
+            coords[field] = xr.Variable((field,), values, attrs={ROLE_ATTR: "field"})
+        else:
+            coords[dim] = (dim, values)
+            data[field] = (dim, values)
+    space = xr.Dataset(data, coords=coords)
+    validate(space)
+    return space
+
+
+def samples(table: pd.DataFrame | Mapping[str, Any], *, dim: str = "sample") -> xr.Dataset:
+    """Build a space of explicit rows: every column varies together on ``dim``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame or mapping of str to sequence
+        One column per field, one row per run; columns of equal length.
+    dim : str
+        The name of the shared dim (coordinate ``0 .. n-1``).
+
+    Examples
+    --------
+    >>> import xsweep as xs
+    >>> space = xs.samples({"Sat.SMA": [7000, 7100, 7200], "Sat.INC": [28.5, 51.6, 98.0]})
+    >>> xs.Space(space).n_runs
+    3
+    """
+    columns = dict(table.items()) if isinstance(table, pd.DataFrame) else dict(table)
+    if not columns:
+        raise SpaceError("samples() needs at least one column")
+    arrays = {str(k): _values(str(k), v) for k, v in columns.items()}
+    lengths = {k: len(v) for k, v in arrays.items()}
+    if len(set(lengths.values())) != 1:
+        raise SpaceError(f"samples() columns differ in length: {lengths}")
+    n = next(iter(lengths.values()))
+    space = xr.Dataset(
+        {k: (dim, v) for k, v in arrays.items()}, coords={dim: np.arange(n, dtype=np.int64)}
+    )
+    validate(space)
+    return space
+
+
+def _random(
+    method: Method, n: int, perturb: Mapping[str, Any], seed: int | None, dim: str
+) -> xr.Dataset:
+    _check_n(n)
+    if not perturb:
+        raise SpaceError(f"{method}() needs at least one field to perturb")
+    entropy = new_entropy(seed)
+    data: dict[Hashable, Any] = {}
+    for field, spec in perturb.items():
+        _check_path(field)
+        dist = parse_distribution(field, spec)
+        values = draw(method, entropy, field, dist, [int(n)])
+        data[field] = xr.Variable(
+            (dim,), values, attrs={DRAW_ATTR: _recipe_json(method, entropy, dim, dist, [int(n)])}
+        )
+    space = xr.Dataset(data, coords={dim: np.arange(int(n), dtype=np.int64)})
+    validate(space)
+    return space
+
+
+def _recipe_json(
+    method: Method, entropy: int, dim: str, dist: Distribution, blocks: list[int]
+) -> str:
+    return json.dumps(
+        {
+            "method": method,
+            "entropy": str(entropy),
+            "dim": dim,
+            "blocks": blocks,
+            "dist": dist.recipe,
+        },
+        sort_keys=True,
+    )
+
+
+def monte_carlo(
+    n: int, perturb: Mapping[str, Any], *, seed: int | None = None, dim: str = "sample"
+) -> xr.Dataset:
+    """Build a seeded Monte Carlo dispersion: ``n`` independent draws per field on ``dim``.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples (runs), at least 1.
+    perturb : mapping of str to distribution
+        Field path to ``("normal", mu, sigma)``, ``("uniform", lo, hi)``,
+        ``("lognormal", mu, sigma)`` (of the underlying normal) or a frozen
+        ``scipy.stats`` distribution.
+    seed : int, optional
+        Seed entropy. ``None`` draws OS entropy and records it on the space,
+        so the draw can be rebuilt bit-equal.
+    dim : str
+        Name of the sample dim.
+
+    Notes
+    -----
+    Each field draws from its own stream, keyed by the seed and the field
+    name, so adding a field leaves the others' draws unchanged; extending
+    ``n`` keeps the first ``n`` draws bit-equal.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> import xsweep as xs
+    >>> mc = xs.monte_carlo(100, {"Sat.SMA": ("normal", 7000, 5)}, seed=42)
+    >>> mixed = xr.merge([mc, xs.grid({"Sat.INC": [28.5, 51.6, 98.0]})])  # 100 x 3 runs
+    >>> xs.Space(mixed).n_runs
+    300
+    """
+    return _random("monte_carlo", n, perturb, seed, dim)
+
+
+def latin_hypercube(
+    n: int, perturb: Mapping[str, Any], *, seed: int | None = None, dim: str = "sample"
+) -> xr.Dataset:
+    """Build a seeded Latin hypercube draw: each field's n values fill its n strata once.
+
+    Same arguments as :func:`monte_carlo`. Each field is an independent 1-D
+    Latin hypercube (``scipy.stats.qmc.LatinHypercube``) mapped through the
+    distribution's inverse CDF: exactly one value in each of the ``n``
+    equal-probability strata. An extension by ``m`` adds a second Latin
+    hypercube of ``m`` values; each block keeps its own stratification.
+
+    Examples
+    --------
+    >>> import xsweep as xs
+    >>> lhs = xs.latin_hypercube(4, {"Sat.SMA": ("uniform", 7000, 7400)}, seed=1)
+    >>> sorted(((lhs["Sat.SMA"].values - 7000) // 100).astype(int).tolist())
+    [0, 1, 2, 3]
+    """
+    return _random("latin_hypercube", n, perturb, seed, dim)
+
+
+# --- semantics ----------------------------------------------------------------
+
+
+def _check_n(n: Any) -> None:
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise SpaceError(f"n must be an integer >= 1, got {n!r}")
+
+
+def _check_path(field: Hashable) -> None:
+    if not isinstance(field, str) or not _PATH.match(field):
+        raise SpaceError(
+            f"{field!r} is not a GMAT field path: expected 'Object.Field', "
+            "'Object.Sub.Field' or a script Variable name (letters, digits, '_')"
+        )
+
+
+def is_field(space: xr.Dataset, name: Hashable) -> bool:
+    """Return True when variable ``name`` of ``space`` is a field (an override)."""
+    if name in space.data_vars:
+        return True
+    if name in space.dims and name in space.coords:
+        var = space.coords[name]
+        return (isinstance(name, str) and "." in name) or var.attrs.get(ROLE_ATTR) == "field"
+    return False
+
+
+def field_names(space: xr.Dataset) -> list[str]:
+    """Return the field paths of ``space``: data variables first, then field dim coords."""
+    names = [str(n) for n in space.data_vars]
+    names += [str(n) for n in space.dims if n not in space.data_vars and is_field(space, n)]
+    return names
+
+
+def validate(space: xr.Dataset) -> None:
+    """Raise :class:`SpaceError` unless ``space`` is a well-formed parameter space."""
+    if not isinstance(space, xr.Dataset):
+        raise SpaceError(f"a space is an xarray.Dataset, got {type(space).__name__}")
+    fields = field_names(space)
+    if not fields:
+        raise SpaceError(
+            "the space has no fields: data variables (or dotted dimension coordinates) "
+            "name the GMAT fields to vary"
+        )
+    for dim, size in space.sizes.items():
+        if dim in RESERVED:
+            raise SpaceError(
+                f"dim {dim!r} collides with a name the sweep store reserves "
+                f"({', '.join(sorted(RESERVED))}); rename it"
+            )
+        if size == 0:
+            raise SpaceError(f"dim {dim!r} is empty: a space needs at least one value per axis")
+        if dim in space.indexes and not space.indexes[dim].is_unique:
+            dupes = space.indexes[dim][space.indexes[dim].duplicated()].unique().tolist()
+            raise SpaceError(f"dim {dim!r} has duplicate labels: {dupes[:5]}")
+    for name in fields:
+        _check_path(name)
+        if name in RESERVED:
+            raise SpaceError(f"field {name!r} collides with a reserved store name")
+        values = space[name].values
+        kind = values.dtype.kind
+        if kind == "f" and not np.all(np.isfinite(values)):
+            raise SpaceError(f"{name}: values must be finite (found NaN or inf)")
+        if kind == "M" and np.any(np.isnat(values)):
+            raise SpaceError(f"{name}: values hold NaT")
+        if kind == "c":
+            raise SpaceError(f"{name}: complex values are not GMAT values")
+        if kind == "O" and not all(isinstance(v, str) for v in values.ravel()):
+            raise SpaceError(f"{name}: object values must all be strings")
+    for var in space.variables:
+        if DRAW_ATTR in space[var].attrs:
+            _recipe_of(space, str(var))
+
+
+def _recipe_of(space: xr.Dataset, name: str) -> dict[str, Any]:
+    try:
+        recipe: dict[str, Any] = json.loads(space[name].attrs[DRAW_ATTR])
+        recipe["entropy"] = int(recipe["entropy"])
+        if recipe["method"] not in ("monte_carlo", "latin_hypercube"):
+            raise ValueError(recipe["method"])
+        if sum(recipe["blocks"]) != space.sizes[recipe["dim"]]:
+            raise ValueError("blocks do not add up to the dim size")
+    except (KeyError, ValueError, TypeError) as exc:
+        raise SpaceError(f"{name}: malformed draw recipe ({exc})") from None
+    return recipe
+
+
+# --- runs -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    """One point of a space: what a single GMAT run sets and how it is labelled.
+
+    Attributes
+    ----------
+    run_id : int
+        C-order flat index over the space's dims.
+    index : tuple of int
+        Position along each dim, in :attr:`Space.dims` order.
+    labels : dict
+        Coordinate values at this point (dim and non-dim coordinates).
+    overrides : dict
+        Field path to value, what GMAT gets.
+    """
+
+    run_id: int
+    index: tuple[int, ...]
+    labels: dict[str, Any]
+    overrides: dict[str, Any]
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, np.datetime64):
+        return value.astype("datetime64[ns]")
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class Space:
+    """A validated, read-only view of a parameter-space Dataset.
+
+    Parameters
+    ----------
+    dataset : xarray.Dataset
+        The space; built by :func:`grid`, :func:`samples`, :func:`monte_carlo`,
+        :func:`latin_hypercube`, their merges, or by hand.
+    dims : sequence of str, optional
+        The order of the dims that run ids follow (C order). Defaults to the
+        Dataset's own dim order.
+
+    Examples
+    --------
+    >>> import xsweep as xs
+    >>> space = xs.Space(xs.grid({"Sat.SMA": [7000, 7100], "TOF": [60, 120]}))
+    >>> space
+    <xsweep.Space: 4 runs over Sat.SMA=2 x TOF=2; fields: Sat.SMA, TOF>
+    >>> space.run(3).overrides
+    {'Sat.SMA': 7100, 'TOF': 120}
+    """
+
+    def __init__(self, dataset: xr.Dataset, dims: Sequence[str] | None = None) -> None:
+        validate(dataset)
+        self.dataset = dataset
+        self.dims: tuple[str, ...] = tuple(str(d) for d in dataset.sizes)
+        if dims is not None:
+            if sorted(map(str, dims)) != sorted(self.dims):
+                raise SpaceError(f"dims={tuple(dims)} must order exactly the dims {self.dims}")
+            self.dims = tuple(str(d) for d in dims)
+        self.shape: tuple[int, ...] = tuple(int(dataset.sizes[d]) for d in self.dims)
+        self.fields: tuple[str, ...] = tuple(field_names(dataset))
+        self.labels: tuple[str, ...] = tuple(
+            str(c) for c in dataset.coords if not is_field(dataset, c)
+        )
+        self._axis, self._segments = _segments(dataset, self.dims)
+        self._block_runs = [
+            size * math.prod(self.shape) // self.shape[self._axis] for _, size in self._segments
+        ]
+
+    @property
+    def n_runs(self) -> int:
+        """Number of runs: the product of the dim sizes."""
+        return math.prod(self.shape)
+
+    def __len__(self) -> int:
+        return self.n_runs
+
+    def __repr__(self) -> str:
+        dims = " x ".join(f"{d}={n}" for d, n in zip(self.dims, self.shape, strict=True))
+        return f"<xsweep.Space: {self.n_runs} runs over {dims}; fields: {', '.join(self.fields)}>"
+
+    def index_of(self, run_id: int) -> tuple[int, ...]:
+        """Index position of ``run_id``.
+
+        Run ids are the C-order flat index over :attr:`dims`. A space that was
+        extended numbers each extension block after the previous ones (C order
+        within the block), so an existing run id never changes meaning.
+        """
+        if not 0 <= run_id < self.n_runs:
+            raise IndexError(f"run id {run_id} outside 0..{self.n_runs - 1}")
+        offset = 0
+        for (start, size), count in zip(self._segments, self._block_runs, strict=True):
+            if run_id < offset + count:
+                shape = list(self.shape)
+                shape[self._axis] = size
+                index = [int(i) for i in np.unravel_index(run_id - offset, shape)]
+                index[self._axis] += start
+                return tuple(index)
+            offset += count
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def run_id_of(self, index: Sequence[int]) -> int:
+        """Run id of an index position (inverse of :meth:`index_of`)."""
+        index = [int(i) for i in index]
+        if len(index) != len(self.shape) or not all(
+            0 <= i < n for i, n in zip(index, self.shape, strict=True)
+        ):
+            raise IndexError(f"index {tuple(index)} outside shape {self.shape}")
+        offset = 0
+        for (start, size), count in zip(self._segments, self._block_runs, strict=True):
+            if start <= index[self._axis] < start + size:
+                shape = list(self.shape)
+                shape[self._axis] = size
+                index[self._axis] -= start
+                return offset + int(np.ravel_multi_index(tuple(index), shape))
+            offset += count
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def index_arrays(self) -> tuple[np.ndarray, ...]:
+        """Index positions of every run, one int array per dim, in run-id order."""
+        parts: list[tuple[np.ndarray, ...]] = []
+        for start, size in self._segments:
+            shape = list(self.shape)
+            shape[self._axis] = size
+            idx = list(np.unravel_index(np.arange(math.prod(shape)), shape))
+            idx[self._axis] = idx[self._axis] + start
+            parts.append(tuple(idx))
+        return tuple(np.concatenate([p[k] for p in parts]) for k in range(len(self.dims)))
+
+    def _at(self, name: str, index: tuple[int, ...]) -> Any:
+        var = self.dataset[name]
+        pos = {d: index[self.dims.index(str(d))] for d in var.dims}
+        return _scalar(var.isel(pos).values[()])
+
+    def run(self, run_id: int) -> Run:
+        """Return the :class:`Run` with id ``run_id``."""
+        index = self.index_of(run_id)
+        return Run(
+            run_id=run_id,
+            index=index,
+            labels={c: self._at(c, index) for c in self.labels},
+            overrides={f: self._at(f, index) for f in self.fields},
+        )
+
+    def __iter__(self) -> Iterator[Run]:
+        for run_id in range(self.n_runs):
+            yield self.run(run_id)
+
+    def _columns(self, names: Sequence[str]) -> dict[str, np.ndarray]:
+        index = self.index_arrays()
+        out = {}
+        for name in names:
+            var = self.dataset[name]
+            out[name] = var.values[tuple(index[self.dims.index(str(d))] for d in var.dims)]
+        return out
+
+    def runs(self) -> pd.DataFrame:
+        """List every run without running anything.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``run_id``; one column per dim position (``<dim>_index``
+            is omitted: positions follow from the run id), per label and per
+            field (overrides). Built vectorised, so 100,000 points are cheap.
+        """
+        frame = pd.DataFrame(
+            {**self._columns(self.labels), **self._columns(self.fields)},
+            index=pd.RangeIndex(self.n_runs, name="run_id"),
+        )
+        return frame
+
+    # --- serialisation ------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return an exact, JSON-safe description (values and random recipes)."""
+        variables = {}
+        for name in self.dataset.variables:
+            var = self.dataset.variables[name]
+            variables[str(name)] = {
+                "dims": [str(d) for d in var.dims],
+                "dtype": var.dtype.str if var.dtype.kind != "M" else "datetime64[ns]",
+                "values": _encode(var.values),
+                "attrs": {k: v for k, v in var.attrs.items() if k in (ROLE_ATTR, DRAW_ATTR)},
+                "coord": name in self.dataset.coords,
+            }
+        return {
+            "schema": SPACE_SCHEMA,
+            "dims": dict(zip(self.dims, self.shape, strict=True)),
+            "variables": variables,
+        }
+
+    def to_json(self) -> str:
+        """Serialise with :meth:`to_dict`."""
+        return json.dumps(self.to_dict(), allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, verify: bool = True) -> Space:
+        """Rebuild a space from :meth:`to_dict` output.
+
+        With ``verify`` (the default), every random field is redrawn from its
+        recipe and must equal the stored values bit for bit; a mismatch
+        raises :class:`SpaceError` rather than silently changing the numbers.
+        """
+        if data.get("schema") != SPACE_SCHEMA:
+            raise SpaceError(f"unsupported space schema {data.get('schema')!r}")
+        coords: dict[Hashable, Any] = {}
+        dvars: dict[Hashable, Any] = {}
+        for name, spec in data["variables"].items():
+            var = xr.Variable(
+                tuple(spec["dims"]),
+                _decode(spec["values"], spec["dtype"]),
+                attrs=dict(spec.get("attrs", {})),
+            )
+            (coords if spec["coord"] else dvars)[name] = var
+        dataset = xr.Dataset(dvars, coords=coords)
+        space = cls(dataset, dims=list(data["dims"]))
+        if verify:
+            space.verify_draws()
+        return space
+
+    @classmethod
+    def from_json(cls, text: str, *, verify: bool = True) -> Space:
+        """Rebuild a space from :meth:`to_json` output."""
+        return cls.from_dict(json.loads(text), verify=verify)
+
+    def verify_draws(self) -> None:
+        """Redraw every random field from its recipe; raise if any value differs."""
+        for name in self.dataset.variables:
+            if DRAW_ATTR not in self.dataset[name].attrs:
+                continue
+            recipe = _recipe_of(self.dataset, str(name))
+            if recipe["dist"] is None:
+                continue  # stored by value: nothing to redraw
+            dist = recipe_distribution(str(name), recipe["dist"])
+            redrawn = draw(recipe["method"], recipe["entropy"], str(name), dist, recipe["blocks"])
+            stored = np.asarray(self.dataset[name].values, dtype=np.float64)
+            if redrawn.tobytes() != stored.tobytes():
+                bad = (
+                    int(np.flatnonzero(redrawn != stored)[0])
+                    if redrawn.shape == stored.shape
+                    else 0
+                )
+                raise SpaceError(
+                    f"{name}: stored values differ from its recipe (first at position {bad}); "
+                    "the numpy/scipy versions may draw differently here. Refusing to rerun "
+                    "with different numbers."
+                )
+
+    def extended(self, n: int) -> Space:
+        """Return this space with ``n`` more random samples on its random dim.
+
+        The existing samples stay bit-equal and keep their run ids; the new
+        runs get ids after them (see :meth:`index_of`).
+        """
+        _check_n(n)
+        random = {
+            str(k): _recipe_of(self.dataset, str(k))
+            for k in self.dataset.data_vars
+            if DRAW_ATTR in self.dataset[k].attrs
+        }
+        if not random:
+            raise SpaceError("only Monte Carlo or Latin hypercube spaces can be extended")
+        dims = {r["dim"] for r in random.values()}
+        if len(dims) != 1:
+            raise SpaceError(f"random fields live on several dims {sorted(dims)}; cannot extend")
+        (dim,) = dims
+        others = [
+            str(v)
+            for v in self.dataset.variables
+            if dim in self.dataset[v].dims and str(v) not in random and v != dim
+        ]
+        if others:
+            raise SpaceError(f"{others} share dim {dim!r} with random fields and have no recipe")
+        old = self.dataset.sizes[dim]
+        ds = self.dataset.drop_vars(list(random))
+        ds = ds.reindex({dim: np.arange(old + n, dtype=np.int64)})
+        for name, recipe in random.items():
+            if recipe["dist"] is None:
+                raise SpaceError(
+                    f"{name}: drawn from a distribution stored by value; cannot extend"
+                )
+            dist = recipe_distribution(name, recipe["dist"])
+            blocks = [*recipe["blocks"], int(n)]
+            values = draw(recipe["method"], recipe["entropy"], name, dist, blocks)
+            attrs = {
+                DRAW_ATTR: _recipe_json(recipe["method"], recipe["entropy"], dim, dist, blocks)
+            }
+            ds[name] = xr.Variable((dim,), values, attrs=attrs)
+        return Space(ds[list(self.dataset.data_vars)].assign_coords(ds.coords), dims=self.dims)
+
+
+def _segments(dataset: xr.Dataset, dims: tuple[str, ...]) -> tuple[int, list[tuple[int, int]]]:
+    """Return the extension blocks along the random dim, as ``(axis, [(start, size), ...])``."""
+    blocks: dict[str, list[int]] = {}
+    for name in dataset.data_vars:
+        if DRAW_ATTR in dataset[name].attrs:
+            recipe = _recipe_of(dataset, str(name))
+            blocks.setdefault(recipe["dim"], recipe["blocks"])
+            if blocks[recipe["dim"]] != recipe["blocks"]:
+                raise SpaceError(f"random fields on dim {recipe['dim']!r} disagree on its blocks")
+    extended = {d: b for d, b in blocks.items() if len(b) > 1}
+    if len(extended) > 1:
+        raise SpaceError(f"more than one dim was extended: {sorted(extended)}")
+    if not extended:
+        return 0, [(0, dataset.sizes[dims[0]])]
+    ((dim, sizes),) = extended.items()
+    starts = np.cumsum([0, *sizes[:-1]]).tolist()
+    return dims.index(dim), [(int(a), int(b)) for a, b in zip(starts, sizes, strict=True)]
+
+
+def _encode(values: np.ndarray) -> Any:
+    if values.dtype.kind == "M":
+        return values.astype("datetime64[ns]").astype(np.int64).tolist()
+    return values.tolist()
+
+
+def _decode(values: Any, dtype: str) -> np.ndarray:
+    if dtype.startswith("datetime64"):
+        return np.asarray(values, dtype=np.int64).view("datetime64[ns]")
+    return np.asarray(values, dtype=np.dtype(dtype))
+
+
+def as_space(space: xr.Dataset | Space) -> Space:
+    """Accept a Dataset or a :class:`Space`."""
+    return space if isinstance(space, Space) else Space(space)
