@@ -1,0 +1,308 @@
+"""The sweep manifest: ``manifest.jsonl``, the append-only record of a sweep.
+
+Line 1 is the header (schema version, sweep id, script hash, the space, the
+versions that ran it). Every further line is one run outcome, appended,
+flushed and fsynced as the run completes, so a crash loses at most the line
+being written. Loading tolerates a torn final line (with a warning), rejects
+a corrupt line anywhere else with :class:`ManifestCorruptError` naming its
+line number, and folds repeated run ids last-wins (a resumed run supersedes
+its failure).
+
+One process writes a sweep at a time: :class:`ManifestWriter` holds an OS
+file lock (released by the kernel if the process dies) and records its pid
+in the lock file, so a lock left by a dead writer is taken over with a
+warning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import socket
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import filelock
+
+from xsweep._errors import ManifestCorruptError, XsweepError
+
+SCHEMA_VERSION = 1
+MANIFEST_NAME = "manifest.jsonl"
+LOCK_NAME = ".manifest.lock"
+
+
+class SweepLockedError(XsweepError):
+    """Another live process is writing this sweep directory.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The sweep directory.
+    owner : str
+        ``host:pid`` of the process holding the lock, when known.
+    """
+
+    def __init__(self, path: Path, owner: str) -> None:
+        self.path = path
+        self.owner = owner
+        super().__init__(f"sweep {path} is being written by another process ({owner or 'unknown'})")
+
+
+def canonical_script_bytes(raw: bytes) -> bytes:
+    """Normalise a script for hashing: no BOM, LF line ends, one trailing newline."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    text = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").rstrip(b"\n")
+    return text + b"\n"
+
+
+def script_sha256(path: str | os.PathLike[str]) -> str:
+    """Return the SHA-256 of a script's canonical form (see `canonical_script_bytes`)."""
+    return hashlib.sha256(canonical_script_bytes(Path(path).read_bytes())).hexdigest()
+
+
+def platform_versions() -> dict[str, str]:
+    """Versions of the Python stack and the platform, for the manifest header."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from xsweep._version import __version__
+
+    out = {
+        "xsweep": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    for dist in ("gmat-run", "gmatpy", "numpy", "scipy", "pandas", "xarray", "dask", "zarr"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "absent"
+    return out
+
+
+def json_safe(value: Any) -> Any:
+    """Make an override value JSON-safe (numpy scalars, datetimes as ISO strings)."""
+    if hasattr(value, "dtype") and getattr(value.dtype, "kind", "") == "M":
+        return str(value)
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+@dataclass
+class Manifest:
+    """A loaded manifest: the header and the latest record of every run id.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The ``manifest.jsonl`` file.
+    header : dict
+        The first line.
+    runs : dict of int to dict
+        Run id to its last recorded line (last-wins).
+    lines : int
+        Number of valid lines read (header included).
+    """
+
+    path: Path
+    header: dict[str, Any]
+    runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    lines: int = 1
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Manifest:
+        """Read a manifest, tolerating a torn final line.
+
+        Raises
+        ------
+        FileNotFoundError
+            No manifest at ``path``.
+        ManifestCorruptError
+            The header is missing or invalid, the schema is newer than this
+            xsweep, or a line other than the last is not a valid record.
+        """
+        path = Path(path)
+        manifest, _ = _read(path)
+        return manifest
+
+    def counts(self) -> dict[str, int]:
+        """Count recorded runs by status, plus ``pending`` (never recorded)."""
+        out = {"ok": 0, "failed": 0}
+        for rec in self.runs.values():
+            out[rec["status"]] = out.get(rec["status"], 0) + 1
+        out["pending"] = int(self.header.get("n_runs", 0)) - len(self.runs)
+        return out
+
+    def failed(self) -> dict[int, dict[str, Any]]:
+        """Return the records of the runs whose latest outcome is ``failed``."""
+        return {rid: r for rid, r in self.runs.items() if r["status"] == "failed"}
+
+
+def _read(path: Path) -> tuple[Manifest, int]:
+    """Parse ``path``; return the manifest and the byte length of its valid part."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise ManifestCorruptError("empty manifest (no header line)", path, 1)
+    chunks = data.split(b"\n")
+    torn_tail = chunks[-1] != b""
+    if not torn_tail:
+        chunks = chunks[:-1]
+    good_bytes = 0
+    records: list[dict[str, Any]] = []
+    for number, chunk in enumerate(chunks, start=1):
+        last = number == len(chunks)
+        try:
+            record = json.loads(chunk)
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+            _check_record(record, first=number == 1)
+        except (ValueError, KeyError, TypeError) as exc:
+            if last and number > 1:
+                warnings.warn(
+                    f"{path}: ignoring a torn final line {number} ({exc}); "
+                    "the run it described will be rerun by resume",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                break
+            raise ManifestCorruptError(f"invalid line ({exc})", path, number) from None
+        records.append(record)
+        good_bytes += len(chunk) + 1
+    header = records[0]
+    if header["schema_version"] > SCHEMA_VERSION:
+        raise ManifestCorruptError(
+            f"schema_version {header['schema_version']} is newer than this xsweep "
+            f"understands ({SCHEMA_VERSION}); upgrade xsweep",
+            path,
+            1,
+        )
+    runs: dict[int, dict[str, Any]] = {}
+    for rec in records[1:]:
+        runs[int(rec["run_id"])] = rec
+    good_bytes = min(good_bytes, len(data))
+    return Manifest(path, header, runs, len(records)), good_bytes
+
+
+def _check_record(record: Mapping[str, Any], *, first: bool) -> None:
+    if first:
+        if record.get("kind") != "header" or not isinstance(record.get("schema_version"), int):
+            raise ValueError("the first line must be the header")
+        return
+    if record.get("kind") != "run":
+        raise ValueError(f"unknown record kind {record.get('kind')!r}")
+    if not isinstance(record["run_id"], int) or record["run_id"] < 0:
+        raise ValueError("run_id must be a non-negative integer")
+    if record["status"] not in ("ok", "failed"):
+        raise ValueError(f"unknown status {record['status']!r}")
+
+
+def write_header(path: Path, header: Mapping[str, Any]) -> None:
+    """Create ``path`` holding only ``header``, atomically (temp file, fsync, rename)."""
+    record = {"kind": "header", "schema_version": SCHEMA_VERSION, **header}
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(json.dumps(record, allow_nan=False).encode() + b"\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class ManifestWriter:
+    """Append run records to a sweep's manifest, one fsynced line each.
+
+    Use as a context manager. Entering takes the sweep's lock and cuts a torn
+    final line, so appends never glue onto a half-written record.
+
+    Parameters
+    ----------
+    sweep_dir : path-like
+        The sweep directory holding ``manifest.jsonl``.
+    """
+
+    def __init__(self, sweep_dir: str | os.PathLike[str]) -> None:
+        self.dir = Path(sweep_dir)
+        self.path = self.dir / MANIFEST_NAME
+        self._lock = filelock.FileLock(self.dir / LOCK_NAME, timeout=0)
+        self._fh: Any = None
+
+    def __enter__(self) -> ManifestWriter:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def acquire(self) -> None:
+        """Take the sweep lock and open the manifest for appending."""
+        lock_file = self.dir / LOCK_NAME
+        try:
+            self._lock.acquire()
+        except filelock.Timeout:
+            owner = lock_file.read_text(errors="replace").strip() if lock_file.exists() else ""
+            raise SweepLockedError(self.dir, owner) from None
+        previous = lock_file.read_text(errors="replace").strip()
+        if previous:
+            warnings.warn(
+                f"taking over the lock of {self.dir} from {previous}, which exited without "
+                "releasing it",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        lock_file.write_text(f"{socket.gethostname()}:{os.getpid()}\n")
+        try:
+            _, good = _read(self.path)
+            if good < self.path.stat().st_size:
+                with open(self.path, "r+b") as fh:
+                    fh.truncate(good)
+                    os.fsync(fh.fileno())
+            self._fh = open(self.path, "ab", buffering=0)  # noqa: SIM115
+        except BaseException:
+            self._release()
+            raise
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Append one run record (``kind`` is set to ``"run"``) and fsync it."""
+        if self._fh is None:
+            raise RuntimeError("ManifestWriter is not open")
+        line = json.dumps({"kind": "run", **record}, allow_nan=False, default=json_safe)
+        self._fh.write(line.encode() + b"\n")
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        """Close the manifest and release the lock."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock.is_locked:
+            # An empty lock file means "released cleanly"; a pid means its writer died.
+            (self.dir / LOCK_NAME).write_text("")
+            self._lock.release()

@@ -1,0 +1,172 @@
+"""The manifest: fsynced appends, torn tails, corrupt lines, last-wins, locking."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import xsweep as xs
+from xsweep._manifest import (
+    LOCK_NAME,
+    MANIFEST_NAME,
+    Manifest,
+    ManifestWriter,
+    SweepLockedError,
+    canonical_script_bytes,
+    write_header,
+)
+
+
+def _record(run_id: int, status: str = "ok") -> dict[str, object]:
+    return {
+        "run_id": run_id,
+        "index": [run_id],
+        "status": status,
+        "reason": None if status == "ok" else "crashed",
+        "outputs": [],
+    }
+
+
+def _sweep(tmp_path: Path, n_runs: int = 5) -> Path:
+    write_header(tmp_path / MANIFEST_NAME, {"sweep_id": "abc", "n_runs": n_runs})
+    return tmp_path
+
+
+def test_append_and_load(tmp_path: Path) -> None:
+    d = _sweep(tmp_path)
+    with ManifestWriter(d) as writer:
+        writer.append(_record(0))
+        writer.append(_record(1, "failed"))
+        writer.append(_record(1))  # a rerun supersedes the failure
+    m = Manifest.load(d / MANIFEST_NAME)
+    assert m.header["sweep_id"] == "abc"
+    assert m.header["schema_version"] == 1
+    assert sorted(m.runs) == [0, 1]
+    assert m.runs[1]["status"] == "ok"
+    assert m.counts() == {"ok": 2, "failed": 0, "pending": 3}
+    assert m.lines == 4
+
+
+@given(st.integers(1, 6), st.data())
+def test_torn_final_line_is_dropped_and_cut_before_appending(n: int, data: st.DataObject) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        d = _sweep(Path(tmp), n_runs=10)
+        with ManifestWriter(d) as w:
+            for i in range(n):
+                w.append(_record(i))
+        path = d / MANIFEST_NAME
+        full = path.read_bytes()
+        last_line_start = full.rstrip(b"\n").rfind(b"\n") + 1
+        cut = data.draw(st.integers(last_line_start + 1, len(full) - 2))
+        path.write_bytes(full[:cut])  # power cut mid-write of the last record
+        with pytest.warns(RuntimeWarning, match="torn final line"):
+            m = Manifest.load(path)
+        assert sorted(m.runs) == list(range(n - 1))
+        with pytest.warns(RuntimeWarning, match="torn"), ManifestWriter(d) as w:
+            w.append(_record(n - 1))
+        again = Manifest.load(path)
+        assert sorted(again.runs) == list(range(n))
+
+
+def test_corrupt_middle_line_names_its_number(tmp_path: Path) -> None:
+    d = _sweep(tmp_path)
+    with ManifestWriter(d) as w:
+        for i in range(3):
+            w.append(_record(i))
+    path = d / MANIFEST_NAME
+    lines = path.read_bytes().split(b"\n")
+    lines[2] = b'{"kind": "run", "run_id": 1, "stat'
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(xs.ManifestCorruptError, match="line 3") as info:
+        Manifest.load(path)
+    assert info.value.line == 3
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (b"", "empty manifest"),
+        (b'{"kind": "run", "run_id": 0, "status": "ok"}\n', "line 1"),
+        (b'{"kind": "header", "schema_version": 99}\n', "newer than this xsweep"),
+        (
+            b'{"kind": "header", "schema_version": 1}\n{"kind": "run", "run_id": -1, '
+            b'"status": "ok"}\n{"kind": "run", "run_id": 0, "status": "ok"}\n',
+            "line 2",
+        ),
+        (b'{"kind": "header", "schema_version": 1}\n[1, 2]\n{"kind": "x"}\n', "line 2"),
+    ],
+)
+def test_bad_manifests(tmp_path: Path, content: bytes, match: str) -> None:
+    (tmp_path / MANIFEST_NAME).write_bytes(content)
+    with pytest.raises(xs.ManifestCorruptError, match=match):
+        Manifest.load(tmp_path / MANIFEST_NAME)
+
+
+def test_lock_refuses_a_second_live_writer(tmp_path: Path) -> None:
+    d = _sweep(tmp_path)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from xsweep._manifest import ManifestWriter\n"
+            f"w = ManifestWriter({str(d)!r}); w.acquire()\n"
+            "print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(SweepLockedError, match=f":{holder.pid}"):
+            ManifestWriter(d).acquire()
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder died without releasing: its pid stays in the lock file, the OS lock is gone
+    assert (d / LOCK_NAME).read_text().strip().endswith(f":{holder.pid}")
+    with pytest.warns(RuntimeWarning, match="taking over the lock"), ManifestWriter(d) as w:
+        w.append(_record(0))
+    assert (d / LOCK_NAME).read_text() == ""  # released cleanly this time
+    with ManifestWriter(d):  # no warning after a clean release
+        pass
+
+
+def test_appends_are_fsynced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    d = _sweep(tmp_path)
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    with ManifestWriter(d) as w:
+        before = len(synced)
+        w.append(_record(0))
+        w.append(_record(1))
+        assert len(synced) - before == 2
+
+
+def test_canonical_script_hash_ignores_bom_and_line_ends() -> None:
+    base = b"Create Spacecraft Sat;\nBeginMissionSequence;\n"
+    variants = [
+        base,
+        b"\xef\xbb\xbf" + base,
+        base.replace(b"\n", b"\r\n"),
+        base + b"\n\n",
+        base.rstrip(b"\n"),
+    ]
+    assert {canonical_script_bytes(v) for v in variants} == {base}
+    assert canonical_script_bytes(base.replace(b"Sat", b"Sc")) != base
+
+
+def test_header_is_json_with_schema(tmp_path: Path) -> None:
+    write_header(tmp_path / MANIFEST_NAME, {"sweep_id": "x", "n_runs": 1})
+    (line,) = (tmp_path / MANIFEST_NAME).read_text().splitlines()
+    assert json.loads(line) == {"kind": "header", "schema_version": 1, "sweep_id": "x", "n_runs": 1}
