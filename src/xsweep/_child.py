@@ -1,0 +1,252 @@
+"""A long-lived GMAT child process with a warm engine, driven over a pipe.
+
+The parent (a Dask worker, or the planner) starts ``python -m xsweep._child``
+with ``subprocess`` (not ``multiprocessing``: Dask worker processes are
+daemonic and may not start multiprocessing children; GMAT must not be used
+after ``fork`` anyway). Requests and replies are length-prefixed pickles on
+the child's stdin and on a private copy of its stdout; the child points fd 1
+at stderr first, so whatever GMAT prints can never corrupt the protocol.
+
+The parent waits for a reply in ``select`` (the GIL is released), so a Dask
+worker's heartbeats keep flowing during a long GMAT run. A crash (segfault,
+kill) or a timeout kills only the child, which is respawned; the run becomes
+a ``failed`` outcome with reason ``crashed`` or ``timeout``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from xsweep._records import Reason, RunOutcome
+
+_HEADER = struct.Struct("!Q")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What one run needs: picklable, small."""
+
+    script: str
+    overrides: Mapping[str, Any]
+    out_dir: str
+    engine: str = "auto"
+    gmat_root: str | None = None
+    keep_raw: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _send(stream: IO[bytes], obj: Any) -> None:
+    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(payload)) + payload)
+    stream.flush()
+
+
+def _read_exact(stream: IO[bytes], n: int) -> bytes:
+    chunks = []
+    while n:
+        chunk = stream.read(n)
+        if not chunk:
+            raise EOFError("pipe closed")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _recv(stream: IO[bytes]) -> Any:
+    (size,) = _HEADER.unpack(_read_exact(stream, _HEADER.size))
+    return pickle.loads(_read_exact(stream, size))
+
+
+def _failed(reason: Reason, error: str, started: str, t0: float) -> RunOutcome:
+    from xsweep._mission import now_iso
+
+    return RunOutcome(
+        status="failed",
+        reason=reason,
+        outputs=(),
+        started=started,
+        ended=now_iso(),
+        duration_s=time.perf_counter() - t0,
+        error=error,
+    )
+
+
+def serve() -> None:
+    """Child main loop: answer run requests until stdin closes."""
+    proto_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # GMAT's prints go to stderr, never into the protocol
+    proto_in = os.fdopen(os.dup(0), "rb")
+    from xsweep._mission import now_iso, run_mission
+
+    hello = _recv(proto_in)
+    try:
+        from xsweep._engine import get_engine
+
+        get_engine(hello.get("engine", "auto"), gmat_root=hello.get("gmat_root"))
+        _send(proto_out, {"ready": True, "pid": os.getpid()})
+    except Exception as exc:
+        _send(proto_out, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
+        return
+    while True:
+        try:
+            request = _recv(proto_in)
+        except EOFError:
+            return
+        t0, started = time.perf_counter(), now_iso()
+        try:
+            outcome = run_mission(
+                request.script,
+                request.overrides,
+                out_dir=request.out_dir,
+                engine=request.engine,
+                gmat_root=request.gmat_root,
+                keep_raw=request.keep_raw,
+            )
+        except Exception as exc:
+            outcome = _failed("exception", f"{type(exc).__name__}: {exc}", started, t0)
+        _send(proto_out, outcome)
+
+
+class GmatChild:
+    """Parent-side handle on one warm GMAT child process.
+
+    Parameters
+    ----------
+    engine, gmat_root
+        Passed to the child's :func:`xsweep.get_engine`.
+    """
+
+    def __init__(self, engine: str = "auto", gmat_root: str | None = None) -> None:
+        self.engine = engine
+        self.gmat_root = gmat_root
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._stderr_dir = tempfile.mkdtemp(prefix="xsweep-child-")
+        self.starts = 0
+        self.start()
+
+    @property
+    def pid(self) -> int | None:
+        """Pid of the live child, if any."""
+        return None if self.proc is None else self.proc.pid
+
+    def start(self) -> None:
+        """Start (or restart) the child and wait until its engine is warm."""
+        self.close()
+        self.starts += 1
+        stderr = open(Path(self._stderr_dir) / "stderr.txt", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "xsweep._child"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
+        stderr.close()
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        _send(self.proc.stdin, {"engine": self.engine, "gmat_root": self.gmat_root})
+        reply = self._wait(timeout=120.0)
+        if not isinstance(reply, dict) or not reply.get("ready"):
+            from xsweep._errors import EngineError
+
+            detail = reply.get("error") if isinstance(reply, dict) else self._stderr_tail()
+            self.close()
+            raise EngineError(f"the GMAT child process failed to start: {detail}")
+
+    def _stderr_tail(self, limit: int = 2000) -> str:
+        try:
+            return (Path(self._stderr_dir) / "stderr.txt").read_text(errors="replace")[-limit:]
+        except OSError:
+            return ""
+
+    def _wait(self, timeout: float | None) -> Any:
+        """Wait for one reply; ``None`` on timeout; raise EOFError if the child died."""
+        assert self.proc is not None
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                return _recv(self.proc.stdout)
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+
+    def run(self, request: RunRequest, *, timeout: float | None = None) -> RunOutcome:
+        """Run one mission in the child; crashes and timeouts become failed outcomes."""
+        from xsweep._mission import now_iso
+
+        t0, started = time.perf_counter(), now_iso()
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        assert self.proc is not None
+        assert self.proc.stdin is not None
+        try:
+            _send(self.proc.stdin, request)
+            reply = self._wait(timeout)
+        except (EOFError, BrokenPipeError):
+            code = self.proc.wait()
+            tail = self._stderr_tail()
+            self.start()
+            return _failed(
+                "crashed", f"GMAT child exited ({_describe(code)}){_tail(tail)}", started, t0
+            )
+        if reply is None:
+            self.kill()
+            self.start()
+            return _failed(
+                "timeout", f"run exceeded timeout={timeout} s; GMAT child killed", started, t0
+            )
+        assert isinstance(reply, RunOutcome)
+        return reply
+
+    def kill(self) -> None:
+        """Kill the child now."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def close(self) -> None:
+        """Stop the child: close its stdin, wait briefly, then kill."""
+        if self.proc is None:
+            return
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+            self.proc.wait(timeout=5)
+        except (subprocess.TimeoutExpired, OSError):
+            self.kill()
+        finally:
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()
+            self.proc = None
+
+
+def _describe(code: int) -> str:
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
+def _tail(text: str) -> str:
+    text = text.strip()
+    return f"; stderr tail:\n{text}" if text else ""
+
+
+if __name__ == "__main__":
+    serve()
