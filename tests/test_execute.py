@@ -1,0 +1,82 @@
+"""Runs as Dask tasks on a LocalCluster whose workers own warm GMAT children."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from distributed import Client, LocalCluster
+
+from _helpers import MISSIONS
+from xsweep._child import RunRequest
+from xsweep._execute import GmatChildPlugin, execute_run, task_key
+
+pytestmark = [pytest.mark.gmat, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def client() -> Client:
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as c,
+    ):
+        c.register_plugin(GmatChildPlugin())
+        yield c
+
+
+def test_tasks_run_on_warm_children(client: Client, tmp_path: Path) -> None:
+    requests = [
+        RunRequest(
+            str(MISSIONS / "leo_report.script"),
+            {"Sat.SMA": 7000.0 + 50 * i, "TOF": 60},
+            str(tmp_path / f"run-{i:06d}"),
+        )
+        for i in range(8)
+    ]
+    futures = [
+        client.submit(execute_run, r, key=task_key(i), pure=False) for i, r in enumerate(requests)
+    ]
+    outcomes = client.gather(futures)
+    assert [o.status for o in outcomes] == ["ok"] * 8
+    assert all((tmp_path / f"run-{i:06d}" / "report-RF.parquet").is_file() for i in range(8))
+    worker_pids = set(client.run(os.getpid).values())
+    child_pids = {o.pid for o in outcomes}
+    assert not child_pids & worker_pids  # GMAT ran in the children, not the workers
+    assert 1 <= len(child_pids) <= 2  # one warm child per worker, reused
+    assert futures[3].key == "gmat-run-000003"
+
+
+def test_process_isolation_and_retries(client: Client, tmp_path: Path) -> None:
+    request = RunRequest(str(MISSIONS / "leo_report.script"), {"TOF": 60}, str(tmp_path / "p"))
+    a = client.submit(execute_run, request, isolation="process", key="gmat-run-a").result()
+    b = client.submit(execute_run, request, isolation="process", key="gmat-run-b").result()
+    assert (a.status, b.status) == ("ok", "ok")
+    assert a.pid != b.pid  # a fresh interpreter per run
+    assert a.extra["attempts"] == 1
+
+
+def test_closing_the_cluster_leaves_no_gmat_children(tmp_path: Path) -> None:
+    request = RunRequest(str(MISSIONS / "leo_report.script"), {"TOF": 60}, str(tmp_path / "r"))
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as cluster,
+        Client(cluster) as c,
+    ):
+        c.register_plugin(GmatChildPlugin())
+        pid = c.submit(execute_run, request, key=task_key(0)).result().pid
+        os.kill(pid, 0)  # alive while the worker is
+    assert not _alive_after(pid, seconds=5.0)
+
+
+def _alive_after(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.1)
+    return True
