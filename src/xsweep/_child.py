@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import pickle
 import select
+import shutil
 import signal
 import struct
 import subprocess
@@ -25,11 +26,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from xsweep._records import Reason, RunOutcome
+from xsweep._errors import EngineError
+from xsweep._records import Reason, RunOutcome, now_iso
 
 _HEADER = struct.Struct("!Q")
 
@@ -44,7 +46,6 @@ class RunRequest:
     engine: str = "auto"
     gmat_root: str | None = None
     keep_raw: bool = False
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _send(stream: IO[bytes], obj: Any) -> None:
@@ -70,8 +71,6 @@ def _recv(stream: IO[bytes]) -> Any:
 
 
 def _failed(reason: Reason, error: str, started: str, t0: float) -> RunOutcome:
-    from xsweep._mission import now_iso
-
     return RunOutcome(
         status="failed",
         reason=reason,
@@ -88,7 +87,7 @@ def serve() -> None:
     proto_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # GMAT's prints go to stderr, never into the protocol
     proto_in = os.fdopen(os.dup(0), "rb")
-    from xsweep._mission import now_iso, run_mission
+    from xsweep._mission import run_mission
 
     hello = _recv(proto_in)
     try:
@@ -132,8 +131,7 @@ class GmatChild:
         self.engine = engine
         self.gmat_root = gmat_root
         self.proc: subprocess.Popen[bytes] | None = None
-        self._stderr_dir = tempfile.mkdtemp(prefix="xsweep-child-")
-        self.starts = 0
+        self._scratch = tempfile.mkdtemp(prefix="xsweep-child-")
         self.start()
 
     @property
@@ -143,14 +141,16 @@ class GmatChild:
 
     def start(self) -> None:
         """Start (or restart) the child and wait until its engine is warm."""
-        self.close()
-        self.starts += 1
-        stderr = open(Path(self._stderr_dir) / "stderr.txt", "wb")  # noqa: SIM115
+        self._stop()
+        stderr = open(Path(self._scratch) / "stderr.txt", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "xsweep._child"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,
+            # The child's temporary files (GMAT's runtime folder, load logs) live in
+            # our scratch directory, so close() removes them even after a SIGKILL.
+            env={**os.environ, "TMPDIR": self._scratch},
         )
         stderr.close()
         assert self.proc.stdin is not None
@@ -158,15 +158,13 @@ class GmatChild:
         _send(self.proc.stdin, {"engine": self.engine, "gmat_root": self.gmat_root})
         reply = self._wait(timeout=120.0)
         if not isinstance(reply, dict) or not reply.get("ready"):
-            from xsweep._errors import EngineError
-
             detail = reply.get("error") if isinstance(reply, dict) else self._stderr_tail()
-            self.close()
+            self._stop()
             raise EngineError(f"the GMAT child process failed to start: {detail}")
 
     def _stderr_tail(self, limit: int = 2000) -> str:
         try:
-            return (Path(self._stderr_dir) / "stderr.txt").read_text(errors="replace")[-limit:]
+            return (Path(self._scratch) / "stderr.txt").read_text(errors="replace")[-limit:]
         except OSError:
             return ""
 
@@ -186,8 +184,6 @@ class GmatChild:
 
     def run(self, request: RunRequest, *, timeout: float | None = None) -> RunOutcome:
         """Run one mission in the child; crashes and timeouts become failed outcomes."""
-        from xsweep._mission import now_iso
-
         t0, started = time.perf_counter(), now_iso()
         if self.proc is None or self.proc.poll() is not None:
             self.start()
@@ -219,6 +215,11 @@ class GmatChild:
             self.proc.wait()
 
     def close(self) -> None:
+        """Stop the child for good and remove its scratch directory."""
+        self._stop()
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def _stop(self) -> None:
         """Stop the child: close its stdin, wait briefly, then kill."""
         if self.proc is None:
             return

@@ -59,8 +59,6 @@ def parse_distribution(field: str, spec: Any) -> Distribution:
     ``("lognormal", mu, sigma)`` (mu, sigma of the underlying normal, as in
     numpy), or any frozen ``scipy.stats`` distribution.
     """
-    if isinstance(spec, Mapping) and "scipy" in spec:
-        return _from_scipy_recipe(field, spec)
     if callable(getattr(spec, "ppf", None)):
         return Distribution(spec, _scipy_recipe(spec))
     if not isinstance(spec, Sequence) or isinstance(spec, str) or len(spec) != 3:
@@ -106,20 +104,14 @@ def _scipy_recipe(frozen: Any) -> dict[str, Any] | None:
     return recipe
 
 
-def _from_scipy_recipe(field: str, recipe: Mapping[str, Any]) -> Distribution:
+def recipe_distribution(field: str, recipe: Mapping[str, Any]) -> Distribution:
+    """Rebuild the distribution a stored recipe describes."""
     if "name" in recipe:
         return parse_distribution(field, (recipe["name"], *recipe["params"]))
     dist = getattr(scipy.stats, str(recipe["scipy"]), None)
     if dist is None:
         raise SpaceError(f"{field}: scipy.stats has no distribution {recipe['scipy']!r}")
     return Distribution(dist(*recipe["args"], **recipe["kwds"]), dict(recipe))
-
-
-def recipe_distribution(field: str, recipe: Mapping[str, Any]) -> Distribution:
-    """Rebuild the distribution a stored recipe describes."""
-    if "name" in recipe:
-        return parse_distribution(field, (recipe["name"], *recipe["params"]))
-    return _from_scipy_recipe(field, recipe)
 
 
 def field_seed(entropy: int, field: str, block: int | None = None) -> np.random.SeedSequence:

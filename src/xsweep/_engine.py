@@ -116,7 +116,8 @@ class Engine:
         self.install = install
         self.info = info
         self.lock = threading.RLock()
-        self._scratch = tempfile.mkdtemp(prefix="xsweep-engine-")
+        # Removed when the process exits normally (a GMAT child on stdin EOF).
+        self._scratch = tempfile.TemporaryDirectory(prefix="xsweep-engine-")
         self._api_exception: type[BaseException] = _get_api_exception(gmat)
 
     def load(self, script: str | os.PathLike[str]) -> Mission:
@@ -134,17 +135,15 @@ class Engine:
         path = Path(script).expanduser().resolve()
         if not path.is_file():
             raise ScriptNotFoundError(path)
-        log_path = Path(self._scratch) / "load.log"
+        log_path = Path(self._scratch.name) / "load.log"
         gmat = self.gmat
         with self.lock:
             gmat.UseLogFile(str(log_path))
+            load_exc: BaseException | None = None
             try:
                 loaded = bool(gmat.LoadScript(str(path)))
             except self._api_exception as exc:
-                loaded = False
-                load_exc: BaseException | None = exc
-            else:
-                load_exc = None
+                loaded, load_exc = False, exc
             finally:
                 gmat.UseLogFile(os.devnull)
             if not loaded:
@@ -165,15 +164,12 @@ class Engine:
         names = list(moderator.GetListOfObjects(self.gmat.UNKNOWN_OBJECT))
         return [str(n) for n in names if "." not in str(n)]
 
-    def object_type(self, name: str) -> str | None:
-        """Type name of resource ``name`` in the loaded script, or None."""
+    def get_object(self, name: str) -> Any:
+        """Return resource ``name`` of the loaded script, or None if there is none."""
         try:
-            obj = self.gmat.GetObject(name)
-        except Exception:
+            return self.gmat.GetObject(name)
+        except Exception:  # gmatpy raises AttributeError for an unknown name
             return None
-        if obj is None:
-            return None
-        return str(obj.GetTypeName())
 
     def _load_error(self, path: Path, errors: list[str], log: str) -> ScriptLoadError:
         unknown = list(dict.fromkeys(m.group(1) for m in _UNKNOWN_TYPE.finditer(log)))
@@ -300,17 +296,3 @@ def _desktop(gmat_root: str | os.PathLike[str] | None) -> Engine:
         raise EngineError(f"the desktop GMAT install could not be loaded: {exc}") from exc
     info = EngineInfo("desktop", install.version, None, str(install.root))
     return Engine(gmat, install, info)
-
-
-def engine_versions(engine: Engine | None = None) -> dict[str, Any]:
-    """Versions relevant to reproducing a run: GMAT, gmatpy and gmat-run."""
-    import gmat_run
-
-    out: dict[str, Any] = {"gmat_run": gmat_run.__version__}
-    if engine is not None:
-        out.update(
-            engine=engine.info.kind,
-            gmat=engine.info.gmat_version,
-            gmatpy=engine.info.gmatpy_version,
-        )
-    return out

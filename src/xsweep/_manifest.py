@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import socket
 import warnings
 from collections.abc import Mapping
@@ -30,6 +29,7 @@ from typing import Any
 
 import filelock
 
+from xsweep._atomic import atomic_path
 from xsweep._errors import ManifestCorruptError, XsweepError
 
 SCHEMA_VERSION = 1
@@ -65,25 +65,6 @@ def canonical_script_bytes(raw: bytes) -> bytes:
 def script_sha256(path: str | os.PathLike[str]) -> str:
     """Return the SHA-256 of a script's canonical form (see `canonical_script_bytes`)."""
     return hashlib.sha256(canonical_script_bytes(Path(path).read_bytes())).hexdigest()
-
-
-def platform_versions() -> dict[str, str]:
-    """Versions of the Python stack and the platform, for the manifest header."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    from xsweep._version import __version__
-
-    out = {
-        "xsweep": __version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-    for dist in ("gmat-run", "gmatpy", "numpy", "scipy", "pandas", "xarray", "dask", "zarr"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = "absent"
-    return out
 
 
 def json_safe(value: Any) -> Any:
@@ -204,28 +185,10 @@ def _check_record(record: Mapping[str, Any], *, first: bool) -> None:
 
 
 def write_header(path: Path, header: Mapping[str, Any]) -> None:
-    """Create ``path`` holding only ``header``, atomically (temp file, fsync, rename)."""
+    """Create ``path`` holding only ``header``, atomically and durably."""
     record = {"kind": "header", "schema_version": SCHEMA_VERSION, **header}
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(json.dumps(record, allow_nan=False).encode() + b"\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    with atomic_path(path, fsync=True) as tmp:
+        tmp.write_bytes(json.dumps(record, allow_nan=False).encode() + b"\n")
 
 
 class ManifestWriter:

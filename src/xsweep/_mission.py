@@ -15,7 +15,6 @@ import socket
 import time
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from xsweep._engine import Engine, EngineKind, get_engine, gmat_errors
 from xsweep._epochs import format_epoch, is_datetime
 from xsweep._errors import FieldError, FieldTypeError, close_names
 from xsweep._outputs import convert_results, write_text
-from xsweep._records import Reason, RunOutcome
+from xsweep._records import OutputFile, Reason, RunOutcome, now_iso
 
 # Object types whose value is addressed by the bare object name ("TOF").
 _VALUE_TYPES = frozenset({"Variable", "String"})
@@ -37,11 +36,6 @@ LOG_NAME = "gmat.log"
 
 class _Rejected(Exception):
     """GMAT refused a value of the right type (e.g. ECC >= 1 with SMA > 0)."""
-
-
-def now_iso() -> str:
-    """Return the current UTC time, ISO 8601 with microseconds."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def resolve_field(engine: Engine, key: str, value: Any = None) -> tuple[str, str]:
@@ -58,15 +52,15 @@ def resolve_field(engine: Engine, key: str, value: Any = None) -> tuple[str, str
     if not isinstance(key, str) or not key or key != key.strip():  # type: ignore[redundant-expr]
         raise FieldError(f"override key must be a non-empty field path, got {key!r}", str(key))
     resource, _, field = key.partition(".")
-    names = engine.object_names()
-    type_name = engine.object_type(resource) if resource in names else None
-    if type_name is None:
+    obj = engine.get_object(resource) if resource else None
+    if obj is None:
         raise FieldError(
             f"unknown object {resource!r} in {key!r} (no resource of that name in the script)",
             key,
             value,
-            close_names(resource, names),
+            close_names(resource, engine.object_names()),
         )
+    type_name = str(obj.GetTypeName())
     if not field:
         if type_name not in _VALUE_TYPES:
             raise FieldError(
@@ -76,7 +70,6 @@ def resolve_field(engine: Engine, key: str, value: Any = None) -> tuple[str, str
                 value,
             )
         field = "Value"
-    obj = engine.gmat.GetObject(resource)
     try:
         obj.GetParameterID(field)
     except Exception:
@@ -201,7 +194,7 @@ def run_mission(
         gmat_s = 0.0
         reason: Reason | None = None
         error: str | None = None
-        outputs: tuple[Any, ...] = ()
+        outputs: tuple[OutputFile, ...] = ()
         log_text = ""
         try:
             try:
@@ -219,7 +212,7 @@ def run_mission(
                 log_text = exc.log
                 found = gmat_errors(exc.log)
                 reason, error = "gmat-error", "\n".join(found) if found else str(exc)
-            except (FieldError, FieldTypeError):
+            except FieldError:
                 raise
             except Exception as exc:
                 reason, error = "exception", f"{type(exc).__name__}: {exc}"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from gmat_run import Results
 
+from xsweep._atomic import atomic_path
 from xsweep._records import OutputFile, OutputKind
 
 # attrs that hold machine-specific absolute paths: dropped so a run directory
@@ -60,24 +60,14 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     meta = dict(table.schema.metadata or {})
     meta[b"PANDAS_ATTRS"] = json_attrs(frame.attrs).encode()
     table = table.replace_schema_metadata(meta)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_text(text: str, path: Path) -> None:
     """Write ``text`` to ``path`` atomically."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def convert_results(results: Results, out_dir: Path) -> tuple[OutputFile, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
 Status = Literal["ok", "failed"]
@@ -18,6 +19,11 @@ OutputKind = Literal["report", "ephemeris", "contact", "solver"]
 STATUSES: tuple[Status, ...] = get_args(Status)
 REASONS: tuple[Reason, ...] = get_args(Reason)
 OUTPUT_KINDS: tuple[OutputKind, ...] = get_args(OutputKind)
+
+
+def now_iso() -> str:
+    """Return the current UTC time, ISO 8601 with microseconds."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)

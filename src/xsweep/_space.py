@@ -317,8 +317,11 @@ def field_names(space: xr.Dataset) -> list[str]:
     return names
 
 
-def validate(space: xr.Dataset) -> None:
-    """Raise :class:`SpaceError` unless ``space`` is a well-formed parameter space."""
+def validate(space: xr.Dataset) -> dict[str, dict[str, Any]]:
+    """Raise :class:`SpaceError` unless ``space`` is a well-formed parameter space.
+
+    Returns the parsed draw recipe of every random field, by field name.
+    """
     if not isinstance(space, xr.Dataset):
         raise SpaceError(f"a space is an xarray.Dataset, got {type(space).__name__}")
     fields = field_names(space)
@@ -352,9 +355,11 @@ def validate(space: xr.Dataset) -> None:
             raise SpaceError(f"{name}: complex values are not GMAT values")
         if kind == "O" and not all(isinstance(v, str) for v in values.ravel()):
             raise SpaceError(f"{name}: object values must all be strings")
-    for var in space.variables:
-        if DRAW_ATTR in space[var].attrs:
-            _recipe_of(space, str(var))
+    return {
+        str(var): _recipe_of(space, str(var))
+        for var in space.data_vars
+        if DRAW_ATTR in space[var].attrs
+    }
 
 
 def _recipe_of(space: xr.Dataset, name: str) -> dict[str, Any]:
@@ -426,7 +431,7 @@ class Space:
     """
 
     def __init__(self, dataset: xr.Dataset, dims: Sequence[str] | None = None) -> None:
-        validate(dataset)
+        self._recipes = validate(dataset)
         self.dataset = dataset
         self.dims: tuple[str, ...] = tuple(str(d) for d in dataset.sizes)
         if dims is not None:
@@ -438,7 +443,7 @@ class Space:
         self.labels: tuple[str, ...] = tuple(
             str(c) for c in dataset.coords if not is_field(dataset, c)
         )
-        self._axis, self._segments = _segments(dataset, self.dims)
+        self._axis, self._segments = _segments(self._recipes, dataset, self.dims)
         self._block_runs = [
             size * math.prod(self.shape) // self.shape[self._axis] for _, size in self._segments
         ]
@@ -503,10 +508,10 @@ class Space:
             parts.append(tuple(idx))
         return tuple(np.concatenate([p[k] for p in parts]) for k in range(len(self.dims)))
 
-    def _at(self, name: str, index: tuple[int, ...]) -> Any:
+    def _pick(self, name: str, index: Sequence[Any]) -> Any:
+        """Values of ``name`` at ``index`` (one int or int array per dim of the space)."""
         var = self.dataset[name]
-        pos = {d: index[self.dims.index(str(d))] for d in var.dims}
-        return _scalar(var.isel(pos).values[()])
+        return var.values[tuple(index[self.dims.index(str(d))] for d in var.dims)]
 
     def run(self, run_id: int) -> Run:
         """Return the :class:`Run` with id ``run_id``."""
@@ -514,21 +519,13 @@ class Space:
         return Run(
             run_id=run_id,
             index=index,
-            labels={c: self._at(c, index) for c in self.labels},
-            overrides={f: self._at(f, index) for f in self.fields},
+            labels={c: _scalar(self._pick(c, index)) for c in self.labels},
+            overrides={f: _scalar(self._pick(f, index)) for f in self.fields},
         )
 
     def __iter__(self) -> Iterator[Run]:
         for run_id in range(self.n_runs):
             yield self.run(run_id)
-
-    def _columns(self, names: Sequence[str]) -> dict[str, np.ndarray]:
-        index = self.index_arrays()
-        out = {}
-        for name in names:
-            var = self.dataset[name]
-            out[name] = var.values[tuple(index[self.dims.index(str(d))] for d in var.dims)]
-        return out
 
     def runs(self) -> pd.DataFrame:
         """List every run without running anything.
@@ -536,15 +533,14 @@ class Space:
         Returns
         -------
         pandas.DataFrame
-            Indexed by ``run_id``; one column per dim position (``<dim>_index``
-            is omitted: positions follow from the run id), per label and per
-            field (overrides). Built vectorised, so 100,000 points are cheap.
+            Indexed by ``run_id``; one column per label, then one per field
+            (the overrides). Built vectorised, so 100,000 points are cheap.
         """
-        frame = pd.DataFrame(
-            {**self._columns(self.labels), **self._columns(self.fields)},
+        index = self.index_arrays()
+        return pd.DataFrame(
+            {name: self._pick(name, index) for name in (*self.labels, *self.fields)},
             index=pd.RangeIndex(self.n_runs, name="run_id"),
         )
-        return frame
 
     # --- serialisation ------------------------------------------------------
 
@@ -602,14 +598,11 @@ class Space:
 
     def verify_draws(self) -> None:
         """Redraw every random field from its recipe; raise if any value differs."""
-        for name in self.dataset.variables:
-            if DRAW_ATTR not in self.dataset[name].attrs:
-                continue
-            recipe = _recipe_of(self.dataset, str(name))
+        for name, recipe in self._recipes.items():
             if recipe["dist"] is None:
                 continue  # stored by value: nothing to redraw
-            dist = recipe_distribution(str(name), recipe["dist"])
-            redrawn = draw(recipe["method"], recipe["entropy"], str(name), dist, recipe["blocks"])
+            dist = recipe_distribution(name, recipe["dist"])
+            redrawn = draw(recipe["method"], recipe["entropy"], name, dist, recipe["blocks"])
             stored = np.asarray(self.dataset[name].values, dtype=np.float64)
             if redrawn.tobytes() != stored.tobytes():
                 bad = (
@@ -630,11 +623,7 @@ class Space:
         runs get ids after them (see :meth:`index_of`).
         """
         _check_n(n)
-        random = {
-            str(k): _recipe_of(self.dataset, str(k))
-            for k in self.dataset.data_vars
-            if DRAW_ATTR in self.dataset[k].attrs
-        }
+        random = self._recipes
         if not random:
             raise SpaceError("only Monte Carlo or Latin hypercube spaces can be extended")
         dims = {r["dim"] for r in random.values()}
@@ -666,15 +655,15 @@ class Space:
         return Space(ds[list(self.dataset.data_vars)].assign_coords(ds.coords), dims=self.dims)
 
 
-def _segments(dataset: xr.Dataset, dims: tuple[str, ...]) -> tuple[int, list[tuple[int, int]]]:
+def _segments(
+    recipes: Mapping[str, Mapping[str, Any]], dataset: xr.Dataset, dims: tuple[str, ...]
+) -> tuple[int, list[tuple[int, int]]]:
     """Return the extension blocks along the random dim, as ``(axis, [(start, size), ...])``."""
     blocks: dict[str, list[int]] = {}
-    for name in dataset.data_vars:
-        if DRAW_ATTR in dataset[name].attrs:
-            recipe = _recipe_of(dataset, str(name))
-            blocks.setdefault(recipe["dim"], recipe["blocks"])
-            if blocks[recipe["dim"]] != recipe["blocks"]:
-                raise SpaceError(f"random fields on dim {recipe['dim']!r} disagree on its blocks")
+    for recipe in recipes.values():
+        blocks.setdefault(recipe["dim"], recipe["blocks"])
+        if blocks[recipe["dim"]] != recipe["blocks"]:
+            raise SpaceError(f"random fields on dim {recipe['dim']!r} disagree on its blocks")
     extended = {d: b for d, b in blocks.items() if len(b) > 1}
     if len(extended) > 1:
         raise SpaceError(f"more than one dim was extended: {sorted(extended)}")
@@ -695,8 +684,3 @@ def _decode(values: Any, dtype: str) -> np.ndarray:
     if dtype.startswith("datetime64"):
         return np.asarray(values, dtype=np.int64).view("datetime64[ns]")
     return np.asarray(values, dtype=np.dtype(dtype))
-
-
-def as_space(space: xr.Dataset | Space) -> Space:
-    """Accept a Dataset or a :class:`Space`."""
-    return space if isinstance(space, Space) else Space(space)
