@@ -146,6 +146,21 @@ def test_runtime_failure_is_a_failed_outcome(tmp_path: Path) -> None:
     assert ok.status == "ok"
 
 
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [({"Sat.DryMass": -5.0}, "DryMass"), ({"Prop.Accuracy": -1.0}, "Accuracy")],
+)
+def test_value_gmat_refuses_is_a_failed_outcome(
+    tmp_path: Path, override: dict[str, float], field: str
+) -> None:
+    """A well-typed value GMAT's own setter rejects fails the run, not the caller."""
+    outcome = xs.run_mission(MISSIONS / "leo_report.script", override, out_dir=tmp_path)
+    assert outcome.status == "failed"
+    assert outcome.reason == "gmat-error"
+    assert f'field "{field}"' in (outcome.error or "")
+    assert outcome.outputs == ()
+
+
 def test_keep_raw_keeps_gmat_files(tmp_path: Path) -> None:
     xs.run_mission(MISSIONS / "leo_report.script", out_dir=tmp_path, keep_raw=True)
     assert (tmp_path / "gmat" / "leo_report.txt").is_file()
