@@ -1,27 +1,68 @@
-"""xsweep: declarative, xarray- and Dask-native parameter sweeps over GMAT scripts."""
+"""xsweep: declarative, xarray- and Dask-native parameter sweeps over GMAT scripts.
+
+Heavy parts (the Dask client machinery, GMAT) load on first use, so that
+``import xsweep`` stays cheap in GMAT child processes and Dask workers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from xsweep import _accessor  # noqa: F401  (registers the .xsweep accessor)
-from xsweep._engine import EngineInfo, get_engine
 from xsweep._errors import (
+    ClusterError,
     ConfigError,
     EngineError,
     FieldError,
     FieldTypeError,
     ManifestCorruptError,
     RunFailedError,
+    ScriptDriftError,
     ScriptLoadError,
     ScriptNotFoundError,
     SpaceError,
     UnsupportedFeatureError,
     XsweepError,
 )
-from xsweep._mission import run_mission
-from xsweep._outputs import read_output
 from xsweep._records import OutputFile, RunOutcome
 from xsweep._space import Run, Space, grid, latin_hypercube, monte_carlo, samples
 from xsweep._version import __version__
 
+if TYPE_CHECKING:
+    from xsweep._engine import EngineInfo, get_engine
+    from xsweep._manifest import SweepLockedError
+    from xsweep._mission import run_mission
+    from xsweep._outputs import read_output
+    from xsweep._sweep import Sweep, extend, resume, run
+
+_LAZY = {
+    "EngineInfo": "xsweep._engine",
+    "get_engine": "xsweep._engine",
+    "SweepLockedError": "xsweep._manifest",
+    "run_mission": "xsweep._mission",
+    "read_output": "xsweep._outputs",
+    "Sweep": "xsweep._sweep",
+    "extend": "xsweep._sweep",
+    "resume": "xsweep._sweep",
+    "run": "xsweep._sweep",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'xsweep' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = [
+    "ClusterError",
     "ConfigError",
     "EngineError",
     "EngineInfo",
@@ -32,18 +73,24 @@ __all__ = [
     "Run",
     "RunFailedError",
     "RunOutcome",
+    "ScriptDriftError",
     "ScriptLoadError",
     "ScriptNotFoundError",
     "Space",
     "SpaceError",
+    "Sweep",
+    "SweepLockedError",
     "UnsupportedFeatureError",
     "XsweepError",
     "__version__",
+    "extend",
     "get_engine",
     "grid",
     "latin_hypercube",
     "monte_carlo",
     "read_output",
+    "resume",
+    "run",
     "run_mission",
     "samples",
 ]

@@ -48,6 +48,14 @@ class RunRequest:
     keep_raw: bool = False
 
 
+@dataclass(frozen=True)
+class CheckRequest:
+    """Load a script and write overrides without running: the planning check."""
+
+    script: str
+    overrides: Mapping[str, Any]
+
+
 def _send(stream: IO[bytes], obj: Any) -> None:
     payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     stream.write(_HEADER.pack(len(payload)) + payload)
@@ -87,7 +95,9 @@ def serve() -> None:
     proto_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # GMAT's prints go to stderr, never into the protocol
     proto_in = os.fdopen(os.dup(0), "rb")
-    from xsweep._mission import run_mission
+    # A terminal's Ctrl-C reaches the whole process group; the parent decides what stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from xsweep._mission import check_overrides, run_mission
 
     hello = _recv(proto_in)
     try:
@@ -103,6 +113,18 @@ def serve() -> None:
             request = _recv(proto_in)
         except EOFError:
             return
+        if isinstance(request, CheckRequest):
+            try:
+                reply: Any = check_overrides(
+                    request.script,
+                    request.overrides,
+                    engine=hello.get("engine", "auto"),
+                    gmat_root=hello.get("gmat_root"),
+                )
+            except Exception as exc:
+                reply = _picklable(exc)
+            _send(proto_out, reply)
+            continue
         t0, started = time.perf_counter(), now_iso()
         try:
             outcome = run_mission(
@@ -118,6 +140,15 @@ def serve() -> None:
         _send(proto_out, outcome)
 
 
+def _picklable(exc: Exception) -> Exception:
+    """Return ``exc`` if it survives pickling, else an EngineError with its text."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return EngineError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
 class GmatChild:
     """Parent-side handle on one warm GMAT child process.
 
@@ -127,20 +158,27 @@ class GmatChild:
         Passed to the child's :func:`xsweep.get_engine`.
     """
 
-    def __init__(self, engine: str = "auto", gmat_root: str | None = None) -> None:
+    def __init__(
+        self, engine: str = "auto", gmat_root: str | None = None, *, wait: bool = True
+    ) -> None:
         self.engine = engine
         self.gmat_root = gmat_root
         self.proc: subprocess.Popen[bytes] | None = None
+        self._ready = False
         self._scratch = tempfile.mkdtemp(prefix="xsweep-child-")
-        self.start()
+        self.start(wait=wait)
 
     @property
     def pid(self) -> int | None:
         """Pid of the live child, if any."""
         return None if self.proc is None else self.proc.pid
 
-    def start(self) -> None:
-        """Start (or restart) the child and wait until its engine is warm."""
+    def start(self, *, wait: bool = True) -> None:
+        """Start (or restart) the child; with ``wait``, block until its engine is warm.
+
+        Without ``wait`` the child boots in the background (imports, engine
+        start-up) and the first request waits for it.
+        """
         self._stop()
         stderr = open(Path(self._scratch) / "stderr.txt", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
@@ -153,14 +191,25 @@ class GmatChild:
             env={**os.environ, "TMPDIR": self._scratch},
         )
         stderr.close()
+        self._ready = False
         assert self.proc.stdin is not None
-        assert self.proc.stdout is not None
         _send(self.proc.stdin, {"engine": self.engine, "gmat_root": self.gmat_root})
-        reply = self._wait(timeout=120.0)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        """Block until the child's engine is up; raise EngineError if it failed."""
+        if self._ready:
+            return
+        try:
+            reply = self._wait(timeout=timeout)
+        except EOFError:
+            reply = None
         if not isinstance(reply, dict) or not reply.get("ready"):
             detail = reply.get("error") if isinstance(reply, dict) else self._stderr_tail()
             self._stop()
             raise EngineError(f"the GMAT child process failed to start: {detail}")
+        self._ready = True
 
     def _stderr_tail(self, limit: int = 2000) -> str:
         try:
@@ -186,7 +235,9 @@ class GmatChild:
         """Run one mission in the child; crashes and timeouts become failed outcomes."""
         t0, started = time.perf_counter(), now_iso()
         if self.proc is None or self.proc.poll() is not None:
-            self.start()
+            self.start()  # never started, or died (while booting or between runs)
+        else:
+            self.wait_ready()
         assert self.proc is not None
         assert self.proc.stdin is not None
         try:
@@ -206,6 +257,30 @@ class GmatChild:
                 "timeout", f"run exceeded timeout={timeout} s; GMAT child killed", started, t0
             )
         assert isinstance(reply, RunOutcome)
+        return reply
+
+    def check(self, request: CheckRequest, *, timeout: float = 300.0) -> Any:
+        """Run the planning check in the child; re-raise its error here."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        else:
+            self.wait_ready()
+        assert self.proc is not None
+        assert self.proc.stdin is not None
+        try:
+            _send(self.proc.stdin, request)
+            reply = self._wait(timeout)
+        except (EOFError, BrokenPipeError):
+            code = self.proc.wait()
+            raise EngineError(
+                f"the GMAT child exited while loading the script ({_describe(code)})"
+                f"{_tail(self._stderr_tail())}"
+            ) from None
+        if reply is None:
+            self.kill()
+            raise EngineError(f"loading the script took longer than {timeout} s")
+        if isinstance(reply, Exception):
+            raise reply
         return reply
 
     def kill(self) -> None:
@@ -250,4 +325,7 @@ def _tail(text: str) -> str:
 
 
 if __name__ == "__main__":
-    serve()
+    # Run the imported module's serve, so pickled requests match its classes (not __main__'s).
+    from xsweep._child import serve as _serve
+
+    _serve()

@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import scipy.stats
-from scipy.stats import qmc
 
 from xsweep._errors import SpaceError
 
@@ -61,6 +59,8 @@ def parse_distribution(field: str, spec: Any) -> Distribution:
     """
     if callable(getattr(spec, "ppf", None)):
         return Distribution(spec, _scipy_recipe(spec))
+    import scipy.stats  # imported on first use: GMAT children and Dask workers never draw
+
     if not isinstance(spec, Sequence) or isinstance(spec, str) or len(spec) != 3:
         raise SpaceError(
             f"{field}: expected ('normal', mu, sigma), ('uniform', lo, hi), "
@@ -90,6 +90,8 @@ def parse_distribution(field: str, spec: Any) -> Distribution:
 
 def _scipy_recipe(frozen: Any) -> dict[str, Any] | None:
     """Describe a frozen scipy distribution as JSON, or None if it cannot be."""
+    import scipy.stats
+
     dist = getattr(frozen, "dist", frozen)  # a frozen distribution, or an unfrozen one
     name = getattr(dist, "name", None)
     public = getattr(scipy.stats, str(name), None)
@@ -108,6 +110,8 @@ def recipe_distribution(field: str, recipe: Mapping[str, Any]) -> Distribution:
     """Rebuild the distribution a stored recipe describes."""
     if "name" in recipe:
         return parse_distribution(field, (recipe["name"], *recipe["params"]))
+    import scipy.stats
+
     dist = getattr(scipy.stats, str(recipe["scipy"]), None)
     if dist is None:
         raise SpaceError(f"{field}: scipy.stats has no distribution {recipe['scipy']!r}")
@@ -137,6 +141,8 @@ def uniforms(method: Method, entropy: int, field: str, blocks: Sequence[int]) ->
     if method == "monte_carlo":
         rng = np.random.Generator(np.random.PCG64(field_seed(entropy, field)))
         return _open_unit(rng.random(int(sum(blocks))))
+    from scipy.stats import qmc
+
     parts = []
     for index, size in enumerate(blocks):
         rng = np.random.Generator(np.random.PCG64(field_seed(entropy, field, index)))

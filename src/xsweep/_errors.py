@@ -18,6 +18,18 @@ from typing import Any
 class XsweepError(Exception):
     """Base class of every error xsweep raises."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take keyword payloads that ``Exception``'s default pickling drops;
+        # errors raised in a GMAT child or a Dask worker must reach the caller whole.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[XsweepError], args: tuple[Any, ...], state: dict[str, Any]) -> XsweepError:
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
+
 
 class ConfigError(XsweepError, ValueError):
     """Bad configuration: raised before any GMAT run starts."""
@@ -131,6 +143,40 @@ class SpaceError(ConfigError):
 
 class EngineError(XsweepError, RuntimeError):
     """No usable GMAT engine, or the engine failed outside a mission run."""
+
+
+class ClusterError(XsweepError, RuntimeError):
+    """The Dask cluster failed under a sweep (scheduler lost, workers gone).
+
+    Every run finished before the failure is in the manifest; ``xs.resume``
+    completes the sweep.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The sweep directory.
+    """
+
+    def __init__(self, message: str, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            f"{message}; finished runs are recorded, complete with xs.resume({str(path)!r})"
+        )
+
+
+class ScriptDriftError(ConfigError):
+    """The mission script differs from the one the sweep recorded.
+
+    Attributes
+    ----------
+    recorded, found : str
+        The canonical SHA-256 in the manifest header and of the script found.
+    """
+
+    def __init__(self, message: str, recorded: str, found: str) -> None:
+        self.recorded = recorded
+        self.found = found
+        super().__init__(message)
 
 
 class ManifestCorruptError(XsweepError):

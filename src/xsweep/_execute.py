@@ -9,6 +9,7 @@ of xarray or the Dask client machinery.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import replace
 from typing import Any, Literal
@@ -19,8 +20,16 @@ from xsweep._child import GmatChild, RunRequest
 from xsweep._records import RunOutcome
 
 Isolation = Literal["worker", "process"]
-PLUGIN_NAME = "xsweep-gmat-child"
+PLUGIN_PREFIX = "xsweep-gmat-child"
 TASK_PREFIX = "gmat-run"
+
+
+def plugin_name(engine: str, gmat_root: str | None) -> str:
+    """Name the plugin by its engine, so one registration serves every sweep that shares it."""
+    if gmat_root is None:
+        return f"{PLUGIN_PREFIX}-{engine}"
+    digest = hashlib.sha256(gmat_root.encode()).hexdigest()[:12]
+    return f"{PLUGIN_PREFIX}-{engine}-{digest}"
 
 
 def task_key(run_id: int) -> str:
@@ -37,17 +46,21 @@ class GmatChildPlugin(WorkerPlugin):
         Engine selection for the children (see :func:`xsweep.get_engine`).
     """
 
-    name = PLUGIN_NAME
-
     def __init__(self, engine: str = "auto", gmat_root: str | None = None) -> None:
         self.engine = engine
         self.gmat_root = gmat_root
+        self.name = plugin_name(engine, gmat_root)
+        # Registering it again (the next sweep on the same cluster) keeps the warm children.
+        self.idempotent = True
 
     def setup(self, worker: Any) -> None:
         """Start the first child as the worker starts, so the first run finds it warm."""
         # Created here, on the worker: the plugin itself is pickled to get there.
         self._lock = threading.Lock()
-        self._children: dict[int, GmatChild] = {-1: GmatChild(self.engine, self.gmat_root)}
+        # Booting in the background: the worker finishes starting meanwhile.
+        self._children: dict[int, GmatChild] = {
+            -1: GmatChild(self.engine, self.gmat_root, wait=False)
+        }
 
     def teardown(self, worker: Any) -> None:
         """Stop every child with the worker: no orphan GMAT processes."""
@@ -100,7 +113,7 @@ def _worker_child(request: RunRequest) -> GmatChild:
         worker = get_worker()
     except ValueError:  # not inside a Dask worker: keep one child for this process
         return _local_child(request)
-    plugin = worker.plugins.get(PLUGIN_NAME)
+    plugin = worker.plugins.get(plugin_name(request.engine, request.gmat_root))
     if not isinstance(plugin, GmatChildPlugin):
         return _local_child(request)
     return plugin.child()

@@ -19,10 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import socket
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -88,6 +90,8 @@ class Manifest:
         The first line.
     runs : dict of int to dict
         Run id to its last recorded line (last-wins).
+    extensions : list of dict
+        The ``extend`` records, in order; the last one holds the current space.
     lines : int
         Number of valid lines read (header included).
     """
@@ -95,7 +99,21 @@ class Manifest:
     path: Path
     header: dict[str, Any]
     runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    extensions: list[dict[str, Any]] = field(default_factory=list)
     lines: int = 1
+
+    @property
+    def space(self) -> dict[str, Any]:
+        """The current space description (the header's, or the last extension's)."""
+        source = self.extensions[-1] if self.extensions else self.header
+        space: dict[str, Any] = source["space"]
+        return space
+
+    @property
+    def n_runs(self) -> int:
+        """Number of runs the sweep plans, extensions included."""
+        source = self.extensions[-1] if self.extensions else self.header
+        return int(source.get("n_runs", 0))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Manifest:
@@ -118,7 +136,7 @@ class Manifest:
         out = {"ok": 0, "failed": 0}
         for rec in self.runs.values():
             out[rec["status"]] = out.get(rec["status"], 0) + 1
-        out["pending"] = int(self.header.get("n_runs", 0)) - len(self.runs)
+        out["pending"] = self.n_runs - len(self.runs)
         return out
 
     def failed(self) -> dict[int, dict[str, Any]]:
@@ -165,10 +183,14 @@ def _read(path: Path) -> tuple[Manifest, int]:
             1,
         )
     runs: dict[int, dict[str, Any]] = {}
+    extensions: list[dict[str, Any]] = []
     for rec in records[1:]:
-        runs[int(rec["run_id"])] = rec
+        if rec["kind"] == "extend":
+            extensions.append(rec)
+        else:
+            runs[int(rec["run_id"])] = rec
     good_bytes = min(good_bytes, len(data))
-    return Manifest(path, header, runs, len(records)), good_bytes
+    return Manifest(path, header, runs, extensions, len(records)), good_bytes
 
 
 def _check_record(record: Mapping[str, Any], *, first: bool) -> None:
@@ -176,12 +198,44 @@ def _check_record(record: Mapping[str, Any], *, first: bool) -> None:
         if record.get("kind") != "header" or not isinstance(record.get("schema_version"), int):
             raise ValueError("the first line must be the header")
         return
+    if record.get("kind") == "extend":
+        if not isinstance(record["n_runs"], int) or not isinstance(record["space"], dict):
+            raise ValueError("an extend record needs n_runs and space")
+        return
     if record.get("kind") != "run":
         raise ValueError(f"unknown record kind {record.get('kind')!r}")
     if not isinstance(record["run_id"], int) or record["run_id"] < 0:
         raise ValueError("run_id must be a non-negative integer")
     if record["status"] not in ("ok", "failed"):
         raise ValueError(f"unknown status {record['status']!r}")
+
+
+_VERSIONED = (
+    "gmat-xsweep",
+    "gmat-run",
+    "gmatpy",
+    "numpy",
+    "scipy",
+    "pandas",
+    "pyarrow",
+    "xarray",
+    "dask",
+    "distributed",
+    "zarr",
+)
+
+
+def platform_versions() -> dict[str, str | None]:
+    """Versions of the packages a sweep's results depend on, plus Python and the OS."""
+    out: dict[str, str | None] = {}
+    for dist in _VERSIONED:
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = None
+    out["python"] = platform.python_version()
+    out["platform"] = platform.platform()
+    return out
 
 
 def write_header(path: Path, header: Mapping[str, Any]) -> None:
@@ -208,6 +262,7 @@ class ManifestWriter:
         self.path = self.dir / MANIFEST_NAME
         self._lock = filelock.FileLock(self.dir / LOCK_NAME, timeout=0)
         self._fh: Any = None
+        self.manifest: Manifest | None = None
 
     def __enter__(self) -> ManifestWriter:
         self.acquire()
@@ -239,7 +294,7 @@ class ManifestWriter:
             )
         lock_file.write_text(f"{socket.gethostname()}:{os.getpid()}\n")
         try:
-            _, good = _read(self.path)
+            self.manifest, good = _read(self.path)
             if good < self.path.stat().st_size:
                 with open(self.path, "r+b") as fh:
                     fh.truncate(good)
@@ -249,11 +304,11 @@ class ManifestWriter:
             self._release()
             raise
 
-    def append(self, record: Mapping[str, Any]) -> None:
-        """Append one run record (``kind`` is set to ``"run"``) and fsync it."""
+    def append(self, record: Mapping[str, Any], *, kind: str = "run") -> None:
+        """Append one record (a ``"run"`` outcome or an ``"extend"``) and fsync it."""
         if self._fh is None:
             raise RuntimeError("ManifestWriter is not open")
-        line = json.dumps({"kind": "run", **record}, allow_nan=False, default=json_safe)
+        line = json.dumps({"kind": kind, **record}, allow_nan=False, default=json_safe)
         self._fh.write(line.encode() + b"\n")
         os.fsync(self._fh.fileno())
 

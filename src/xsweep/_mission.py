@@ -9,6 +9,7 @@ exception: it is a ``failed`` :class:`RunOutcome` with GMAT's message.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -23,7 +24,7 @@ from gmat_run import Mission
 from gmat_run.errors import GmatFieldError, GmatRunError
 from gmat_run.mission import _suggest_fields
 
-from xsweep._engine import Engine, EngineKind, get_engine, gmat_errors
+from xsweep._engine import Engine, EngineInfo, EngineKind, get_engine, gmat_errors
 from xsweep._epochs import format_epoch, is_datetime
 from xsweep._errors import FieldError, FieldTypeError, close_names
 from xsweep._outputs import convert_results, write_text
@@ -120,6 +121,33 @@ def apply_overrides(engine: Engine, mission: Mission, overrides: Mapping[str, An
                     f"GMAT rejected {key} = {raw!r}: {exc.__cause__ or message}"
                 ) from None
             raise FieldError(message, key, raw) from None
+
+
+def check_overrides(
+    script: str | os.PathLike[str],
+    overrides: Mapping[str, Any],
+    *,
+    engine: EngineKind = "auto",
+    gmat_root: str | os.PathLike[str] | None = None,
+) -> EngineInfo:
+    """Load ``script`` and write ``overrides`` into it without running GMAT.
+
+    The planning check of a sweep: every field must exist and accept the
+    value's type. A well-typed value GMAT refuses (a negative mass) is not a
+    planning error; that run fails on its own. Returns the engine's identity.
+
+    Raises
+    ------
+    ScriptNotFoundError, ScriptLoadError, UnsupportedFeatureError, FieldError, FieldTypeError
+        As :func:`run_mission` would, before any run.
+    """
+    eng = get_engine(engine, gmat_root=gmat_root)
+    with eng.lock:
+        mission = eng.load(script)
+        for key, value in overrides.items():
+            with contextlib.suppress(_Rejected):
+                apply_overrides(eng, mission, {key: value})
+    return eng.info
 
 
 def run_mission(

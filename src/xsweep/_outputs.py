@@ -56,7 +56,8 @@ def json_attrs(attrs: Mapping[Any, Any]) -> str:
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` to ``path`` atomically, attrs included."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    # One thread: a few thousand rows convert faster than a thread pool starts.
+    table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
     meta = dict(table.schema.metadata or {})
     meta[b"PANDAS_ATTRS"] = json_attrs(frame.attrs).encode()
     table = table.replace_schema_metadata(meta)

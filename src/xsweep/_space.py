@@ -456,6 +456,11 @@ class Space:
     def __len__(self) -> int:
         return self.n_runs
 
+    @property
+    def seeds(self) -> dict[str, int]:
+        """Seed entropy of every random field, by field name (empty for a plain grid)."""
+        return {name: int(r["entropy"]) for name, r in self._recipes.items()}
+
     def __repr__(self) -> str:
         dims = " x ".join(f"{d}={n}" for d, n in zip(self.dims, self.shape, strict=True))
         return f"<xsweep.Space: {self.n_runs} runs over {dims}; fields: {', '.join(self.fields)}>"

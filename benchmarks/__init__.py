@@ -1,0 +1,1 @@
+"""asv benchmark suites for xsweep (also collected as quick tests)."""

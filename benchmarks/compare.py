@@ -1,0 +1,222 @@
+"""Side-by-side throughput: the physical limit, xsweep and gmat-sweep 0.6.0.
+
+Every contender runs the same mission and the same N points in a fresh
+interpreter (so its client peak RSS is its own), in an order that alternates
+across repeats; the table shows medians. Contenders:
+
+- ``limit``: the physical limit. ``--workers`` spawned processes, each with
+  one warm embedded engine, looping over their share of the runs: load the
+  script, set the fields, run GMAT, parse the report into a DataFrame
+  (gmat-run). No Parquet, no manifest, no scheduler.
+- ``xsweep``: ``xs.run`` end to end (plan, embedded Dask cluster start, runs,
+  per-run Parquet, fsynced manifest).
+- ``gmat-sweep``/``gmat-sweep-dask``: ``gmat_sweep.sweep`` with
+  ``LocalJoblibPool`` / ``DaskPool``, made to run on the embedded engine by the
+  fake GMAT root of ``../shared/bench/make_fake_root.py``. It returns the
+  aggregated DataFrame, so its time includes aggregation.
+
+Usage::
+
+    python benchmarks/compare.py --mission day --n 200 --workers 2 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+MISSION = HERE / "missions" / "leo_day.script"
+TOF = {"day": 86400.0, "60s": 60.0}
+CONTENDERS = ("limit", "xsweep", "gmat-sweep", "gmat-sweep-dask")
+
+
+def _sma(n: int) -> list[float]:
+    return [6800.0 + 1200.0 * i / max(n - 1, 1) for i in range(n)]
+
+
+# --- contenders (each runs in its own interpreter) ---------------------------
+
+_ENGINE = None
+
+
+def _limit_init() -> None:
+    global _ENGINE
+    from xsweep._engine import get_engine
+
+    _ENGINE = get_engine("embedded")
+
+
+def _limit_run(args: tuple[float, float, str]) -> int:
+    sma, tof, work = args
+    assert _ENGINE is not None
+    mission = _ENGINE.load(MISSION)
+    mission["Sat.SMA"] = sma
+    mission["TOF.Value"] = tof
+    result = mission.run(working_dir=Path(work) / f"{os.getpid()}", overwrite=True)
+    return len(result.reports["RF"])
+
+
+def run_limit(n: int, tof: float, workers: int, work: Path) -> None:
+    """Run the bare loop on ``workers`` spawned processes, one warm engine each."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = mp.get_context("spawn")
+    jobs = [(s, tof, str(work)) for s in _sma(n)]
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_limit_init) as pool:
+        rows = list(pool.map(_limit_run, jobs, chunksize=1))
+    assert len(rows) == n
+    assert all(r > 0 for r in rows)
+
+
+def run_xsweep(n: int, tof: float, workers: int, work: Path) -> None:
+    """Run ``xs.run`` end to end on an embedded cluster."""
+    import xsweep as xs
+
+    space = xs.samples({"Sat.SMA": _sma(n), "TOF": [tof] * n})
+    sweep = xs.run(MISSION, space, out=work / "sweep", workers=workers, progress=False)
+    assert sweep.counts["ok"] == n, sweep.counts
+
+
+def run_gmat_sweep(n: int, tof: float, workers: int, work: Path, dask: bool = False) -> None:
+    """Run ``gmat_sweep.sweep`` with its joblib (or Dask) pool."""
+    from gmat_sweep import sweep
+
+    if dask:
+        from gmat_sweep import DaskPool
+
+        pool = DaskPool(n_workers=workers)
+    else:
+        from gmat_sweep import LocalJoblibPool
+
+        pool = LocalJoblibPool(max_workers=workers)
+    with pool:
+        df = sweep(
+            MISSION,
+            grid={"Sat.SMA": _sma(n), "TOF.Value": [tof]},
+            backend=pool,
+            out=work / "gs",
+            progress=False,
+        )
+    ok = df.reset_index().drop_duplicates("run_id")["__status"].eq("ok").sum()
+    assert ok == n, ok
+
+
+def _one(contender: str, mission: str, n: int, workers: int) -> dict[str, float]:
+    tof = TOF[mission]
+    with tempfile.TemporaryDirectory(prefix="xsweep-bench-") as tmp:
+        t0 = time.perf_counter()
+        if contender == "limit":
+            run_limit(n, tof, workers, Path(tmp))
+        elif contender == "xsweep":
+            run_xsweep(n, tof, workers, Path(tmp))
+        else:
+            run_gmat_sweep(n, tof, workers, Path(tmp), dask=contender == "gmat-sweep-dask")
+        wall = time.perf_counter() - t0
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"wall_s": wall, "runs_per_s": n / wall, "client_rss_mb": rss_mb}
+
+
+# --- driver ------------------------------------------------------------------
+
+
+def _fake_root(bench_dir: Path) -> Path | None:
+    maker = bench_dir / "make_fake_root.py"
+    if not maker.is_file():
+        return None
+    root = Path(tempfile.gettempdir()) / "xsweep-bench-fake-gmat-root"
+    if not (root / "api" / "load_gmat.py").is_file():
+        subprocess.run([sys.executable, str(maker), str(root)], check=True, capture_output=True)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure every contender, alternating order, and print the table of medians."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mission", choices=sorted(TOF), default="day")
+    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
+    parser.add_argument(
+        "--bench-dir",
+        type=Path,
+        default=HERE.parent.parent / "shared" / "bench",
+        help="the gmat-sweep harness (make_fake_root.py); default ../shared/bench",
+    )
+    parser.add_argument("--json", type=Path, help="also write the raw measurements here")
+    parser.add_argument("--_one", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args._one:
+        contender, mission, n, workers = args._one
+        print(json.dumps(_one(contender, mission, int(n), int(workers))))
+        return 0
+
+    env = dict(os.environ)
+    contenders = list(args.only)
+    if any(c.startswith("gmat-sweep") for c in contenders):
+        try:
+            import gmat_sweep  # noqa: F401
+        except ImportError:
+            print("gmat-sweep is not installed; skipping it", file=sys.stderr)
+            contenders = [c for c in contenders if not c.startswith("gmat-sweep")]
+        root = _fake_root(args.bench_dir)
+        if root is None:
+            print(f"no harness at {args.bench_dir}; skipping gmat-sweep", file=sys.stderr)
+            contenders = [c for c in contenders if not c.startswith("gmat-sweep")]
+        else:
+            env["GMAT_ROOT"] = str(root)
+    results: dict[str, list[dict[str, float]]] = {c: [] for c in contenders}
+    for rep in range(args.repeats):
+        order = contenders if rep % 2 == 0 else contenders[::-1]
+        for contender in order:
+            cmd = [sys.executable, __file__, "--_one", contender, args.mission]
+            cmd += [str(args.n), str(args.workers)]
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                print(f"{contender} failed:\n{proc.stderr[-3000:]}", file=sys.stderr)
+                return 1
+            results[contender].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            r = results[contender][-1]
+            print(f"  repeat {rep + 1} {contender:16s} {r['runs_per_s']:7.2f} runs/s", flush=True)
+
+    med = {c: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for c, rs in results.items()}
+    limit = med.get("limit", {}).get("runs_per_s")
+    gs = med.get("gmat-sweep", {}).get("runs_per_s")
+    print(
+        f"\nmission={args.mission} N={args.n} workers={args.workers} "
+        f"repeats={args.repeats} (medians)\n"
+    )
+    print("| contender | runs/s | vs limit | xsweep vs it | client peak RSS MB |")
+    print("| --- | --- | --- | --- | --- |")
+    xs_rate = med.get("xsweep", {}).get("runs_per_s")
+    for c, m in med.items():
+        vs_limit = f"{m['runs_per_s'] / limit:.2f}" if limit else "-"
+        vs_xs = f"{xs_rate / m['runs_per_s']:.2f}x" if xs_rate and c != "xsweep" else "-"
+        print(f"| {c} | {m['runs_per_s']:.2f} | {vs_limit} | {vs_xs} | {m['client_rss_mb']:.0f} |")
+    if gs and xs_rate:
+        print(f"\nxsweep / gmat-sweep (joblib): {xs_rate / gs:.2f}")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "args": vars(args) | {"bench_dir": str(args.bench_dir), "json": str(args.json)},
+                    "runs": results,
+                },
+                indent=1,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
