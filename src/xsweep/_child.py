@@ -149,6 +149,10 @@ def _picklable(exc: Exception) -> Exception:
     return exc
 
 
+class _DiedBooting(EngineError):
+    """The child process died before its engine was up (killed, crashed)."""
+
+
 class GmatChild:
     """Parent-side handle on one warm GMAT child process.
 
@@ -204,7 +208,13 @@ class GmatChild:
         try:
             reply = self._wait(timeout=timeout)
         except EOFError:
-            reply = None
+            assert self.proc is not None
+            code = self.proc.wait()
+            tail = self._stderr_tail()
+            self._stop()
+            raise _DiedBooting(
+                f"the GMAT child exited while starting ({_describe(code)}){_tail(tail)}"
+            ) from None
         if not isinstance(reply, dict) or not reply.get("ready"):
             detail = reply.get("error") if isinstance(reply, dict) else self._stderr_tail()
             self._stop()
@@ -235,9 +245,12 @@ class GmatChild:
         """Run one mission in the child; crashes and timeouts become failed outcomes."""
         t0, started = time.perf_counter(), now_iso()
         if self.proc is None or self.proc.poll() is not None:
-            self.start()  # never started, or died (while booting or between runs)
+            self.start()  # never started, or died between runs
         else:
-            self.wait_ready()
+            try:
+                self.wait_ready()
+            except _DiedBooting as exc:
+                return _failed("crashed", str(exc), started, t0)
         assert self.proc is not None
         assert self.proc.stdin is not None
         try:

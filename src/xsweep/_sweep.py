@@ -12,6 +12,7 @@ with the number of runs.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import sys
@@ -829,6 +830,10 @@ def _execute(
         pending = iter(run_ids)
         inflight: dict[str, Run] = {}
         completed = as_completed(with_results=True, raise_errors=False)
+        # Bound in a partial: Client.submit would take ``retries=`` as its own option.
+        task = functools.partial(
+            execute_run, timeout=opts.timeout, retries=opts.retries, isolation=opts.isolation
+        )
 
         def record(run: Run, outcome: RunOutcome) -> None:
             writer.append(
@@ -857,15 +862,7 @@ def _execute(
                 str(script), run.overrides, str(run_dir), opts.engine, opts.gmat_root, opts.keep_raw
             )
             key = f"gmat-run-{token}-{run_id:06d}"
-            future = dask_client.submit(
-                execute_run,
-                request,
-                timeout=opts.timeout,
-                retries=opts.retries,
-                isolation=opts.isolation,
-                key=key,
-                pure=False,
-            )
+            future = dask_client.submit(task, request, key=key, pure=False)
             inflight[key] = run
             completed.add(future)
 
