@@ -1,13 +1,15 @@
-"""Quick start: run a real GMAT mission on the embedded engine and print the result.
+"""Quick start: a real sweep on the embedded GMAT engine, on a local Dask cluster.
 
-Runs examples/missions/leo_report.script three times with different
-semi-major axes (``Sat.SMA``) and a 20-minute flight (``TOF``, a script
-Variable), writes each run's report as Parquet under ``examples/out/``, and
-prints the final state of each run.
+Sweeps examples/missions/leo_report.script over a 3 x 2 grid of semi-major
+axis (``Sat.SMA``) and inclination (``Sat.INC``), 20 minutes of flight each
+(``TOF``, a script Variable). Every run is a Dask task; its report lands as
+Parquet under ``examples/out/quickstart/runs/`` and its outcome in the
+sweep's ``manifest.jsonl``. Prints one line per run.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import xsweep as xs
@@ -18,20 +20,21 @@ OUT = HERE / "out" / "quickstart"
 
 
 def main() -> None:
-    engine = xs.get_engine()
-    info = engine.info
-    print(f"GMAT engine: {info.kind} {info.gmat_version} (gmatpy {info.gmatpy_version})")
-    print(f"{'Sat.SMA [km]':>12}  {'status':>6}  {'rows':>4}  {'final alt. [km]':>15}  GMAT [ms]")
-    for sma in (6900.0, 7100.0, 7300.0):
-        outcome = xs.run_mission(
-            SCRIPT, {"Sat.SMA": sma, "TOF": 1200}, out_dir=OUT / f"sma-{sma:.0f}"
-        )
-        report = xs.read_output(OUT / f"sma-{sma:.0f}" / outcome.output("report", "RF").path)
+    shutil.rmtree(OUT, ignore_errors=True)
+    space = xs.grid({"Sat.SMA": [6900.0, 7100.0, 7300.0], "Sat.INC": [28.5, 98.0], "TOF": [1200]})
+    sweep = xs.run(SCRIPT, space, out=OUT)
+    engine = sweep.manifest.header["engine"]
+    print(f"GMAT engine: {engine['kind']} {engine['gmat_version']}; {sweep!r}")
+    print(f"{'run':>3}  {'Sat.SMA':>8}  {'Sat.INC':>7}  {'status':>6}  {'final alt. [km]':>15}")
+    for run_id, run in sweep.runs().iterrows():
+        report = xs.read_output(OUT / f"runs/run-{run_id:06d}/report-RF.parquet")
         final = report["Sat.Earth.Altitude"].iloc[-1]
-        ms = outcome.gmat_s * 1e3
-        print(f"{sma:12.1f}  {outcome.status:>6}  {len(report):4d}  {final:15.3f}  {ms:9.1f}")
-    print(f"Parquet outputs in {OUT}")
+        print(
+            f"{run_id:3d}  {run['Sat.SMA']:8.1f}  {run['Sat.INC']:7.1f}  {run['status']:>6}  "
+            f"{final:15.3f}"
+        )
+    print(f"sweep directory: {OUT}")
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # Dask's spawned workers re-import this module
     main()
