@@ -18,7 +18,7 @@ import shutil
 import sys
 import uuid
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -137,10 +137,6 @@ def _check_plan(script: Path, space: Space, opts: _Options) -> EngineInfo:
     """
     child = GmatChild(opts.engine, opts.gmat_root, wait=False)
     try:
-        # The client needs Dask next: import it while the child boots.
-        import dask.delayed  # noqa: F401
-        import distributed  # noqa: F401
-
         info = child.check(CheckRequest(str(script), space.run(0).overrides))
     finally:
         child.close()
@@ -259,6 +255,36 @@ def _runs_frame(records: Any) -> pd.DataFrame:
 
 
 # --- run ---------------------------------------------------------------------
+
+
+def _write_plan(out_dir: Path, source: Path, space: Space, opts: _Options, info: EngineInfo) -> str:
+    """Create the sweep directory: ``mission.script`` and the manifest header."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / SCRIPT_NAME, fsync=True) as tmp:
+        tmp.write_bytes(source.read_bytes())
+    sha = script_sha256(out_dir / SCRIPT_NAME)
+    write_header(
+        out_dir / MANIFEST_NAME,
+        {
+            "sweep_id": uuid.uuid4().hex,
+            "created": now_iso(),
+            "script": {"file": SCRIPT_NAME, "source": str(source), "name": source.name},
+            "script_sha256": sha,
+            "n_runs": space.n_runs,
+            "dims": dict(zip(space.dims, space.shape, strict=True)),
+            "fields": list(space.fields),
+            "seeds": space.seeds,
+            "space": space.to_dict(),
+            "engine": {
+                "kind": info.kind,
+                "gmat_version": info.gmat_version,
+                "gmatpy_version": info.gmatpy_version,
+            },
+            "options": opts.to_dict(),
+            "versions": platform_versions(),
+        },
+    )
+    return sha
 
 
 def run(
@@ -383,46 +409,27 @@ def run(
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise ConfigError(f"out={str(out_dir)!r} exists and is not an empty directory")
     source = _script_file(script)
-    info = _check_plan(source, sp, opts)
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out_dir / SCRIPT_NAME, fsync=True) as tmp:
-        tmp.write_bytes(source.read_bytes())
-    sha = script_sha256(out_dir / SCRIPT_NAME)
-    write_header(
-        out_dir / MANIFEST_NAME,
-        {
-            "sweep_id": uuid.uuid4().hex,
-            "created": now_iso(),
-            "script": {"file": SCRIPT_NAME, "source": str(source), "name": source.name},
-            "script_sha256": sha,
-            "n_runs": sp.n_runs,
-            "dims": dict(zip(sp.dims, sp.shape, strict=True)),
-            "fields": list(sp.fields),
-            "seeds": sp.seeds,
-            "space": sp.to_dict(),
-            "engine": {
-                "kind": info.kind,
-                "gmat_version": info.gmat_version,
-                "gmatpy_version": info.gmatpy_version,
-            },
-            "options": opts.to_dict(),
-            "versions": platform_versions(),
-        },
-    )
-    with ManifestWriter(out_dir) as writer:
-        _execute(
-            writer,
-            sp,
-            range(sp.n_runs),
-            out_dir / SCRIPT_NAME,
-            sha,
-            opts,
-            client=client,
-            workers=workers,
-            progress=progress,
-            cluster_kwargs=cluster_kwargs,
-        )
+    cluster = _Cluster(client, workers, progress, cluster_kwargs, opts)
+    child = GmatChild(opts.engine, opts.gmat_root, wait=False)  # boots while the scheduler starts
+    try:
+        with cluster:
+            info = child.check(CheckRequest(str(source), sp.run(0).overrides))
+            assert isinstance(info, EngineInfo)
+            child.close()
+            sha = _write_plan(out_dir, source, sp, opts, info)
+            with ManifestWriter(out_dir) as writer:
+                _execute(
+                    writer,
+                    sp,
+                    range(sp.n_runs),
+                    out_dir / SCRIPT_NAME,
+                    sha,
+                    opts,
+                    cluster.start_workers(),
+                    progress=progress,
+                )
+    finally:
+        child.close()
     return Sweep(out_dir)
 
 
@@ -605,18 +612,17 @@ def resume(
                 warnings.warn(f"run {run_id}: {damage}; rerunning it", UserWarning, stacklevel=2)
                 todo.append(run_id)
         if todo:
-            _execute(
-                writer,
-                space,
-                todo,
-                to_run,
-                sha,
-                opts,
-                client=client,
-                workers=workers,
-                progress=progress,
-                cluster_kwargs=cluster_kwargs,
-            )
+            with _Cluster(client, workers, progress, cluster_kwargs, opts) as cluster:
+                _execute(
+                    writer,
+                    space,
+                    todo,
+                    to_run,
+                    sha,
+                    opts,
+                    cluster.start_workers(),
+                    progress=progress,
+                )
     return Sweep(sweep_dir)
 
 
@@ -700,18 +706,17 @@ def extend(
             {"created": now_iso(), "n": n, "n_runs": bigger.n_runs, "space": bigger.to_dict()},
             kind="extend",
         )
-        _execute(
-            writer,
-            bigger,
-            range(space.n_runs, bigger.n_runs),
-            to_run,
-            sha,
-            opts,
-            client=client,
-            workers=workers,
-            progress=progress,
-            cluster_kwargs=cluster_kwargs,
-        )
+        with _Cluster(client, workers, progress, cluster_kwargs, opts) as cluster:
+            _execute(
+                writer,
+                bigger,
+                range(space.n_runs, bigger.n_runs),
+                to_run,
+                sha,
+                opts,
+                cluster.start_workers(),
+                progress=progress,
+            )
     return Sweep(sweep_dir)
 
 
@@ -730,53 +735,89 @@ _QUIET_CLUSTER = {
 }
 
 
-@contextlib.contextmanager
-def _dask_client(
-    client: Client | str | None,
-    workers: int | None,
-    progress: bool,
-    cluster_kwargs: Mapping[str, Any] | None,
-    plugin: Any,
-) -> Iterator[Client]:
-    """Yield a client: the caller's, one on an address, or an embedded LocalCluster's.
+class _Cluster:
+    """The Dask side of a sweep: the caller's cluster, or an embedded one.
 
-    ``plugin`` (the GMAT child plugin, or None) is installed on every worker.
+    Entering starts only what costs no worker: the embedded cluster's
+    scheduler (and dashboard), or the connection to a given address. Workers
+    start in :meth:`start_workers`, after planning succeeded; the embedded
+    scheduler's start-up overlaps the planning check that way.
     """
-    import dask
-    from dask.system import CPU_COUNT
-    from distributed import Client, LocalCluster
 
-    if isinstance(client, Client):
-        if plugin is not None:
-            client.register_plugin(plugin)
-        yield client
-        return
-    if client is not None:
-        if not isinstance(client, str):
+    def __init__(
+        self,
+        client: Client | str | None,
+        workers: int | None,
+        progress: bool,
+        cluster_kwargs: Mapping[str, Any] | None,
+        opts: _Options,
+    ) -> None:
+        from distributed import Client
+
+        if client is not None and not isinstance(client, Client | str):
             raise ConfigError(
                 f"client must be a distributed.Client or a scheduler address, got {client!r}"
             )
-        with Client(client) as remote:
+        self.given = client
+        self.workers = workers
+        self.progress = progress
+        self.cluster_kwargs = dict(cluster_kwargs or {})
+        self.opts = opts
+        self._stack = contextlib.ExitStack()
+        self.client: Client | None = client if isinstance(client, Client) else None
+        self.cluster: Any = None
+
+    def plugin(self) -> Any:
+        from xsweep._execute import GmatChildPlugin
+
+        if self.opts.isolation != "worker":
+            return None
+        return GmatChildPlugin(self.opts.engine, self.opts.gmat_root)
+
+    def __enter__(self) -> _Cluster:
+        import dask
+        from distributed import Client, LocalCluster
+
+        try:
+            if isinstance(self.given, str):
+                self.client = self._stack.enter_context(Client(self.given))
+            elif self.given is None:
+                plugin = self.plugin()
+                kwargs: dict[str, Any] = {
+                    "n_workers": 0,
+                    "threads_per_worker": 1,
+                    "processes": True,
+                    # Each worker boots its GMAT child while it starts up.
+                    "plugins": () if plugin is None else (plugin,),
+                    **self.cluster_kwargs,
+                }
+                self._stack.enter_context(dask.config.set(_QUIET_CLUSTER))
+                self.cluster = self._stack.enter_context(LocalCluster(**kwargs))
+                self.client = self._stack.enter_context(Client(self.cluster))
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def start_workers(self) -> Client:
+        """Start the embedded workers (or install the plugin on the caller's); return the client."""
+        from dask.system import CPU_COUNT
+
+        assert self.client is not None
+        if self.cluster is not None:
+            if self.progress:
+                print(f"xsweep: Dask dashboard at {self.client.dashboard_link}", file=sys.stderr)
+            n = self.workers or CPU_COUNT
+            self.cluster.scale(n)
+            self.client.wait_for_workers(n)
+        else:
+            plugin = self.plugin()
             if plugin is not None:
-                remote.register_plugin(plugin)
-            yield remote
-        return
-    kwargs: dict[str, Any] = {
-        "n_workers": workers or CPU_COUNT,
-        "threads_per_worker": 1,
-        "processes": True,
-        # Given at start-up, each worker boots its GMAT child while the cluster comes up.
-        "plugins": () if plugin is None else (plugin,),
-    }
-    kwargs.update(cluster_kwargs or {})
-    with (
-        dask.config.set(_QUIET_CLUSTER),
-        LocalCluster(**kwargs) as cluster,
-        Client(cluster) as local,
-    ):
-        if progress:
-            print(f"xsweep: Dask dashboard at {local.dashboard_link}", file=sys.stderr)
-        yield local
+                self.client.register_plugin(plugin)
+        return self.client
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
 
 
 def _failed(reason: Literal["crashed", "exception"], error: str) -> RunOutcome:
@@ -799,11 +840,9 @@ def _execute(
     script: Path,
     sha: str,
     opts: _Options,
+    dask_client: Client,
     *,
-    client: Client | str | None,
-    workers: int | None,
     progress: bool,
-    cluster_kwargs: Mapping[str, Any] | None,
 ) -> None:
     """Run ``run_ids`` on Dask and append each outcome to the manifest as it completes.
 
@@ -817,84 +856,80 @@ def _execute(
     from distributed.scheduler import KilledWorker
     from tqdm.auto import tqdm
 
-    from xsweep._execute import GmatChildPlugin
-
     sweep_dir = writer.dir
     token = uuid.uuid4().hex[:8]  # keys stay unique across sweeps sharing one cluster
     counts = {"ok": 0, "failed": 0}
-    plugin = GmatChildPlugin(opts.engine, opts.gmat_root) if opts.isolation == "worker" else None
-    with _dask_client(client, workers, progress, cluster_kwargs, plugin) as dask_client:
-        bar = tqdm(total=len(run_ids), unit="run", desc="gmat-run", disable=not progress)
-        nthreads = sum(dask_client.nthreads().values()) or 1
-        window = max(4, 2 * nthreads)
-        pending = iter(run_ids)
-        inflight: dict[str, Run] = {}
-        completed = as_completed(with_results=True, raise_errors=False)
-        # Bound in a partial: Client.submit would take ``retries=`` as its own option.
-        task = functools.partial(
-            execute_run, timeout=opts.timeout, retries=opts.retries, isolation=opts.isolation
+    bar = tqdm(total=len(run_ids), unit="run", desc="gmat-run", disable=not progress)
+    nthreads = sum(dask_client.nthreads().values()) or 1
+    window = max(4, 2 * nthreads)
+    pending = iter(run_ids)
+    inflight: dict[str, Run] = {}
+    completed = as_completed(with_results=True, raise_errors=False)
+    # Bound in a partial: Client.submit would take ``retries=`` as its own option.
+    task = functools.partial(
+        execute_run, timeout=opts.timeout, retries=opts.retries, isolation=opts.isolation
+    )
+
+    def record(run: Run, outcome: RunOutcome) -> None:
+        writer.append(
+            {
+                "run_id": run.run_id,
+                "index": list(run.index),
+                "labels": {k: json_safe(v) for k, v in run.labels.items()},
+                "overrides": {k: json_safe(v) for k, v in run.overrides.items()},
+                "script_sha256": sha,
+                **outcome.rebased(run_dir_name(run.run_id)).to_dict(),
+            }
         )
+        counts[outcome.status] += 1
+        bar.set_postfix(counts, refresh=False)
+        bar.update(1)
 
-        def record(run: Run, outcome: RunOutcome) -> None:
-            writer.append(
-                {
-                    "run_id": run.run_id,
-                    "index": list(run.index),
-                    "labels": {k: json_safe(v) for k, v in run.labels.items()},
-                    "overrides": {k: json_safe(v) for k, v in run.overrides.items()},
-                    "script_sha256": sha,
-                    **outcome.rebased(run_dir_name(run.run_id)).to_dict(),
-                }
-            )
-            counts[outcome.status] += 1
-            bar.set_postfix(counts, refresh=False)
-            bar.update(1)
+    def submit_next() -> None:
+        run_id = next(pending, None)
+        if run_id is None:
+            return
+        run = space.run(run_id)
+        run_dir = sweep_dir / run_dir_name(run_id)
+        if run_dir.exists():  # leftovers of an unrecorded or failed attempt
+            shutil.rmtree(run_dir)
+        request = RunRequest(
+            str(script), run.overrides, str(run_dir), opts.engine, opts.gmat_root, opts.keep_raw
+        )
+        key = f"gmat-run-{token}-{run_id:06d}"
+        future = dask_client.submit(task, request, key=key, pure=False)
+        inflight[key] = run
+        completed.add(future)
 
-        def submit_next() -> None:
-            run_id = next(pending, None)
-            if run_id is None:
-                return
-            run = space.run(run_id)
-            run_dir = sweep_dir / run_dir_name(run_id)
-            if run_dir.exists():  # leftovers of an unrecorded or failed attempt
-                shutil.rmtree(run_dir)
-            request = RunRequest(
-                str(script), run.overrides, str(run_dir), opts.engine, opts.gmat_root, opts.keep_raw
-            )
-            key = f"gmat-run-{token}-{run_id:06d}"
-            future = dask_client.submit(task, request, key=key, pure=False)
-            inflight[key] = run
-            completed.add(future)
+    def outcome_of(result: Any) -> RunOutcome:
+        if isinstance(result, RunOutcome):
+            return result
+        if isinstance(result, KilledWorker):
+            return _failed("crashed", f"the Dask workers running it died: {result}")
+        if isinstance(result, FutureCancelledError | OSError) and dask_client.status not in (
+            "running",
+            "connecting",
+        ):
+            raise ClusterError(f"lost the Dask cluster ({type(result).__name__})", sweep_dir)
+        if isinstance(result, BaseException):
+            return _failed("exception", f"{type(result).__name__}: {result}")
+        return _failed("exception", f"the task returned {type(result).__name__}")
 
-        def outcome_of(result: Any) -> RunOutcome:
-            if isinstance(result, RunOutcome):
-                return result
-            if isinstance(result, KilledWorker):
-                return _failed("crashed", f"the Dask workers running it died: {result}")
-            if isinstance(result, FutureCancelledError | OSError) and dask_client.status not in (
-                "running",
-                "connecting",
-            ):
-                raise ClusterError(f"lost the Dask cluster ({type(result).__name__})", sweep_dir)
-            if isinstance(result, BaseException):
-                return _failed("exception", f"{type(result).__name__}: {result}")
-            return _failed("exception", f"the task returned {type(result).__name__}")
-
-        try:
-            for _ in range(window):
-                submit_next()
-            for future, result in completed:
-                record(inflight.pop(future.key), outcome_of(result))
-                future.release()
-                submit_next()
-        except KeyboardInterrupt:
-            # Keep what already finished; cancel the rest; the cluster closes on the way out.
-            futures = list(completed.futures)
-            for future in futures:
-                if future.status == "finished" and future.key in inflight:
-                    with contextlib.suppress(Exception):
-                        record(inflight.pop(future.key), future.result(timeout=1))
-            dask_client.cancel(futures)
-            raise
-        finally:
-            bar.close()
+    try:
+        for _ in range(window):
+            submit_next()
+        for future, result in completed:
+            record(inflight.pop(future.key), outcome_of(result))
+            future.release()
+            submit_next()
+    except KeyboardInterrupt:
+        # Keep what already finished; cancel the rest; the cluster closes on the way out.
+        futures = list(completed.futures)
+        for future in futures:
+            if future.status == "finished" and future.key in inflight:
+                with contextlib.suppress(Exception):
+                    record(inflight.pop(future.key), future.result(timeout=1))
+        dask_client.cancel(futures)
+        raise
+    finally:
+        bar.close()
