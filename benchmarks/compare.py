@@ -9,7 +9,8 @@ across repeats; the table shows medians. Contenders:
   script, set the fields, run GMAT, parse the report into a DataFrame
   (gmat-run). No Parquet, no manifest, no scheduler.
 - ``xsweep``: ``xs.run`` end to end (plan, embedded Dask cluster start, runs,
-  per-run Parquet, fsynced manifest).
+  per-run Parquet, fsynced manifest), one Dask task per run (the default).
+- ``xsweep-batch8``: the same with ``runs_per_task=8``.
 - ``gmat-sweep``/``gmat-sweep-dask``: ``gmat_sweep.sweep`` with
   ``LocalJoblibPool`` / ``DaskPool``, made to run on the embedded engine by the
   fake GMAT root of ``../shared/bench/make_fake_root.py``. It returns the
@@ -36,7 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 MISSION = HERE / "missions" / "leo_day.script"
 TOF = {"day": 86400.0, "60s": 60.0}
-CONTENDERS = ("limit", "xsweep", "gmat-sweep", "gmat-sweep-dask")
+CONTENDERS = ("limit", "xsweep", "xsweep-batch8", "gmat-sweep", "gmat-sweep-dask")
 
 
 def _sma(n: int) -> list[float]:
@@ -78,12 +79,19 @@ def run_limit(n: int, tof: float, workers: int, work: Path) -> None:
     assert all(r > 0 for r in rows)
 
 
-def run_xsweep(n: int, tof: float, workers: int, work: Path) -> None:
+def run_xsweep(n: int, tof: float, workers: int, work: Path, per_task: int = 1) -> None:
     """Run ``xs.run`` end to end on an embedded cluster."""
     import xsweep as xs
 
     space = xs.samples({"Sat.SMA": _sma(n), "TOF": [tof] * n})
-    sweep = xs.run(MISSION, space, out=work / "sweep", workers=workers, progress=False)
+    sweep = xs.run(
+        MISSION,
+        space,
+        out=work / "sweep",
+        workers=workers,
+        progress=False,
+        runs_per_task=per_task,
+    )
     assert sweep.counts["ok"] == n, sweep.counts
 
 
@@ -92,7 +100,7 @@ def run_gmat_sweep(n: int, tof: float, workers: int, work: Path, dask: bool = Fa
     from gmat_sweep import sweep
 
     if dask:
-        from gmat_sweep import DaskPool
+        from gmat_sweep.backends.dask import DaskPool
 
         pool = DaskPool(n_workers=workers)
     else:
@@ -119,6 +127,8 @@ def _one(contender: str, mission: str, n: int, workers: int) -> dict[str, float]
             run_limit(n, tof, workers, Path(tmp))
         elif contender == "xsweep":
             run_xsweep(n, tof, workers, Path(tmp))
+        elif contender == "xsweep-batch8":
+            run_xsweep(n, tof, workers, Path(tmp), per_task=8)
         else:
             run_gmat_sweep(n, tof, workers, Path(tmp), dask=contender == "gmat-sweep-dask")
         wall = time.perf_counter() - t0

@@ -120,6 +120,35 @@ def test_embedded_cluster_prints_dashboard(tmp_path: Path, capsys: pytest.Captur
     assert "ok=3" in err  # the progress bar counts by status
 
 
+def test_runs_per_task_batches_runs_but_records_each(client: Client, tmp_path: Path) -> None:
+    space = xs.samples({"Sat.SMA": [7000.0, 6200.0, 7100.0, 7200.0, 7300.0], "TOF": [600] * 5})
+    with get_task_stream(client) as stream:
+        sweep = xs.run(
+            DRAG, space, out=tmp_path / "s", client=client, runs_per_task=2, progress=False
+        )
+    runs = sweep.runs()
+    assert runs["status"].tolist() == ["ok", "failed", "ok", "ok", "ok"]
+    assert runs.loc[1, "reason"] == "gmat-error"
+    keys = sorted(t["key"] for t in stream.data)
+    assert [k.rsplit("-", 2)[1:] for k in keys] == [
+        ["000000", "2"],
+        ["000002", "2"],
+        ["000004", "1"],
+    ]
+    assert {key_split(k) for k in keys} == {"gmat-run"}
+    pd.testing.assert_frame_equal(
+        _report(tmp_path / "s", 3),
+        _report_of_direct_run(tmp_path, DRAG, {"Sat.SMA": 7200.0, "TOF": 600}),
+    )
+    assert Manifest.load(tmp_path / "s" / MANIFEST_NAME).header["options"]["runs_per_task"] == 2
+
+
+def _report_of_direct_run(tmp_path: Path, script: Path, overrides: dict) -> pd.DataFrame:
+    out = tmp_path / f"direct-{uuid.uuid4().hex[:6]}"
+    assert xs.run_mission(script, overrides, out_dir=out).ok
+    return xs.read_output(out / "report-RF.parquet")
+
+
 def test_process_isolation_gives_each_run_a_fresh_interpreter(
     client: Client, tmp_path: Path
 ) -> None:

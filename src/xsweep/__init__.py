@@ -7,9 +7,9 @@ Heavy parts (the Dask client machinery, GMAT) load on first use, so that
 from __future__ import annotations
 
 import importlib
+import os as _os
 from typing import TYPE_CHECKING, Any
 
-from xsweep import _accessor  # noqa: F401  (registers the .xsweep accessor)
 from xsweep._errors import (
     ClusterError,
     ConfigError,
@@ -26,17 +26,29 @@ from xsweep._errors import (
     XsweepError,
 )
 from xsweep._records import OutputFile, RunOutcome
-from xsweep._space import Run, Space, grid, latin_hypercube, monte_carlo, samples
 from xsweep._version import __version__
+
+# GMAT children and the workers of an embedded cluster set XSWEEP_LEAN: they never touch
+# xarray, and skipping its import (and pandas') makes a sweep start ~0.4 s sooner.
+if not _os.environ.get("XSWEEP_LEAN"):
+    from xsweep import _accessor  # noqa: F401  (registers the .xsweep accessor)
+    from xsweep._space import Run, Space, grid, latin_hypercube, monte_carlo, samples
 
 if TYPE_CHECKING:
     from xsweep._engine import EngineInfo, get_engine
     from xsweep._manifest import SweepLockedError
     from xsweep._mission import run_mission
     from xsweep._outputs import read_output
+    from xsweep._space import Run, Space, grid, latin_hypercube, monte_carlo, samples
     from xsweep._sweep import Sweep, extend, resume, run
 
 _LAZY = {
+    "Run": "xsweep._space",
+    "Space": "xsweep._space",
+    "grid": "xsweep._space",
+    "latin_hypercube": "xsweep._space",
+    "monte_carlo": "xsweep._space",
+    "samples": "xsweep._space",
     "EngineInfo": "xsweep._engine",
     "get_engine": "xsweep._engine",
     "SweepLockedError": "xsweep._manifest",
@@ -51,6 +63,7 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
+        importlib.import_module("xsweep._accessor")  # registered on first use, if lean
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value

@@ -192,7 +192,7 @@ class GmatChild:
             stderr=stderr,
             # The child's temporary files (GMAT's runtime folder, load logs) live in
             # our scratch directory, so close() removes them even after a SIGKILL.
-            env={**os.environ, "TMPDIR": self._scratch},
+            env={**os.environ, "TMPDIR": self._scratch, "XSWEEP_LEAN": "1"},
         )
         stderr.close()
         self._ready = False
@@ -342,3 +342,7 @@ if __name__ == "__main__":
     from xsweep._child import serve as _serve
 
     _serve()
+    # Every reply is flushed and every output renamed into place: skip GMAT's and the
+    # interpreter's teardown, which only delays the sweep's shutdown.
+    sys.stderr.flush()
+    os._exit(0)

@@ -106,6 +106,21 @@ def execute_run(
             return replace(outcome, extra={**outcome.extra, "attempts": attempts})
 
 
+def execute_runs(
+    requests: list[RunRequest],
+    *,
+    timeout: float | None = None,
+    retries: int = 0,
+    isolation: Isolation = "worker",
+) -> list[RunOutcome]:
+    """Run several missions one after the other; the task body of a batched sweep.
+
+    Each run keeps its own timeout, retries and failure outcome: a crash in
+    one run does not touch the others.
+    """
+    return [execute_run(r, timeout=timeout, retries=retries, isolation=isolation) for r in requests]
+
+
 def _worker_child(request: RunRequest) -> GmatChild:
     try:
         from distributed import get_worker

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import os
 import shutil
 import sys
@@ -35,7 +36,7 @@ from xsweep._errors import (
     ScriptDriftError,
     ScriptNotFoundError,
 )
-from xsweep._execute import Isolation, execute_run
+from xsweep._execute import Isolation, execute_run, execute_runs
 from xsweep._manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -73,6 +74,7 @@ class _Options:
     retries: int
     isolation: Isolation
     keep_raw: bool
+    runs_per_task: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +83,7 @@ class _Options:
             "retries": self.retries,
             "isolation": self.isolation,
             "keep_raw": self.keep_raw,
+            "runs_per_task": self.runs_per_task,
         }
 
 
@@ -92,6 +95,7 @@ def _options(
     retries: Any,
     isolation: Any,
     keep_raw: Any,
+    runs_per_task: Any = 1,
 ) -> _Options:
     """Validate the execution options; raise ConfigError on the first bad one."""
     if engine not in _ENGINES:
@@ -104,6 +108,8 @@ def _options(
         raise ConfigError(f"retries must be a non-negative integer, got {retries!r}")
     if isolation not in _ISOLATIONS:
         raise ConfigError(f"isolation must be one of {_ISOLATIONS}, got {isolation!r}")
+    if isinstance(runs_per_task, bool) or not isinstance(runs_per_task, int) or runs_per_task < 1:
+        raise ConfigError(f"runs_per_task must be a positive integer, got {runs_per_task!r}")
     return _Options(
         engine=engine,
         gmat_root=None if gmat_root is None else str(Path(gmat_root).expanduser()),
@@ -111,6 +117,7 @@ def _options(
         retries=retries,
         isolation=isolation,
         keep_raw=bool(keep_raw),
+        runs_per_task=runs_per_task,
     )
 
 
@@ -300,6 +307,7 @@ def run(
     engine: Literal["auto", "embedded", "desktop"] = "auto",
     gmat_root: str | os.PathLike[str] | None = None,
     keep_raw: bool = False,
+    runs_per_task: int = 1,
     progress: bool = True,
     dims: Sequence[str] | None = None,
     cluster_kwargs: Mapping[str, Any] | None = None,
@@ -351,6 +359,13 @@ def run(
         Desktop GMAT install root.
     keep_raw : bool
         Keep GMAT's own output files under each run's ``gmat/``.
+    runs_per_task : int
+        Runs per Dask task. The default, 1, makes every run its own task
+        (its own key on the dashboard, its outcome recorded the moment it
+        ends). Dask costs a few ms of CPU per task on every side (client,
+        scheduler, worker); for short missions on few cores, ``8`` or more
+        amortises that (see the Performance page). Each run keeps its own
+        outcome, timeout and retries either way.
     progress : bool
         Show a progress bar and print the dashboard link.
     dims : sequence of str, optional
@@ -398,6 +413,7 @@ def run(
         retries=retries,
         isolation=isolation,
         keep_raw=keep_raw,
+        runs_per_task=runs_per_task,
     )
     _check_workers(workers)
     sp = space if isinstance(space, Space) else Space(space, dims=dims)
@@ -503,6 +519,7 @@ def _resume_options(manifest: Manifest, given: Mapping[str, Any]) -> _Options:
         "retries": recorded.get("retries", 0),
         "isolation": recorded.get("isolation", "worker"),
         "keep_raw": recorded.get("keep_raw", False),
+        "runs_per_task": recorded.get("runs_per_task", 1),
         "gmat_root": None,
     }
     merged.update({k: v for k, v in given.items() if v is not None})
@@ -522,6 +539,7 @@ def resume(
     engine: Literal["auto", "embedded", "desktop"] | None = None,
     gmat_root: str | os.PathLike[str] | None = None,
     keep_raw: bool | None = None,
+    runs_per_task: int | None = None,
     progress: bool = True,
     cluster_kwargs: Mapping[str, Any] | None = None,
 ) -> Sweep:
@@ -545,7 +563,7 @@ def resume(
     allow_script_drift : bool
         Run a script whose hash differs from the recorded one, with a warning
         naming both hashes. Each run record carries the hash it ran with.
-    timeout, retries, isolation, engine, keep_raw
+    timeout, retries, isolation, engine, keep_raw, runs_per_task
         Default to the values the sweep was started with.
     gmat_root : path-like, optional
         Desktop GMAT install root on this machine.
@@ -590,6 +608,7 @@ def resume(
                 "retries": retries,
                 "isolation": isolation,
                 "keep_raw": keep_raw,
+                "runs_per_task": runs_per_task,
             },
         )
         space = Space.from_dict(manifest.space, verify=True)
@@ -640,6 +659,7 @@ def extend(
     engine: Literal["auto", "embedded", "desktop"] | None = None,
     gmat_root: str | os.PathLike[str] | None = None,
     keep_raw: bool | None = None,
+    runs_per_task: int | None = None,
     progress: bool = True,
     cluster_kwargs: Mapping[str, Any] | None = None,
 ) -> Sweep:
@@ -656,7 +676,7 @@ def extend(
         The sweep directory.
     n : int
         Number of samples to add (>= 1).
-    client, script, allow_script_drift, workers, timeout, retries, isolation, engine, gmat_root, keep_raw, progress, cluster_kwargs
+    client, script, allow_script_drift, workers, timeout, retries, isolation, engine, gmat_root, keep_raw, runs_per_task, progress, cluster_kwargs
         As for :func:`resume`.
 
     Returns
@@ -695,6 +715,7 @@ def extend(
                 "retries": retries,
                 "isolation": isolation,
                 "keep_raw": keep_raw,
+                "runs_per_task": runs_per_task,
             },
         )
         space = Space.from_dict(manifest.space, verify=True)
@@ -725,9 +746,11 @@ def extend(
 
 # The embedded cluster runs long tasks on cores GMAT keeps busy: its idle housekeeping
 # (event-loop watchdog every 20 ms, memory and system monitors) costs ~8% of a core at
-# Dask's defaults and ~4% with these. Applied to the clusters xsweep starts, not to
-# the caller's.
+# Dask's defaults and ~4% with these, and the workers' statistical profiler (a stack
+# sample every 10 ms of every task) ~1 ms of CPU per run. Applied to the clusters
+# xsweep starts, not to the caller's.
 _QUIET_CLUSTER = {
+    "distributed.worker.profile.enabled": False,
     "distributed.admin.tick.interval": "1s",
     "distributed.admin.system-monitor.interval": "2s",
     "distributed.admin.system-monitor.gil.enabled": False,
@@ -789,6 +812,7 @@ class _Cluster:
                     "processes": True,
                     # Each worker boots its GMAT child while it starts up.
                     "plugins": () if plugin is None else (plugin,),
+                    "env": {"XSWEEP_LEAN": "1"},
                     **self.cluster_kwargs,
                 }
                 self._stack.enter_context(dask.config.set(_QUIET_CLUSTER))
@@ -846,6 +870,10 @@ def _execute(
 ) -> None:
     """Run ``run_ids`` on Dask and append each outcome to the manifest as it completes.
 
+    With ``opts.runs_per_task`` > 1, consecutive runs share a task (keyed
+    ``gmat-run-<token>-<first run_id>-<count>``), each still with its own
+    outcome, timeout and retries.
+
     Tasks go in through ``Client.submit`` (one task per run, keyed
     ``gmat-run-<token>-<run_id>``) rather than ``dask.delayed`` + ``compute``:
     the same task, without a graph optimisation pass per run, which costs
@@ -862,13 +890,19 @@ def _execute(
     bar = tqdm(total=len(run_ids), unit="run", desc="gmat-run", disable=not progress)
     nthreads = sum(dask_client.nthreads().values()) or 1
     window = max(4, 2 * nthreads)
+    per_task = opts.runs_per_task
     pending = iter(run_ids)
-    inflight: dict[str, Run] = {}
+    inflight: dict[str, tuple[Any, list[Run]]] = {}
     completed = as_completed(with_results=True, raise_errors=False)
     # Bound in a partial: Client.submit would take ``retries=`` as its own option.
-    task = functools.partial(
-        execute_run, timeout=opts.timeout, retries=opts.retries, isolation=opts.isolation
-    )
+    if per_task == 1:
+        task: Any = functools.partial(
+            execute_run, timeout=opts.timeout, retries=opts.retries, isolation=opts.isolation
+        )
+    else:
+        task = functools.partial(
+            execute_runs, timeout=opts.timeout, retries=opts.retries, isolation=opts.isolation
+        )
 
     def record(run: Run, outcome: RunOutcome) -> None:
         writer.append(
@@ -886,20 +920,41 @@ def _execute(
         bar.update(1)
 
     def submit_next() -> None:
-        run_id = next(pending, None)
-        if run_id is None:
+        runs = [space.run(run_id) for run_id in itertools.islice(pending, per_task)]
+        if not runs:
             return
-        run = space.run(run_id)
-        run_dir = sweep_dir / run_dir_name(run_id)
-        if run_dir.exists():  # leftovers of an unrecorded or failed attempt
-            shutil.rmtree(run_dir)
-        request = RunRequest(
-            str(script), run.overrides, str(run_dir), opts.engine, opts.gmat_root, opts.keep_raw
-        )
-        key = f"gmat-run-{token}-{run_id:06d}"
-        future = dask_client.submit(task, request, key=key, pure=False)
-        inflight[key] = run
+        requests = []
+        for run in runs:
+            run_dir = sweep_dir / run_dir_name(run.run_id)
+            if run_dir.exists():  # leftovers of an unrecorded or failed attempt
+                shutil.rmtree(run_dir)
+            requests.append(
+                RunRequest(
+                    str(script),
+                    run.overrides,
+                    str(run_dir),
+                    opts.engine,
+                    opts.gmat_root,
+                    opts.keep_raw,
+                )
+            )
+        key = f"gmat-run-{token}-{runs[0].run_id:06d}"
+        if per_task == 1:
+            future = dask_client.submit(task, requests[0], key=key, pure=False)
+        else:
+            key += f"-{len(runs)}"
+            future = dask_client.submit(task, requests, key=key, pure=False)
+        inflight[key] = (future, runs)
         completed.add(future)
+
+    def record_all(runs: list[Run], result: Any) -> None:
+        if isinstance(result, list) and len(result) == len(runs):
+            for run, outcome in zip(runs, result, strict=True):
+                record(run, outcome_of(outcome))
+        else:
+            failure = outcome_of(result)  # one run's outcome, or the task's exception
+            for run in runs:
+                record(run, failure)
 
     def outcome_of(result: Any) -> RunOutcome:
         if isinstance(result, RunOutcome):
@@ -919,17 +974,19 @@ def _execute(
         for _ in range(window):
             submit_next()
         for future, result in completed:
-            record(inflight.pop(future.key), outcome_of(result))
+            _, runs = inflight.pop(future.key)
+            record_all(runs, result)
             future.release()
             submit_next()
-    except KeyboardInterrupt:
-        # Keep what already finished; cancel the rest; the cluster closes on the way out.
-        futures = list(completed.futures)
-        for future in futures:
-            if future.status == "finished" and future.key in inflight:
-                with contextlib.suppress(Exception):
-                    record(inflight.pop(future.key), future.result(timeout=1))
-        dask_client.cancel(futures)
+    except BaseException:
+        # Ctrl-C, a lost cluster, a full disk: keep what already finished, cancel the
+        # rest (on a caller's cluster too), and let the embedded cluster close.
+        with contextlib.suppress(Exception):
+            for future, runs in list(inflight.values()):
+                if future.status == "finished":
+                    record_all(runs, future.result(timeout=1))
+        with contextlib.suppress(Exception):
+            dask_client.cancel([future for future, _ in inflight.values()])
         raise
     finally:
         bar.close()

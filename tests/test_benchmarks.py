@@ -1,0 +1,61 @@
+"""Every asv benchmark runs once, with quick parameters, as an ordinary test.
+
+So the suites under ``benchmarks/`` cannot go stale: a renamed function or a
+broken set-up fails here, not months later in ``asv run``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import itertools
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from _helpers import ROOT
+
+os.environ["XSWEEP_BENCH_QUICK"] = "1"  # read when the suites are imported
+sys.path.insert(0, str(ROOT))
+
+MODULES = ["bench_plan", "bench_manifest", "bench_run", "bench_sweep"]
+PREFIXES = ("time_", "peakmem_", "mem_", "track_")
+
+
+def _cases() -> Iterator[Any]:
+    for name in MODULES:
+        module = importlib.import_module(f"benchmarks.{name}")
+        for cls_name, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ != module.__name__:
+                continue
+            params = getattr(cls, "params", ((),))
+            combos = list(itertools.product(*params)) if params != ((),) else [()]
+            methods = [m for m in dir(cls) if m.startswith(PREFIXES)]
+            for combo in combos:
+                marks = (
+                    [pytest.mark.gmat, pytest.mark.slow]
+                    if name in ("bench_run", "bench_sweep")
+                    else []
+                )
+                yield pytest.param(
+                    cls, methods, combo, id=f"{name}.{cls_name}{list(combo)}", marks=marks
+                )
+
+
+@pytest.mark.parametrize(("cls", "methods", "combo"), list(_cases()))
+def test_benchmark_runs(cls: type, methods: list[str], combo: tuple[Any, ...]) -> None:
+    assert methods, f"{cls.__name__} has no benchmarks"
+    bench = cls()
+    bench.setup(*combo)
+    try:
+        for method in methods:
+            result = getattr(bench, method)(*combo)
+            if method.startswith("track_"):
+                assert isinstance(result, float)
+                assert result > 0
+    finally:
+        if hasattr(bench, "teardown"):
+            bench.teardown(*combo)
