@@ -812,9 +812,10 @@ class _Cluster:
                     "processes": True,
                     # Each worker boots its GMAT child while it starts up.
                     "plugins": () if plugin is None else (plugin,),
-                    "env": {"XSWEEP_LEAN": "1"},
                     **self.cluster_kwargs,
                 }
+                if kwargs["processes"]:  # worker processes, started by nannies
+                    kwargs.setdefault("env", {"XSWEEP_LEAN": "1"})
                 self._stack.enter_context(dask.config.set(_QUIET_CLUSTER))
                 self.cluster = self._stack.enter_context(LocalCluster(**kwargs))
                 self.client = self._stack.enter_context(Client(self.cluster))
