@@ -219,6 +219,12 @@ class Sweep:
         """Return the runs whose latest outcome is ``failed``: reason, message, overrides."""
         return _runs_frame(self.manifest.failed().values())
 
+    def open(self, *, group: str | None = None) -> Any:
+        """Open the sweep's consolidated store lazily (see :func:`xsweep.open_sweep`)."""
+        from xsweep._store import open_sweep
+
+        return open_sweep(self.path, group=group)
+
     def raise_for_failed(self) -> None:
         """Raise :class:`RunFailedError` for the first failed run, if there is one."""
         failed = self.manifest.failed()
@@ -309,6 +315,7 @@ def run(
     keep_raw: bool = False,
     runs_per_task: int = 1,
     progress: bool = True,
+    consolidate: bool = True,
     dims: Sequence[str] | None = None,
     cluster_kwargs: Mapping[str, Any] | None = None,
 ) -> Sweep:
@@ -368,6 +375,9 @@ def run(
         outcome, timeout and retries either way.
     progress : bool
         Show a progress bar and print the dashboard link.
+    consolidate : bool
+        Build the Zarr store ``sweep.zarr`` at the end (:func:`xsweep.consolidate`),
+        which :func:`xsweep.open_sweep` opens.
     dims : sequence of str, optional
         Order of the dims that run ids follow (C order), when ``space`` is a
         Dataset. Defaults to the Dataset's dim order.
@@ -446,10 +456,18 @@ def run(
                 )
     finally:
         child.close()
+    _consolidate(out_dir, consolidate)
     return Sweep(out_dir)
 
 
 # --- resume and extend -------------------------------------------------------
+
+
+def _consolidate(sweep_dir: Path, wanted: bool) -> None:
+    if wanted:
+        from xsweep._store import consolidate
+
+        consolidate(sweep_dir)
 
 
 def _sweep_dir(path: str | os.PathLike[str]) -> Path:
@@ -541,6 +559,7 @@ def resume(
     keep_raw: bool | None = None,
     runs_per_task: int | None = None,
     progress: bool = True,
+    consolidate: bool = True,
     cluster_kwargs: Mapping[str, Any] | None = None,
 ) -> Sweep:
     """Finish a sweep: rerun its failed and never-recorded runs, and only those.
@@ -555,7 +574,7 @@ def resume(
     ----------
     path : path-like
         The sweep directory.
-    client, workers, progress, cluster_kwargs
+    client, workers, progress, consolidate, cluster_kwargs
         As for :func:`run`.
     script : path-like, optional
         Run this script instead of the sweep's ``mission.script``. It must
@@ -661,6 +680,7 @@ def extend(
     keep_raw: bool | None = None,
     runs_per_task: int | None = None,
     progress: bool = True,
+    consolidate: bool = True,
     cluster_kwargs: Mapping[str, Any] | None = None,
 ) -> Sweep:
     """Add ``n`` samples to a Monte Carlo or Latin hypercube sweep and run only them.
@@ -676,7 +696,7 @@ def extend(
         The sweep directory.
     n : int
         Number of samples to add (>= 1).
-    client, script, allow_script_drift, workers, timeout, retries, isolation, engine, gmat_root, keep_raw, runs_per_task, progress, cluster_kwargs
+    client, script, allow_script_drift, workers, timeout, retries, isolation, engine, gmat_root, keep_raw, runs_per_task, progress, consolidate, cluster_kwargs
         As for :func:`resume`.
 
     Returns
@@ -738,6 +758,7 @@ def extend(
                 cluster.start_workers(),
                 progress=progress,
             )
+    _consolidate(sweep_dir, consolidate)
     return Sweep(sweep_dir)
 
 

@@ -1,0 +1,168 @@
+"""The consolidated Zarr store and open_sweep, on real sweeps."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dask
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from distributed import Client, LocalCluster
+
+import xsweep as xs
+from _helpers import MISSIONS
+
+pytestmark = [pytest.mark.gmat, pytest.mark.slow]
+
+DRAG = MISSIONS / "leo_drag.script"
+REPORT = MISSIONS / "leo_report.script"
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Client]:
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster,
+        Client(cluster) as c,
+    ):
+        yield c
+
+
+@pytest.fixture(scope="module")
+def grid_sweep(client: Client, tmp_path_factory: pytest.TempPathFactory) -> xs.Sweep:
+    space = xs.grid({"Sat.SMA": [6200.0, 7000.0, 7100.0], "TOF": [600, 1200]})
+    out = tmp_path_factory.mktemp("grid") / "s"
+    return xs.run(DRAG, space, out=out, client=client, progress=False)
+
+
+def test_the_store_holds_every_run_by_label(grid_sweep: xs.Sweep) -> None:
+    ds = xs.open_sweep(grid_sweep.path)
+    assert dict(ds.sizes) == {"Sat.SMA": 3, "TOF": 2, "step": int(ds.sizes["step"])}
+    assert ds["Sat.SMA"].attrs["units"] == "km"
+    assert ds["Sat.X"].attrs["units"] == "km"
+    assert ds["status"].attrs["flag_meanings"] == "pending ok failed"
+    assert ds.attrs["script_sha256"] == grid_sweep.manifest.header["script_sha256"]
+
+    runs = grid_sweep.runs()
+    for run_id, run in runs.iterrows():
+        point = ds.sel({"Sat.SMA": run["Sat.SMA"], "TOF": run["TOF"]})
+        assert int(point["run_id"]) == run_id
+        if run["status"] == "failed":
+            # A failed run is NaN data with its status, never a missing label.
+            assert int(point["status"]) == 2
+            assert str(point["reason"].values) == "gmat-error"
+            assert "inside central body" in str(point["error"].values)
+            assert bool(point["Sat.X"].isnull().all())
+            continue
+        assert int(point["status"]) == 1
+        frame = xs.read_output(grid_sweep.path / f"runs/run-{run_id:06d}/report-RF.parquet")
+        rows = len(frame)
+        np.testing.assert_array_equal(point["Sat.X"].values[:rows], frame["Sat.X"].to_numpy())
+        assert bool(point["Sat.X"][rows:].isnull().all())
+        np.testing.assert_array_equal(
+            point["time"].values[:rows], frame["Sat.UTCGregorian"].to_numpy()
+        )
+        elapsed = point["elapsed_s"].values[:rows]
+        assert elapsed[0] == 0.0
+        np.testing.assert_allclose(elapsed, frame["Sat.ElapsedSecs"].to_numpy(), atol=1e-3)
+
+
+def test_the_store_is_lazy(grid_sweep: xs.Sweep) -> None:
+    calls: list[int] = []
+
+    def counting(dsk: Any, keys: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return dask.get(dsk, keys, **kwargs)
+
+    with dask.config.set(scheduler=counting):
+        ds = xs.open_sweep(grid_sweep.path)
+        one = ds["Sat.Earth.Altitude"].sel({"Sat.SMA": 7000.0})
+        assert calls == []  # opening and slicing computed nothing
+        one.values  # noqa: B018
+        assert calls
+
+
+def test_consolidate_rebuilds_an_identical_store(grid_sweep: xs.Sweep, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(grid_sweep.path, copy)
+    before = xs.open_sweep(copy).load()
+    shutil.rmtree(copy / "sweep.zarr")
+    with pytest.raises(xs.StoreError, match=r"xs\.consolidate"):
+        xs.open_sweep(copy)
+    xs.consolidate(copy)
+    xr.testing.assert_identical(xs.open_sweep(copy).load(), before)
+
+
+def test_bad_paths_and_newer_stores_are_refused(grid_sweep: xs.Sweep, tmp_path: Path) -> None:
+    with pytest.raises(xs.ConfigError, match="not a sweep directory"):
+        xs.open_sweep(tmp_path)
+    (tmp_path / "bundle.zip").write_bytes(b"PK")
+    with pytest.raises(xs.ConfigError, match="zip"):
+        xs.open_sweep(tmp_path / "bundle.zip")
+    copy = tmp_path / "copy"
+    shutil.copytree(grid_sweep.path, copy)
+    meta = copy / "sweep.zarr" / "zarr.json"
+    doc = json.loads(meta.read_text())
+    doc["attributes"]["xsweep_store_schema"] = 99
+    meta.write_text(json.dumps(doc))
+    with pytest.raises(xs.StoreError, match="upgrade xsweep"):
+        xs.open_sweep(copy)
+    with pytest.raises(xs.ConfigError, match="names no single output"):
+        xs.open_sweep(grid_sweep.path, group="nope")
+
+
+def test_monte_carlo_by_grid_selects_with_where_and_groupby(client: Client, tmp_path: Path) -> None:
+    space = xr.merge(
+        [
+            xs.monte_carlo(6, {"Sat.SMA": ("normal", 7000.0, 30.0)}, seed=3),
+            xs.grid({"Sat.INC": [28.5, 98.0]}),
+        ]
+    )
+    sweep = xs.run(REPORT, space, out=tmp_path / "mc", client=client, progress=False)
+    ds = sweep.open()
+    assert ds["Sat.SMA"].dims == ("sample",)  # a zipped field: a non-dim coordinate
+    high = ds.where(ds["Sat.SMA"] > 7000.0, drop=True)
+    expected = int((space["Sat.SMA"] > 7000.0).sum())
+    assert high.sizes["sample"] == expected
+    final = ds["Sat.Earth.Altitude"].isel(step=-1)
+    means = final.groupby("Sat.INC").mean().compute()
+    assert means.sizes["Sat.INC"] == 2
+    assert bool(np.isfinite(means).all())
+    assert int(ds.sel(sample=4, **{"Sat.INC": 98.0})["run_id"]) == sweep.space.run_id_of((4, 1))
+
+
+def test_aliased_dims_select_by_alias(client: Client, tmp_path: Path) -> None:
+    space = xs.grid({"Sat.SMA": [7000.0, 7100.0]}, dims={"Sat.SMA": "sma"})
+    ds = xs.run(REPORT, space, out=tmp_path / "a", client=client, progress=False).open()
+    assert float(ds.sel(sma=7100.0)["Sat.SMA"]) == 7100.0
+
+
+def test_several_outputs_open_as_a_tree_or_one_group(client: Client, tmp_path: Path) -> None:
+    space = xs.grid({"Sat.SMA": [7000.0, 7100.0]})
+    sweep = xs.run(
+        MISSIONS / "ephemeris.script", space, out=tmp_path / "e", client=client, progress=False
+    )
+    tree = xs.open_sweep(sweep.path)
+    assert isinstance(tree, xr.DataTree)
+    groups = sorted(tree.attrs["xsweep_groups"])
+    assert "reports/RF" in groups
+    assert any(g.startswith("ephemerides/") for g in groups)
+    report = xs.open_sweep(sweep.path, group="RF")
+    assert isinstance(report, xr.Dataset)
+    assert "status" in report
+    eph_group = next(g for g in groups if g.startswith("ephemerides/"))
+    eph = xs.open_sweep(sweep.path, group=eph_group)
+    frame = xs.read_output(
+        sweep.path / f"runs/run-000001/ephemeris-{eph_group.rsplit('/', 1)[1]}.parquet"
+    )
+    column = next(c for c in frame.columns if c.endswith("X"))
+    rows = len(frame)
+    np.testing.assert_array_equal(
+        eph[column].sel({"Sat.SMA": 7100.0}).values[:rows], frame[column].to_numpy()
+    )
+    assert pd.api.types.is_datetime64_any_dtype(eph["time"].dtype)
