@@ -11,14 +11,15 @@ always be rebuilt from them (:func:`consolidate`). Layout (Zarr v3):
   NaN/NaT/"" where runs differ in length; the first epoch column is ``time``
   and ``elapsed_s`` is the time since the run's first row.
 
-Arrays are chunked one run per chunk along the parameter dims (a label
-selection of one run reads only that run's chunks) and sharded by blocks of
-runs along the last parameter dim: a block is what one writer writes, so no
-two writers ever touch one file.
+Output arrays are chunked by runs (about 32 KiB per chunk: one run of a long
+report per chunk, so a label selection of one run reads only its chunk) and
+sharded by blocks of runs along the last parameter dim: a block is what one
+writer writes, so no two writers ever touch one file.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import uuid
@@ -28,7 +29,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from xsweep._errors import ConfigError, XsweepError
@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 STORE_NAME = "sweep.zarr"
 STORE_SCHEMA = 1
 STATUS_FLAGS = {"pending": 0, "ok": 1, "failed": 2}
-BLOCK_RUNS = 64  # runs per shard along the last parameter dim
+BLOCK_RUNS = 256  # runs per shard along the last parameter dim
+_CHUNK_BYTES = 32 * 1024
 _GROUP = {
     "report": "reports",
     "ephemeris": "ephemerides",
@@ -134,11 +135,22 @@ class _Layout:
         return self.space.shape
 
     def chunks(self, extra: int | None = None) -> tuple[int, ...]:
-        inner = (1,) * len(self.dims)
-        return inner if extra is None else (*inner, max(extra, 1))
+        """Inner chunks: about 32 KiB of one output variable, never more than a shard.
+
+        A run of a long report is its own chunk (reading one run reads only it);
+        runs of a two-row report share one, since a Zarr chunk costs ~0.3 ms to
+        write however small it is. Root variables (one value per run) are
+        chunked by shard.
+        """
+        if extra is None:
+            return self.shards()
+        runs = max(1, _CHUNK_BYTES // (8 * max(extra, 1)))
+        # A power of two, so that it divides the shard (BLOCK_RUNS is one too).
+        last = min(2 ** int(math.log2(runs)), self.block)
+        return (*((1,) * (len(self.dims) - 1)), last, max(extra, 1))
 
     def shards(self, extra: int | None = None) -> tuple[int, ...]:
-        outer = (*((1,) * (len(self.dims) - 1)), min(self.block, self.shape[-1]))
+        outer = (*((1,) * (len(self.dims) - 1)), self.block)
         return outer if extra is None else (*outer, max(extra, 1))
 
     def blocks(self) -> Iterator[tuple[slice, ...]]:
@@ -254,8 +266,12 @@ def _group_template(layout: _Layout, out: _Output) -> tuple[xr.Dataset, dict[str
     return ds, enc
 
 
-def _read_frame(path: Path, columns: Sequence[str]) -> pd.DataFrame:
-    return pd.read_parquet(path, columns=list(columns))
+def _read_columns(path: Path, columns: Sequence[str]) -> dict[str, np.ndarray]:
+    """Read ``columns`` of one Parquet file as numpy arrays (pyarrow, no DataFrame)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=list(columns))
+    return {name: table.column(name).to_numpy() for name in columns}
 
 
 def _write_block(
@@ -313,10 +329,10 @@ def _write_block(
             ]
             if not match:
                 continue
-            frame = _read_frame(sweep_dir / match[0]["path"], list(out.columns))
-            rows = len(frame)
+            frame = _read_columns(sweep_dir / match[0]["path"], list(out.columns))
+            rows = int(match[0]["rows"])
             for column, kind in out.columns.items():
-                values = frame[column].to_numpy()
+                values = frame[column]
                 if kind == "M":
                     arrays[column][pos][:rows] = values.astype("datetime64[ns]")
                 elif kind == "f":
