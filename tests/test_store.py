@@ -72,6 +72,19 @@ def test_the_store_holds_every_run_by_label(grid_sweep: xs.Sweep) -> None:
         np.testing.assert_allclose(elapsed, frame["Sat.ElapsedSecs"].to_numpy(), atol=1e-3)
 
 
+def test_the_accessor_summarises_runs(grid_sweep: xs.Sweep) -> None:
+    ds = xs.open_sweep(grid_sweep.path)
+    assert ds.xsweep.is_sweep
+    assert ds.xsweep.status == {"ok": 4, "failed": 2, "pending": 0}
+    failed = ds.xsweep.failed()
+    assert failed.index.tolist() == grid_sweep.failed().index.tolist()
+    assert set(failed["reason"]) == {"gmat-error"}
+    assert failed["Sat.SMA"].tolist() == [6200.0, 6200.0]
+    runs = ds.xsweep.runs()
+    assert runs.index.tolist() == list(range(6))
+    assert runs["status"].tolist() == grid_sweep.runs()["status"].tolist()
+
+
 def test_the_store_is_lazy(grid_sweep: xs.Sweep) -> None:
     calls: list[int] = []
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import numpy as np
 import pandas as pd
 import xarray as xr
 
-from xsweep._space import Space
+if TYPE_CHECKING:
+    from xsweep._space import Space
+
+_FLAGS = ("pending", "ok", "failed")
 
 
 @xr.register_dataset_accessor("xsweep")  # type: ignore[no-untyped-call]
@@ -21,6 +27,9 @@ class XsweepAccessor:
     >>> runs = space.xsweep.runs()
     >>> runs.columns.tolist(), runs["Sat.SMA"].tolist()
     (['Sat.SMA', 'Sat.INC'], [7000, 7000, 7100, 7100])
+
+    On an opened sweep (:func:`xsweep.open_sweep`), ``status``, ``failed()``
+    and ``runs()`` summarise the runs from the store's ``status`` variables.
     """
 
     def __init__(self, dataset: xr.Dataset) -> None:
@@ -29,8 +38,47 @@ class XsweepAccessor:
     @property
     def space(self) -> Space:
         """Return the Dataset as a validated :class:`xsweep.Space` (or raise ``SpaceError``)."""
+        from xsweep._space import Space
+
         return Space(self._ds)
 
+    @property
+    def is_sweep(self) -> bool:
+        """True for a Dataset opened from a sweep's store (it has ``run_id`` and ``status``)."""
+        return "run_id" in self._ds and "status" in self._ds
+
     def runs(self) -> pd.DataFrame:
-        """List the runs of this space: run id, labels and overrides (see `Space.runs`)."""
-        return Space(self._ds).runs()
+        """List the runs, indexed by ``run_id``.
+
+        For a parameter space: labels and overrides (see `Space.runs`). For an
+        opened sweep: ``status``, ``reason``, ``error``, ``duration_s`` and the
+        parameter coordinates of every run (computes only those small variables).
+        """
+        if not self.is_sweep:
+            from xsweep._space import Space
+
+            return Space(self._ds).runs()
+        ds = self._ds
+        dims = list(ds["run_id"].dims)
+        table = ds[["run_id", "status", "reason", "error", "duration_s"]].reset_coords()
+        params = [c for c in ds.coords if set(ds[c].dims) <= set(dims)]
+        frame = table.assign(
+            {c: ds[c].broadcast_like(ds["run_id"]) for c in params if c not in dims}
+        ).to_dataframe()
+        frame = frame.reset_index().set_index("run_id").sort_index()
+        frame["status"] = np.asarray(_FLAGS, dtype=object)[frame["status"].to_numpy()]
+        return frame
+
+    @property
+    def status(self) -> dict[str, int]:
+        """Count the runs by status: ``ok``, ``failed``, ``pending``."""
+        codes = np.asarray(self._ds["status"].values).ravel()
+        counts = np.bincount(codes.astype(np.int64), minlength=len(_FLAGS))
+        return {name: int(counts[i]) for i, name in enumerate(_FLAGS) if name != "pending"} | {
+            "pending": int(counts[0])
+        }
+
+    def failed(self) -> pd.DataFrame:
+        """Return the failed runs: reason, error and parameters, indexed by ``run_id``."""
+        runs = self.runs()
+        return runs[runs["status"] == "failed"]
