@@ -241,23 +241,31 @@ class GmatChild:
             if deadline is not None and time.monotonic() >= deadline:
                 return None
 
+    def _ensure_ready(self) -> None:
+        """Start the child if it never started or died; else wait for it to finish booting."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        else:
+            self.wait_ready()
+
+    def _exchange(self, request: Any, timeout: float | None) -> Any:
+        """Send one request and wait for its reply (``None`` on timeout)."""
+        assert self.proc is not None
+        assert self.proc.stdin is not None
+        _send(self.proc.stdin, request)
+        return self._wait(timeout)
+
     def run(self, request: RunRequest, *, timeout: float | None = None) -> RunOutcome:
         """Run one mission in the child; crashes and timeouts become failed outcomes."""
         t0, started = time.perf_counter(), now_iso()
-        if self.proc is None or self.proc.poll() is not None:
-            self.start()  # never started, or died between runs
-        else:
-            try:
-                self.wait_ready()
-            except _DiedBooting as exc:
-                return _failed("crashed", str(exc), started, t0)
-        assert self.proc is not None
-        assert self.proc.stdin is not None
         try:
-            _send(self.proc.stdin, request)
-            reply = self._wait(timeout)
+            self._ensure_ready()
+        except _DiedBooting as exc:
+            return _failed("crashed", str(exc), started, t0)
+        try:
+            reply = self._exchange(request, timeout)
         except (EOFError, BrokenPipeError):
-            code = self.proc.wait()
+            code = self.proc.wait()  # type: ignore[union-attr]
             tail = self._stderr_tail()
             self.start()
             return _failed(
@@ -274,17 +282,11 @@ class GmatChild:
 
     def check(self, request: CheckRequest, *, timeout: float = 300.0) -> Any:
         """Run the planning check in the child; re-raise its error here."""
-        if self.proc is None or self.proc.poll() is not None:
-            self.start()
-        else:
-            self.wait_ready()
-        assert self.proc is not None
-        assert self.proc.stdin is not None
+        self._ensure_ready()
         try:
-            _send(self.proc.stdin, request)
-            reply = self._wait(timeout)
+            reply = self._exchange(request, timeout)
         except (EOFError, BrokenPipeError):
-            code = self.proc.wait()
+            code = self.proc.wait()  # type: ignore[union-attr]
             raise EngineError(
                 f"the GMAT child exited while loading the script ({_describe(code)})"
                 f"{_tail(self._stderr_tail())}"

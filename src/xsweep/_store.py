@@ -228,16 +228,7 @@ def _group_template(layout: _Layout, out: _Output) -> tuple[xr.Dataset, dict[str
         attrs: dict[str, Any] = {}
         if name == "time":
             attrs["gmat_column"] = column
-            data[name] = (dims, _lazy(shape, "datetime64[ns]", np.datetime64("NaT", "ns")), attrs)
-            enc[name] = {
-                "chunks": chunks,
-                "shards": shards,
-                "units": "nanoseconds since 1970-01-01",
-                "dtype": "int64",
-                "_FillValue": _NAT,
-            }
-            continue
-        if _units(column):
+        elif _units(column):
             attrs["units"] = _units(column)
         if kind == "M":
             data[name] = (dims, _lazy(shape, "datetime64[ns]", np.datetime64("NaT", "ns")), attrs)
@@ -274,24 +265,33 @@ def _read_columns(path: Path, columns: Sequence[str]) -> dict[str, np.ndarray]:
     return {name: table.column(name).to_numpy() for name in columns}
 
 
+def _region_run_ids(space: Space, region: tuple[slice, ...]) -> np.ndarray:
+    """Run ids of every index position in ``region``."""
+    shape = tuple(s.stop - s.start for s in region)
+    run_ids = np.empty(shape, dtype=np.int64)
+    for pos in np.ndindex(*shape):
+        run_ids[pos] = space.run_id_of(tuple(r.start + p for r, p in zip(region, pos, strict=True)))
+    return run_ids
+
+
 def _write_block(
-    store: str, layout: _Layout, region: tuple[slice, ...], records: Mapping[int, dict[str, Any]]
+    store: str,
+    layout: _Layout,
+    region: tuple[slice, ...],
+    run_ids: np.ndarray,
+    records: Mapping[int, dict[str, Any]],
 ) -> None:
     """Write one shard's region of every variable, reading the Parquet of its runs."""
     sweep_dir = Path(store).parent
-    shape = tuple(s.stop - s.start for s in region)
+    shape = run_ids.shape
     positions = list(np.ndindex(*shape))
-    run_ids = np.empty(shape, dtype=np.int64)
     status = np.zeros(shape, dtype=np.int8)
     reason = np.full(shape, "", dtype=object)
     error = np.full(shape, "", dtype=object)
     duration = np.full(shape, np.nan)
     recs: dict[tuple[int, ...], dict[str, Any] | None] = {}
     for pos in positions:
-        index = tuple(r.start + p for r, p in zip(region, pos, strict=True))
-        run_id = layout.space.run_id_of(index)
-        run_ids[pos] = run_id
-        rec = records.get(run_id)
+        rec = records.get(int(run_ids[pos]))
         recs[pos] = rec
         if rec is None:
             continue
@@ -427,12 +427,11 @@ def consolidate(path: str | os.PathLike[str], *, client: Client | None = None) -
             )
         tasks = []
         for region in layout.blocks():
-            ids = {
-                space.run_id_of(tuple(r.start + p for r, p in zip(region, pos, strict=True)))
-                for pos in np.ndindex(*(s.stop - s.start for s in region))
+            ids = _region_run_ids(space, region)
+            records = {
+                rid: manifest.runs[rid] for rid in ids.ravel().tolist() if rid in manifest.runs
             }
-            records = {rid: manifest.runs[rid] for rid in ids if rid in manifest.runs}
-            tasks.append(delayed(_write_block, pure=False)(str(tmp), layout, region, records))
+            tasks.append(delayed(_write_block, pure=False)(str(tmp), layout, region, ids, records))
         if client is not None:
             client.compute(tasks, sync=True)
         else:

@@ -135,14 +135,18 @@ def _script_file(script: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _check_plan(script: Path, space: Space, opts: _Options) -> EngineInfo:
+def _check_plan(
+    script: Path, space: Space, opts: _Options, child: GmatChild | None = None
+) -> EngineInfo:
     """Load the script in a throw-away GMAT child and write run 0's values into it.
 
     Every field is checked (existence, close-name suggestions, value type)
     before anything is written or any worker starts. The check runs in a
-    child so the client process never loads GMAT.
+    child so the client process never loads GMAT; pass ``child`` to use one
+    already booting. The child is closed either way.
     """
-    child = GmatChild(opts.engine, opts.gmat_root, wait=False)
+    if child is None:
+        child = GmatChild(opts.engine, opts.gmat_root, wait=False)
     try:
         info = child.check(CheckRequest(str(script), space.run(0).overrides))
     finally:
@@ -439,9 +443,7 @@ def run(
     child = GmatChild(opts.engine, opts.gmat_root, wait=False)  # boots while the scheduler starts
     try:
         with cluster:
-            info = child.check(CheckRequest(str(source), sp.run(0).overrides))
-            assert isinstance(info, EngineInfo)
-            child.close()
+            info = _check_plan(source, sp, opts, child)
             sha = _write_plan(out_dir, source, sp, opts, info)
             with ManifestWriter(out_dir) as writer:
                 _execute(
@@ -526,6 +528,22 @@ def _outputs_intact(sweep_dir: Path, record: Mapping[str, Any]) -> str | None:
         if rows != out["rows"]:
             return f"{out['path']} has {rows} rows, the manifest recorded {out['rows']}"
     return None
+
+
+def _reopen(writer: ManifestWriter, given: Mapping[str, Any]) -> tuple[Manifest, _Options, Space]:
+    """Read back a locked sweep: its manifest, its options (``given`` ones win), its space.
+
+    The space is redrawn and must match the manifest bit for bit.
+    """
+    assert writer.manifest is not None
+    manifest = writer.manifest
+    opts = _resume_options(manifest, given)
+    space = Space.from_dict(manifest.space, verify=True)
+    if space.n_runs != manifest.n_runs:
+        raise ConfigError(
+            f"the manifest's space has {space.n_runs} runs but it records n_runs={manifest.n_runs}"
+        )
+    return manifest, opts, space
 
 
 def _resume_options(manifest: Manifest, given: Mapping[str, Any]) -> _Options:
@@ -615,27 +633,17 @@ def resume(
     """
     _check_workers(workers)
     sweep_dir = _sweep_dir(path)
+    given = {
+        "engine": engine,
+        "gmat_root": gmat_root,
+        "timeout": timeout,
+        "retries": retries,
+        "isolation": isolation,
+        "keep_raw": keep_raw,
+        "runs_per_task": runs_per_task,
+    }
     with ManifestWriter(sweep_dir) as writer:
-        assert writer.manifest is not None
-        manifest = writer.manifest
-        opts = _resume_options(
-            manifest,
-            {
-                "engine": engine,
-                "gmat_root": gmat_root,
-                "timeout": timeout,
-                "retries": retries,
-                "isolation": isolation,
-                "keep_raw": keep_raw,
-                "runs_per_task": runs_per_task,
-            },
-        )
-        space = Space.from_dict(manifest.space, verify=True)
-        if space.n_runs != manifest.n_runs:
-            raise ConfigError(
-                f"the manifest's space has {space.n_runs} runs but it records n_runs="
-                f"{manifest.n_runs}"
-            )
+        manifest, opts, space = _reopen(writer, given)
         to_run, sha, drifted = _resolve_script(sweep_dir, manifest, script, allow_script_drift)
         if drifted:
             _check_plan(to_run, space, opts)
@@ -723,22 +731,17 @@ def extend(
     """  # noqa: E501
     _check_workers(workers)
     sweep_dir = _sweep_dir(path)
+    given = {
+        "engine": engine,
+        "gmat_root": gmat_root,
+        "timeout": timeout,
+        "retries": retries,
+        "isolation": isolation,
+        "keep_raw": keep_raw,
+        "runs_per_task": runs_per_task,
+    }
     with ManifestWriter(sweep_dir) as writer:
-        assert writer.manifest is not None
-        manifest = writer.manifest
-        opts = _resume_options(
-            manifest,
-            {
-                "engine": engine,
-                "gmat_root": gmat_root,
-                "timeout": timeout,
-                "retries": retries,
-                "isolation": isolation,
-                "keep_raw": keep_raw,
-                "runs_per_task": runs_per_task,
-            },
-        )
-        space = Space.from_dict(manifest.space, verify=True)
+        manifest, opts, space = _reopen(writer, given)
         bigger = space.extended(n)
         to_run, sha, drifted = _resolve_script(sweep_dir, manifest, script, allow_script_drift)
         if drifted:
