@@ -179,3 +179,142 @@ def test_several_outputs_open_as_a_tree_or_one_group(client: Client, tmp_path: P
         eph[column].sel({"Sat.SMA": 7100.0}).values[:rows], frame[column].to_numpy()
     )
     assert pd.api.types.is_datetime64_any_dtype(eph["time"].dtype)
+
+
+# --- kept up to date while the sweep runs ---------------------------------------------
+
+
+def _chunk_files(store: Path) -> dict[str, int]:
+    """Every chunk (shard) file of a store, by path, with its mtime in ns."""
+    return {
+        str(p.relative_to(store)): p.stat().st_mtime_ns
+        for p in store.rglob("*")
+        if p.is_file() and p.name != "zarr.json"
+    }
+
+
+def _assert_matches_a_rebuild(sweep_dir: Path, tmp_path: Path) -> None:
+    live = xs.open_sweep(sweep_dir).load()
+    copy = tmp_path / "rebuilt"
+    shutil.copytree(sweep_dir, copy)
+    shutil.rmtree(copy / "sweep.zarr")
+    xs.consolidate(copy)
+    xr.testing.assert_identical(xs.open_sweep(copy).load(), live)
+
+
+def test_resume_rewrites_only_the_blocks_of_rerun_runs(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("xsweep._store.BLOCK_RUNS", 2)
+    # Run 4 (6200 km: inside the Earth) fails; resume reruns only it.
+    space = xs.grid({"Sat.SMA": [7000.0, 7050.0, 7100.0, 7150.0, 6200.0, 7200.0, 7250.0, 7300.0]})
+    sweep = xs.run(DRAG, space, out=tmp_path / "s", client=client, progress=False)
+    assert sweep.failed().index.tolist() == [4]
+    store = sweep.path / "sweep.zarr"
+    before = _chunk_files(store)
+    assert "status/c/2" in before  # one shard per block of two runs
+    xs.resume(sweep.path, client=client, progress=False)
+    after = _chunk_files(store)
+    changed = {name for name in before if after[name] != before[name]}
+    assert changed  # the block of run 4 was written again...
+    assert all(name.endswith("c/2") or name.endswith("c/2/0") for name in changed), changed
+    assert set(after) == set(before)  # ...and nothing else was
+    ds = xs.open_sweep(sweep.path)
+    assert int(ds["status"].isel({"Sat.SMA": 4})) == 2
+    _assert_matches_a_rebuild(sweep.path, tmp_path)
+
+
+def test_extend_grows_the_store_and_writes_only_new_blocks(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("xsweep._store.BLOCK_RUNS", 4)
+    space = xs.monte_carlo(6, {"Sat.SMA": ("normal", 7000.0, 20.0)}, seed=5)
+    sweep = xs.run(REPORT, space, out=tmp_path / "mc", client=client, progress=False)
+    store = sweep.path / "sweep.zarr"
+    before = _chunk_files(store)
+    xs.extend(sweep.path, 5, client=client, progress=False)
+    after = _chunk_files(store)
+    # Block 0 (samples 0-3) is untouched; block 1 (4-7) gained runs and block 2 is new.
+    # (Coordinates, run_id among them, are labels: they are rewritten whole.)
+    labels = ("Sat.SMA/", "sample/", "run_id/")
+    data = {name for name in before if not name.startswith(labels)}
+    untouched = {name for name in data if name.endswith(("c/0", "c/0/0"))}
+    assert len(untouched) == 9  # status, duration_s; 6 report columns and elapsed_s
+    assert all(after[name] == before[name] for name in untouched)
+    assert all(after[name] != before[name] for name in data - untouched)
+    ds = xs.open_sweep(sweep.path)
+    assert ds.sizes["sample"] == 11
+    assert ds.xsweep.status == {"ok": 11, "failed": 0, "pending": 0}
+    np.testing.assert_array_equal(ds["Sat.SMA"].values, sweep.space.dataset["Sat.SMA"].values)
+    assert ds["run_id"].values.tolist() == list(range(11))
+    _assert_matches_a_rebuild(sweep.path, tmp_path)
+
+
+def test_longer_runs_arriving_later_grow_the_step_axis(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("xsweep._store.BLOCK_RUNS", 1)
+    # One block per run; on two workers the shortest flight usually lands first.
+    space = xs.grid({"TOF": [60, 600, 3000]})
+    sweep = xs.run(REPORT, space, out=tmp_path / "tof", client=client, progress=False)
+    ds = xs.open_sweep(sweep.path)
+    lengths = [int(ds["time"].isel(TOF=i).notnull().sum()) for i in range(3)]
+    assert lengths[0] < lengths[1] < lengths[2] == ds.sizes["step"]
+    for run_id in range(3):
+        frame = xs.read_output(sweep.path / f"runs/run-{run_id:06d}/report-RF.parquet")
+        np.testing.assert_array_equal(
+            ds["Sat.X"].isel(TOF=run_id).values[: len(frame)], frame["Sat.X"].to_numpy()
+        )
+    _assert_matches_a_rebuild(sweep.path, tmp_path)
+
+
+_WATCHED = """
+import sys
+import numpy as np
+import xsweep as xs
+import xsweep._store
+
+if __name__ == "__main__":
+    xsweep._store.BLOCK_RUNS = 4
+    space = xs.grid({"Sat.SMA": np.linspace(7000.0, 7400.0, 160)})
+    xs.run(sys.argv[1], space, out=sys.argv[2], workers=2, progress=False)
+"""
+
+
+def test_a_running_sweep_shows_its_finished_blocks(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "watched.py"
+    script.write_text(_WATCHED)
+    out = tmp_path / "live"
+    proc = subprocess.Popen([sys.executable, str(script), str(REPORT), str(out)])
+    seen: list[int] = []
+    try:
+        while proc.poll() is None:
+            time.sleep(0.05)
+            try:
+                ds = xs.open_sweep(out)
+            except (xs.ConfigError, xs.StoreError):
+                continue  # not started yet
+            if "Sat.X" not in ds:
+                continue  # no run finished yet
+            status = ds["status"].values
+            done = np.flatnonzero(status == 1)
+            if 0 < len(done) < status.size and proc.poll() is None:
+                seen.append(len(done))
+                records = xs.Sweep(out).manifest.runs
+                # Every run the store shows as ok is recorded, and its data is there.
+                for i in done[:3]:
+                    run_id = int(ds["run_id"].values[i])
+                    assert records[run_id]["status"] == "ok"
+                    frame = xs.read_output(out / f"runs/run-{run_id:06d}/report-RF.parquet")
+                    got = ds["Sat.X"].isel({"Sat.SMA": i}).values[: len(frame)]
+                    np.testing.assert_array_equal(got, frame["Sat.X"].to_numpy())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.wait() == 0
+    assert seen, "never saw the store of the running sweep part-way"
+    assert xs.open_sweep(out).xsweep.status["ok"] == 160

@@ -19,12 +19,14 @@ writer writes, so no two writers ever touch one file.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +80,7 @@ class _Output:
     sample: str = ""  # a Parquet file of it, for the schema
     columns: dict[str, str] = field(default_factory=dict)  # column -> "f", "M" or "U"
     epoch: str | None = None
+    chunk: int = 0  # inner chunk length along the output's axis, once created
 
     @property
     def path(self) -> str:
@@ -88,13 +91,10 @@ class _Output:
         return _AXIS[self.kind]
 
 
-def _outputs(sweep_dir: Path, manifest: Manifest) -> dict[str, _Output]:
-    """Find every output of the sweep's ok runs, its longest length and its columns."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+def _outputs(sweep_dir: Path, records: Iterable[Mapping[str, Any]]) -> dict[str, _Output]:
+    """Find every output of the ok runs in ``records``, its longest length and its columns."""
     found: dict[str, _Output] = {}
-    for rec in manifest.runs.values():
+    for rec in records:
         if rec["status"] != "ok":
             continue
         for out in rec.get("outputs", ()):
@@ -102,18 +102,25 @@ def _outputs(sweep_dir: Path, manifest: Manifest) -> dict[str, _Output]:
             entry = found.setdefault(key, _Output(out["kind"], out["name"], sample=out["path"]))
             entry.rows = max(entry.rows, int(out["rows"]))
     for entry in found.values():
-        schema = pq.read_schema(sweep_dir / entry.sample)
-        for name, typ in zip(schema.names, schema.types, strict=True):
-            if name.startswith("__index_level"):
-                continue
-            if pa.types.is_timestamp(typ) or pa.types.is_date(typ):
-                entry.columns[name] = "M"
-                entry.epoch = entry.epoch or name
-            elif pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ):
-                entry.columns[name] = "f"
-            else:
-                entry.columns[name] = "U"
+        _read_schema(sweep_dir, entry)
     return found
+
+
+def _read_schema(sweep_dir: Path, entry: _Output) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(sweep_dir / entry.sample)
+    for name, typ in zip(schema.names, schema.types, strict=True):
+        if name.startswith("__index_level"):
+            continue
+        if pa.types.is_timestamp(typ) or pa.types.is_date(typ):
+            entry.columns[name] = "M"
+            entry.epoch = entry.epoch or name
+        elif pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ):
+            entry.columns[name] = "f"
+        else:
+            entry.columns[name] = "U"
 
 
 def _units(column: str) -> str | None:
@@ -184,11 +191,13 @@ def _lazy(shape: tuple[int, ...], dtype: Any, fill: Any) -> Any:
     return da.full(shape, fill, dtype=dtype, chunks=shape)
 
 
-def _root_template(layout: _Layout, manifest: Manifest) -> tuple[xr.Dataset, dict[str, Any]]:
+def _root_template(
+    layout: _Layout, header: Mapping[str, Any], run_ids: np.ndarray
+) -> tuple[xr.Dataset, dict[str, Any]]:
     shape, dims = layout.shape, layout.dims
     ds = xr.Dataset(
         {
-            "run_id": (dims, _lazy(shape, np.int64, -1), {"long_name": "run id in the manifest"}),
+            "run_id": (dims, run_ids, {"long_name": "run id in the manifest"}),
             "status": (
                 dims,
                 _lazy(shape, np.int8, 0),
@@ -206,10 +215,11 @@ def _root_template(layout: _Layout, manifest: Manifest) -> tuple[xr.Dataset, dic
     ds.attrs = {
         "xsweep_store_schema": STORE_SCHEMA,
         "xsweep_version": __version__,
-        "sweep_id": manifest.header.get("sweep_id", ""),
-        "script_sha256": manifest.header.get("script_sha256", ""),
+        "sweep_id": header.get("sweep_id", ""),
+        "script_sha256": header.get("script_sha256", ""),
         "xsweep_groups": sorted(layout.outputs),
         "xsweep_dims": list(dims),
+        "xsweep_block_runs": layout.block,
     }
     enc: dict[str, Any] = {}
     for name in ("run_id", "status", "duration_s", "reason", "error"):
@@ -238,6 +248,7 @@ def _group_template(layout: _Layout, out: _Output) -> tuple[xr.Dataset, dict[str
                 "units": "nanoseconds since 1970-01-01",
                 "dtype": "int64",
                 "_FillValue": _NAT,
+                "fill_value": _NAT,  # what Zarr gives for chunks never written
             }
         elif kind == "f":
             data[name] = (dims, _lazy(shape, np.float64, np.nan), attrs)
@@ -253,65 +264,50 @@ def _group_template(layout: _Layout, out: _Output) -> tuple[xr.Dataset, dict[str
         )
         enc["elapsed_s"] = {"chunks": chunks, "shards": shards}
     ds = xr.Dataset(data)
-    ds.attrs = {"gmat_kind": out.kind, "gmat_name": out.name}
+    ds.attrs = {
+        "gmat_kind": out.kind,
+        "gmat_name": out.name,
+        "xsweep_columns": out.columns,
+        "xsweep_epoch": out.epoch,
+    }
+    out.chunk = chunks[-1]
     return ds, enc
 
 
-def _read_columns(path: Path, columns: Sequence[str]) -> dict[str, np.ndarray]:
-    """Read ``columns`` of one Parquet file as numpy arrays (pyarrow, no DataFrame)."""
+def _read_columns(path: Path, columns: Iterable[str]) -> dict[str, np.ndarray]:
+    """Read those of ``columns`` that one Parquet file has, as numpy arrays (no DataFrame)."""
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path, columns=list(columns))
-    return {name: table.column(name).to_numpy() for name in columns}
+    table = pq.read_table(path)
+    return {name: table.column(name).to_numpy() for name in columns if name in table.column_names}
 
 
-def _region_run_ids(space: Space, region: tuple[slice, ...]) -> np.ndarray:
-    """Run ids of every index position in ``region``."""
-    shape = tuple(s.stop - s.start for s in region)
-    run_ids = np.empty(shape, dtype=np.int64)
-    for pos in np.ndindex(*shape):
-        run_ids[pos] = space.run_id_of(tuple(r.start + p for r, p in zip(region, pos, strict=True)))
-    return run_ids
+def _run_id_grid(space: Space) -> np.ndarray:
+    """Return the run id at every index position of ``space``."""
+    ids = np.empty(space.shape, dtype=np.int64)
+    ids[space.index_arrays()] = np.arange(space.n_runs)
+    return ids
 
 
 def _write_block(
     store: str,
-    layout: _Layout,
+    dims: tuple[str, ...],
+    outputs: Mapping[str, _Output],
     region: tuple[slice, ...],
     run_ids: np.ndarray,
     records: Mapping[int, dict[str, Any]],
 ) -> None:
-    """Write one shard's region of every variable, reading the Parquet of its runs."""
+    """Write one shard's region of every variable, reading the Parquet of its runs.
+
+    The output groups are written first and the root's ``status`` last: it is
+    the block's commit mark. A write cut short leaves a block whose status
+    disagrees with the manifest, and the next update rewrites it.
+    """
     sweep_dir = Path(store).parent
     shape = run_ids.shape
-    positions = list(np.ndindex(*shape))
-    status = np.zeros(shape, dtype=np.int8)
-    reason = np.full(shape, "", dtype=object)
-    error = np.full(shape, "", dtype=object)
-    duration = np.full(shape, np.nan)
-    recs: dict[tuple[int, ...], dict[str, Any] | None] = {}
-    for pos in positions:
-        rec = records.get(int(run_ids[pos]))
-        recs[pos] = rec
-        if rec is None:
-            continue
-        status[pos] = STATUS_FLAGS[rec["status"]]
-        reason[pos] = rec.get("reason") or ""
-        error[pos] = rec.get("error") or ""
-        duration[pos] = rec.get("duration_s", np.nan)
-    dims = layout.dims
-    root = xr.Dataset(
-        {
-            "run_id": (dims, run_ids),
-            "status": (dims, status),
-            "reason": (dims, reason.astype(_STR)),
-            "error": (dims, error.astype(_STR)),
-            "duration_s": (dims, duration),
-        }
-    )
+    recs = {pos: records.get(int(run_ids[pos])) for pos in np.ndindex(*shape)}
     zregion = dict(zip(dims, region, strict=True))
-    root.to_zarr(store, region=zregion, mode="r+", zarr_format=3, consolidated=False)
-    for out in layout.outputs.values():
+    for out in outputs.values():
         n = max(out.rows, 1)
         arrays: dict[str, np.ndarray] = {}
         for column, kind in out.columns.items():
@@ -329,16 +325,16 @@ def _write_block(
             ]
             if not match:
                 continue
-            frame = _read_columns(sweep_dir / match[0]["path"], list(out.columns))
-            rows = int(match[0]["rows"])
-            for column, kind in out.columns.items():
-                values = frame[column]
+            frame = _read_columns(sweep_dir / match[0]["path"], out.columns)
+            for column, values in frame.items():
+                kind = out.columns[column]
+                rows = min(len(values), n)
                 if kind == "M":
-                    arrays[column][pos][:rows] = values.astype("datetime64[ns]")
+                    arrays[column][pos][:rows] = values[:rows].astype("datetime64[ns]")
                 elif kind == "f":
-                    arrays[column][pos][:rows] = values.astype(np.float64)
+                    arrays[column][pos][:rows] = values[:rows].astype(np.float64)
                 else:
-                    arrays[column][pos][:rows] = values.astype(object)
+                    arrays[column][pos][:rows] = values[:rows].astype(object)
         data: dict[str, Any] = {}
         for column, kind in out.columns.items():
             name = "time" if column == out.epoch else column
@@ -349,8 +345,7 @@ def _write_block(
             elapsed = (t - t[..., :1]).astype("timedelta64[ns]").astype(np.float64) / 1e9
             elapsed[np.isnat(t)] = np.nan
             data["elapsed_s"] = ((*dims, out.axis), elapsed)
-        block = xr.Dataset(data)
-        block.to_zarr(
+        xr.Dataset(data).to_zarr(
             store,
             group=out.path,
             region={**zregion, out.axis: slice(0, n)},
@@ -358,16 +353,310 @@ def _write_block(
             zarr_format=3,
             consolidated=False,
         )
+    status = np.zeros(shape, dtype=np.int8)
+    reason = np.full(shape, "", dtype=object)
+    error = np.full(shape, "", dtype=object)
+    duration = np.full(shape, np.nan)
+    for pos, rec in recs.items():
+        if rec is None:
+            continue
+        status[pos] = STATUS_FLAGS[rec["status"]]
+        reason[pos] = rec.get("reason") or ""
+        error[pos] = rec.get("error") or ""
+        duration[pos] = rec.get("duration_s", np.nan)
+    root = xr.Dataset(
+        {
+            "reason": (dims, reason.astype(_STR)),
+            "error": (dims, error.astype(_STR)),
+            "duration_s": (dims, duration),
+            "status": (dims, status),
+        }
+    )
+    root.to_zarr(store, region=zregion, mode="r+", zarr_format=3, consolidated=False)
+
+
+def _create(target: Path, layout: _Layout, header: Mapping[str, Any], run_ids: np.ndarray) -> None:
+    """Write the store's metadata, its coordinates and ``run_id``; every run pending."""
+    root, enc = _root_template(layout, header, run_ids)
+    root.to_zarr(target, mode="w", encoding=enc, compute=False, zarr_format=3, consolidated=False)
+    for out in layout.outputs.values():
+        _create_group(target, layout, out)
+
+
+def _create_group(target: Path, layout: _Layout, out: _Output) -> None:
+    ds, enc = _group_template(layout, out)
+    ds.to_zarr(
+        target,
+        group=out.path,
+        mode="w",
+        encoding=enc,
+        compute=False,
+        zarr_format=3,
+        consolidated=False,
+    )
+
+
+def _snapshot(outputs: Mapping[str, _Output]) -> dict[str, _Output]:
+    """Copy the outputs for a task: the client keeps growing its own."""
+    return {key: replace(out, columns=dict(out.columns)) for key, out in outputs.items()}
+
+
+def _build(
+    sweep_dir: Path,
+    space: Space,
+    header: Mapping[str, Any],
+    records: Mapping[int, dict[str, Any]],
+    client: Client | None,
+) -> Path:
+    """Build the whole store beside the old one, then rename it into place."""
+    from dask.base import compute
+    from dask.delayed import delayed
+
+    layout = _Layout(space, _outputs(sweep_dir, records.values()), BLOCK_RUNS)
+    ids = _run_id_grid(space)
+    final = sweep_dir / STORE_NAME
+    tmp = sweep_dir / f".{STORE_NAME}.{uuid.uuid4().hex[:8]}"
+    try:
+        _create(tmp, layout, header, ids)
+        outputs = _snapshot(layout.outputs)
+        tasks = []
+        for region in layout.blocks():
+            block_ids = ids[region]
+            recs = {r: records[r] for r in block_ids.reshape(-1).tolist() if r in records}
+            tasks.append(
+                delayed(_write_block, pure=False)(
+                    str(tmp), layout.dims, outputs, region, block_ids, recs
+                )
+            )
+        if client is not None:
+            client.compute(tasks, sync=True)
+        else:
+            compute(*tasks, scheduler="threads")
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+class LiveStore:
+    """Keeps a sweep's store in step with its manifest while runs finish.
+
+    The client side of consolidation: it decides which blocks (shards of
+    runs) to write and prepares the arrays they need (creates an output's
+    group when its first run arrives, grows the output axis as longer runs
+    arrive, grows the parameter dims after an extension); the writes are
+    tasks, one per block, so no two writers touch one file. A block is
+    written once all of its runs of this session have finished; at the
+    start, blocks whose stored status disagrees with the manifest (an
+    interrupted sweep's last blocks) are written too.
+    """
+
+    def __init__(self, sweep_dir: Path, space: Space, manifest: Manifest) -> None:
+        self.dir = sweep_dir
+        self.path = sweep_dir / STORE_NAME
+        self.space = space
+        self.header = dict(manifest.header)
+        self.records: dict[int, dict[str, Any]] = dict(manifest.runs)
+        self.ids = _run_id_grid(space)
+        self.layout = _Layout(space, {}, BLOCK_RUNS)
+        self.regions: list[tuple[slice, ...]] = []
+        self.waiting: dict[int, int] = {}
+        self._block_grid: np.ndarray = np.empty(0, dtype=np.int64)
+        self._block_of_run = np.empty(0, dtype=np.int64)
+        self._pos_of_run = np.empty(0, dtype=np.int64)
+
+    def start(self, run_ids: Iterable[int]) -> list[int]:
+        """Prepare the store for a session running ``run_ids``; return the blocks to write now."""
+        try:
+            self._prepare()
+        except Exception as exc:  # derived data: start it afresh
+            warnings.warn(
+                f"{self.path} cannot be updated in place ({type(exc).__name__}: {exc}); "
+                "rebuilding it",
+                UserWarning,
+                stacklevel=3,
+            )
+            self._create()
+        stale = self._stale()
+        for run_id in run_ids:
+            block = int(self._block_of_run[run_id])
+            self.waiting[block] = self.waiting.get(block, 0) + 1
+        return sorted(stale - self.waiting.keys())
+
+    def finished(self, record: dict[str, Any]) -> list[int]:
+        """Note a run's new manifest record; return the block if it is now complete."""
+        run_id = int(record["run_id"])
+        self.records[run_id] = record
+        block = int(self._block_of_run[run_id])
+        left = self.waiting.get(block)
+        if left is None:
+            return []
+        if left > 1:
+            self.waiting[block] = left - 1
+            return []
+        del self.waiting[block]
+        return [block]
+
+    def task(self, block: int) -> Callable[[], None]:
+        """Return the write of one block as a picklable call; grow the arrays it needs first."""
+        region = self.regions[block]
+        ids = self.ids[region]
+        records = {r: self.records[r] for r in ids.reshape(-1).tolist() if r in self.records}
+        self._ensure_outputs(records.values())
+        return functools.partial(
+            _write_block,
+            str(self.path),
+            self.layout.dims,
+            _snapshot(self.layout.outputs),
+            region,
+            ids,
+            records,
+        )
+
+    def sync(self) -> None:
+        """Write every block that disagrees with the manifest, here, in this process."""
+        for block in self.start(()):
+            self.task(block)()
+        self.finish(None)
+
+    def describe(self, block: int) -> str:
+        """Name the runs of a block, for messages."""
+        ids = self.ids[self.regions[block]]
+        return f"runs {int(ids.min())}..{int(ids.max())}"
+
+    def finish(self, client: Client | None) -> None:
+        """Rebuild the store if its output axis outgrew its chunks many times over."""
+        if any(out.rows > 2 * max(out.chunk, 1) for out in self.layout.outputs.values()):
+            _build(self.dir, self.space, self.header, self.records, client)
+
+    # -- preparation --
+
+    def _create(self) -> None:
+        # Beside, then renamed: a reader never sees a half-made store.
+        self.layout = _Layout(self.space, {}, BLOCK_RUNS)
+        tmp = self.dir / f".{STORE_NAME}.{uuid.uuid4().hex[:8]}"
+        try:
+            _create(tmp, self.layout, self.header, self.ids)
+            if self.path.exists():
+                shutil.rmtree(self.path)
+            os.replace(tmp, self.path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self._index_blocks()
+
+    def _prepare(self) -> None:
+        import zarr
+
+        if not self.path.is_dir():
+            self._create()
+            return
+        root = zarr.open_group(self.path, mode="r+", zarr_format=3)
+        attrs: dict[str, Any] = dict(root.attrs)
+        if (
+            attrs.get("xsweep_store_schema") != STORE_SCHEMA
+            or list(attrs.get("xsweep_dims", ())) != list(self.space.dims)
+            or attrs.get("sweep_id") != self.header.get("sweep_id")
+        ):
+            self._create()
+            return
+        outputs: dict[str, _Output] = {}
+        for key in attrs.get("xsweep_groups", ()):
+            group = zarr.open_group(self.path, path=key, mode="r", zarr_format=3)
+            a: dict[str, Any] = dict(group.attrs)
+            out = _Output(a["gmat_kind"], a["gmat_name"], columns=dict(a["xsweep_columns"]))
+            out.epoch = a["xsweep_epoch"]
+            some = next(iter(group.array_values()))
+            out.rows, out.chunk = int(some.shape[-1]), int(some.chunks[-1])
+            outputs[key] = out
+        self.layout = _Layout(self.space, outputs, int(attrs["xsweep_block_runs"]))
+        old = tuple(zarr.open_array(self.path / "status", mode="r", zarr_format=3).shape)
+        if old != self.space.shape:
+            if any(o > n for o, n in zip(old, self.space.shape, strict=True)):
+                self._create()
+                return
+            self._grow(root)
+        self._index_blocks()
+
+    def _grow(self, root: Any) -> None:
+        """Grow every array to the extended space's sizes; rewrite coordinates and run ids."""
+        sizes = dict(zip(self.space.dims, self.space.shape, strict=True))
+        groups = [root, *(root[key] for key in self.layout.outputs)]
+        for group in groups:
+            for arr in group.array_values():
+                names = arr.metadata.dimension_names or ()
+                arr.resize(
+                    tuple(sizes.get(str(d), n) for d, n in zip(names, arr.shape, strict=True))
+                )
+        coords = xr.Dataset(coords=_coords(self.space))
+        coords["run_id"] = (self.space.dims, self.ids)
+        coords.attrs = dict(root.attrs)  # writing the group would clear them
+        coords.to_zarr(self.path, mode="a", zarr_format=3, consolidated=False)
+
+    def _index_blocks(self) -> None:
+        self.regions = list(self.layout.blocks())
+        grid = np.empty(self.space.shape, dtype=np.int64)
+        for block, region in enumerate(self.regions):
+            grid[region] = block
+        flat_ids = self.ids.reshape(-1)
+        self._block_grid = grid
+        self._block_of_run = np.empty(self.space.n_runs, dtype=np.int64)
+        self._block_of_run[flat_ids] = grid.reshape(-1)
+        self._pos_of_run = np.empty(self.space.n_runs, dtype=np.int64)
+        self._pos_of_run[flat_ids] = np.arange(self.space.n_runs)
+
+    def _stale(self) -> set[int]:
+        """Blocks whose stored status disagrees with the manifest."""
+        import zarr
+
+        stored = zarr.open_array(self.path / "status", mode="r", zarr_format=3)[...]
+        want = np.zeros(self.space.n_runs, dtype=np.int8)
+        for run_id, rec in self.records.items():
+            if run_id < self.space.n_runs:
+                want[self._pos_of_run[run_id]] = STATUS_FLAGS[rec["status"]]
+        bad = np.asarray(stored).reshape(-1) != want
+        return set(np.unique(self._block_grid.reshape(-1)[bad]).tolist())
+
+    def _ensure_outputs(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Create the groups of outputs seen for the first time; grow those that got longer."""
+        import zarr
+
+        need: dict[str, _Output] = {}
+        for rec in records:
+            if rec["status"] != "ok":
+                continue
+            for o in rec.get("outputs", ()):
+                key = f"{_GROUP[o['kind']]}/{o['name']}"
+                entry = need.setdefault(key, _Output(o["kind"], o["name"], sample=o["path"]))
+                entry.rows = max(entry.rows, int(o["rows"]))
+        created = False
+        for key, entry in need.items():
+            out = self.layout.outputs.get(key)
+            if out is None:
+                _read_schema(self.dir, entry)
+                _create_group(self.path, self.layout, entry)
+                self.layout.outputs[key] = entry
+                created = True
+            elif entry.rows > out.rows:
+                group = zarr.open_group(self.path, path=key, mode="r+", zarr_format=3)
+                for arr in group.array_values():
+                    arr.resize((*arr.shape[:-1], entry.rows))
+                out.rows = entry.rows
+        if created:
+            root = zarr.open_group(self.path, mode="r+", zarr_format=3)
+            root.attrs.update({"xsweep_groups": sorted(self.layout.outputs)})
 
 
 def consolidate(path: str | os.PathLike[str], *, client: Client | None = None) -> Path:
     """Build (or rebuild) a sweep's Zarr store from its manifest and per-run Parquet.
 
     The store is derived data: deleting ``sweep.zarr`` loses nothing, this
-    rebuilds it. It is written beside the old one and renamed into place.
-    Blocks of runs are written as Dask tasks in parallel (on ``client`` if
-    given, else Dask's threaded scheduler); each task holds only its block's
-    runs in memory.
+    rebuilds it. (A sweep keeps its store up to date as it runs; this is for
+    a deleted or damaged store, or a sweep run with ``consolidate=False``.)
+    It is written beside the old one and renamed into place. Blocks of runs
+    are written as Dask tasks in parallel (on ``client`` if given, else Dask's
+    threaded scheduler); each task holds only its block's runs in memory.
 
     Parameters
     ----------
@@ -387,6 +676,8 @@ def consolidate(path: str | os.PathLike[str], *, client: Client | None = None) -
         ``path`` is not a sweep directory.
     ManifestCorruptError
         The manifest cannot be read.
+    SweepLockedError
+        The sweep is running: its store is being kept up to date already.
 
     Examples
     --------
@@ -400,48 +691,16 @@ def consolidate(path: str | os.PathLike[str], *, client: Client | None = None) -
     >>> xs.consolidate(out).name
     'sweep.zarr'
     """
-    from dask.base import compute
-    from dask.delayed import delayed
+    from xsweep._manifest import ManifestWriter
 
     sweep_dir = Path(path).expanduser().resolve()
     if not (sweep_dir / MANIFEST_NAME).is_file():
         raise ConfigError(f"{sweep_dir} is not a sweep directory (no {MANIFEST_NAME})")
-    manifest = Manifest.load(sweep_dir / MANIFEST_NAME)
-    space = Space.from_dict(manifest.space, verify=False)
-    layout = _Layout(space, _outputs(sweep_dir, manifest), BLOCK_RUNS)
-    final = sweep_dir / STORE_NAME
-    tmp = sweep_dir / f".{STORE_NAME}.{uuid.uuid4().hex[:8]}"
-    try:
-        root, enc = _root_template(layout, manifest)
-        root.to_zarr(tmp, mode="w", encoding=enc, compute=False, zarr_format=3, consolidated=False)
-        for out in layout.outputs.values():
-            ds, enc = _group_template(layout, out)
-            ds.to_zarr(
-                tmp,
-                group=out.path,
-                mode="w",
-                encoding=enc,
-                compute=False,
-                zarr_format=3,
-                consolidated=False,
-            )
-        tasks = []
-        for region in layout.blocks():
-            ids = _region_run_ids(space, region)
-            records = {
-                rid: manifest.runs[rid] for rid in ids.ravel().tolist() if rid in manifest.runs
-            }
-            tasks.append(delayed(_write_block, pure=False)(str(tmp), layout, region, ids, records))
-        if client is not None:
-            client.compute(tasks, sync=True)
-        else:
-            compute(*tasks, scheduler="threads")
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final
+    with ManifestWriter(sweep_dir) as writer:  # not while a sweep appends to it
+        manifest = writer.manifest
+        assert manifest is not None
+        space = Space.from_dict(manifest.space, verify=False)
+        return _build(sweep_dir, space, manifest.header, manifest.runs, client)
 
 
 def _objectify(ds: xr.Dataset) -> xr.Dataset:

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     import xarray as xr
     from distributed import Client
 
+    from xsweep._store import LiveStore
+
 SCRIPT_NAME = "mission.script"
 RUNS_DIR = "runs"
 _ENGINES = ("auto", "embedded", "desktop")
@@ -455,21 +457,14 @@ def run(
                     opts,
                     cluster.start_workers(),
                     progress=progress,
+                    store=consolidate,
                 )
     finally:
         child.close()
-    _consolidate(out_dir, consolidate)
     return Sweep(out_dir)
 
 
 # --- resume and extend -------------------------------------------------------
-
-
-def _consolidate(sweep_dir: Path, wanted: bool) -> None:
-    if wanted:
-        from xsweep._store import consolidate
-
-        consolidate(sweep_dir)
 
 
 def _sweep_dir(path: str | os.PathLike[str]) -> Path:
@@ -668,7 +663,13 @@ def resume(
                     opts,
                     cluster.start_workers(),
                     progress=progress,
+                    store=consolidate,
                 )
+        elif consolidate:
+            from xsweep._store import LiveStore
+
+            assert writer.manifest is not None
+            LiveStore(sweep_dir, space, writer.manifest).sync()
     return Sweep(sweep_dir)
 
 
@@ -760,8 +761,8 @@ def extend(
                 opts,
                 cluster.start_workers(),
                 progress=progress,
+                store=consolidate,
             )
-    _consolidate(sweep_dir, consolidate)
     return Sweep(sweep_dir)
 
 
@@ -892,8 +893,14 @@ def _execute(
     dask_client: Client,
     *,
     progress: bool,
+    store: bool = True,
 ) -> None:
     """Run ``run_ids`` on Dask and append each outcome to the manifest as it completes.
+
+    With ``store``, ``sweep.zarr`` is kept up to date as blocks of runs
+    complete (:class:`~xsweep._store.LiveStore`): each block's write is a task
+    on the same cluster. A store write that fails is a warning, not a failed
+    sweep: the store is derived and :func:`xsweep.consolidate` rebuilds it.
 
     With ``opts.runs_per_task`` > 1, consecutive runs share a task (keyed
     ``gmat-run-<token>-<first run_id>-<count>``), each still with its own
@@ -918,7 +925,39 @@ def _execute(
     per_task = opts.runs_per_task
     pending = iter(run_ids)
     inflight: dict[str, tuple[Any, list[Run]]] = {}
+    writing: dict[str, tuple[Any, int]] = {}  # store block writes
     completed = as_completed(with_results=True, raise_errors=False)
+    live: LiveStore | None = None
+    if store:
+        from xsweep._store import LiveStore
+
+        assert writer.manifest is not None
+        live = LiveStore(sweep_dir, space, writer.manifest)
+
+    def store_failed(exc: BaseException, what: str) -> None:
+        nonlocal live
+        live = None  # stop updating; the rest of the sweep still runs
+        warnings.warn(
+            f"{sweep_dir / 'sweep.zarr'} is not up to date: writing {what} failed "
+            f"({type(exc).__name__}: {exc}); xs.consolidate({str(sweep_dir)!r}) rebuilds it",
+            UserWarning,
+            stacklevel=4,
+        )
+
+    def write_blocks(blocks: list[int]) -> None:
+        for block in blocks:
+            if live is None:
+                return
+            try:
+                call = live.task(block)
+            except Exception as exc:
+                store_failed(exc, live.describe(block))
+                return
+            key = f"xsweep-store-{token}-{block:06d}"
+            future = dask_client.submit(call, key=key, pure=False)
+            writing[key] = (future, block)
+            completed.add(future)
+
     # Bound in a partial: Client.submit would take ``retries=`` as its own option.
     if per_task == 1:
         task: Any = functools.partial(
@@ -930,16 +969,17 @@ def _execute(
         )
 
     def record(run: Run, outcome: RunOutcome) -> None:
-        writer.append(
-            {
-                "run_id": run.run_id,
-                "index": list(run.index),
-                "labels": {k: json_safe(v) for k, v in run.labels.items()},
-                "overrides": {k: json_safe(v) for k, v in run.overrides.items()},
-                "script_sha256": sha,
-                **outcome.rebased(run_dir_name(run.run_id)).to_dict(),
-            }
-        )
+        rec = {
+            "run_id": run.run_id,
+            "index": list(run.index),
+            "labels": {k: json_safe(v) for k, v in run.labels.items()},
+            "overrides": {k: json_safe(v) for k, v in run.overrides.items()},
+            "script_sha256": sha,
+            **outcome.rebased(run_dir_name(run.run_id)).to_dict(),
+        }
+        writer.append(rec)
+        if live is not None:
+            write_blocks(live.finished(rec))
         counts[outcome.status] += 1
         bar.set_postfix(counts, refresh=False)
         bar.update(1)
@@ -996,13 +1036,31 @@ def _execute(
         return _failed("exception", f"the task returned {type(result).__name__}")
 
     try:
+        if live is not None:
+            try:
+                first = live.start(run_ids)
+            except Exception as exc:
+                store_failed(exc, "its metadata")
+            else:
+                write_blocks(first)
         for _ in range(window):
             submit_next()
         for future, result in completed:
+            if future.key in writing:
+                _, block = writing.pop(future.key)
+                if isinstance(result, BaseException) and live is not None:
+                    store_failed(result, live.describe(block))
+                future.release()
+                continue
             _, runs = inflight.pop(future.key)
             record_all(runs, result)
             future.release()
             submit_next()
+        if live is not None:
+            try:
+                live.finish(dask_client)
+            except Exception as exc:
+                store_failed(exc, "the rechunked store")
     except BaseException:
         # Ctrl-C, a lost cluster, a full disk: keep what already finished, cancel the
         # rest (on a caller's cluster too), and let the embedded cluster close.
@@ -1011,7 +1069,7 @@ def _execute(
                 if future.status == "finished":
                     record_all(runs, future.result(timeout=1))
         with contextlib.suppress(Exception):
-            dask_client.cancel([future for future, _ in inflight.values()])
+            dask_client.cancel([future for future, _ in (*inflight.values(), *writing.values())])
         raise
     finally:
         bar.close()
