@@ -35,11 +35,13 @@ if not _os.environ.get("XSWEEP_LEAN"):
     from xsweep._space import Run, Space, grid, latin_hypercube, monte_carlo, samples
 
 if TYPE_CHECKING:
+    from xsweep._analysis import on_time_grid, to_dataframe
     from xsweep._engine import EngineInfo, get_engine
     from xsweep._manifest import SweepLockedError
     from xsweep._mission import run_mission
     from xsweep._outputs import read_output
     from xsweep._space import Run, Space, grid, latin_hypercube, monte_carlo, samples
+    from xsweep._store import StoreError, consolidate, open_sweep
     from xsweep._sweep import Sweep, extend, resume, run
 
 _LAZY = {
@@ -57,6 +59,8 @@ _LAZY = {
     "StoreError": "xsweep._store",
     "consolidate": "xsweep._store",
     "open_sweep": "xsweep._store",
+    "on_time_grid": "xsweep._analysis",
+    "to_dataframe": "xsweep._analysis",
     "Sweep": "xsweep._sweep",
     "extend": "xsweep._sweep",
     "resume": "xsweep._sweep",
@@ -106,10 +110,12 @@ __all__ = [
     "grid",
     "latin_hypercube",
     "monte_carlo",
+    "on_time_grid",
     "open_sweep",
     "read_output",
     "resume",
     "run",
     "run_mission",
     "samples",
+    "to_dataframe",
 ]

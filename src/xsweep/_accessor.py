@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -82,3 +83,21 @@ class XsweepAccessor:
         """Return the failed runs: reason, error and parameters, indexed by ``run_id``."""
         runs = self.runs()
         return runs[runs["status"] == "failed"]
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """Flatten the sweep into gmat-sweep's long DataFrame (see :func:`xsweep.to_dataframe`)."""
+        from xsweep._analysis import to_dataframe
+
+        return to_dataframe(self._ds)
+
+    def on_time_grid(
+        self,
+        times: Sequence[Any] | np.ndarray | None = None,
+        *,
+        step: float | None = None,
+        mode: Literal["elapsed", "absolute"] = "elapsed",
+    ) -> xr.Dataset:
+        """Interpolate every run onto one time axis (see :func:`xsweep.on_time_grid`)."""
+        from xsweep._analysis import on_time_grid
+
+        return on_time_grid(self._ds, times, step=step, mode=mode)

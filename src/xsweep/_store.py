@@ -54,6 +54,8 @@ _GROUP = {
 }
 _AXIS = {"report": "step", "ephemeris": "step", "contact": "interval", "solver": "iteration"}
 _NAT = np.iinfo(np.int64).min
+# Variables xsweep itself puts in the store.
+_OWN = ("time", "elapsed_s", "run_id", "status", "reason", "error", "duration_s")
 _STR = np.dtypes.StringDType()  # variable-length UTF-8 in Zarr v3
 # Units of GMAT parameters, by the last part of a column name.
 _UNITS = {
@@ -78,8 +80,10 @@ class _Output:
     name: str
     rows: int = 0
     sample: str = ""  # a Parquet file of it, for the schema
-    columns: dict[str, str] = field(default_factory=dict)  # column -> "f", "M" or "U"
+    # column -> "f" (number), "m" (duration, stored in seconds), "M" (epoch) or "U" (text)
+    columns: dict[str, str] = field(default_factory=dict)
     epoch: str | None = None
+    names: dict[str, str] = field(default_factory=dict)  # column -> variable in the store
     chunk: int = 0  # inner chunk length along the output's axis, once created
 
     @property
@@ -91,9 +95,21 @@ class _Output:
         return _AXIS[self.kind]
 
 
-def _outputs(sweep_dir: Path, records: Iterable[Mapping[str, Any]]) -> dict[str, _Output]:
-    """Find every output of the ok runs in ``records``, its longest length and its columns."""
+def _reserved(space: Space) -> set[str]:
+    """Names a GMAT column cannot keep in the store: the space's, and xsweep's own."""
+    return {*_OWN, *_AXIS.values(), *map(str, space.dataset.variables), *space.dims}
+
+
+def _outputs(
+    sweep_dir: Path, records: Iterable[Mapping[str, Any]], reserved: set[str]
+) -> dict[str, _Output]:
+    """Find every output of the ok runs in ``records``, its longest length and its columns.
+
+    One Parquet schema is read per output and script hash: runs of one
+    script write the same columns, a drifted script may add some.
+    """
     found: dict[str, _Output] = {}
+    samples: dict[str, dict[str, str]] = {}
     for rec in records:
         if rec["status"] != "ok":
             continue
@@ -101,26 +117,46 @@ def _outputs(sweep_dir: Path, records: Iterable[Mapping[str, Any]]) -> dict[str,
             key = f"{_GROUP[out['kind']]}/{out['name']}"
             entry = found.setdefault(key, _Output(out["kind"], out["name"], sample=out["path"]))
             entry.rows = max(entry.rows, int(out["rows"]))
-    for entry in found.values():
-        _read_schema(sweep_dir, entry)
+            samples.setdefault(key, {}).setdefault(rec.get("script_sha256", ""), out["path"])
+    for key, entry in found.items():
+        for sample in samples[key].values():
+            _read_schema(sweep_dir / sample, entry, reserved)
     return found
 
 
-def _read_schema(sweep_dir: Path, entry: _Output) -> None:
+def _read_schema(path: Path, entry: _Output, reserved: set[str]) -> list[str]:
+    """Add the columns of Parquet file ``path`` that ``entry`` lacks; return them.
+
+    A column whose name is taken (gmat-run's solver logs have ``iteration``
+    and ``status`` columns) is stored as ``<kind>_<name>``, its GMAT name
+    in the ``gmat_column`` attribute.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pq.read_schema(sweep_dir / entry.sample)
+    schema = pq.read_schema(path)
+    first = not entry.columns  # a drifted script's new columns never become ``time``
+    new: list[str] = []
     for name, typ in zip(schema.names, schema.types, strict=True):
-        if name.startswith("__index_level"):
+        if name.startswith("__index_level") or name in entry.columns:
             continue
         if pa.types.is_timestamp(typ) or pa.types.is_date(typ):
-            entry.columns[name] = "M"
-            entry.epoch = entry.epoch or name
+            kind = "M"
+        elif pa.types.is_duration(typ):
+            kind = "m"
         elif pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ):
-            entry.columns[name] = "f"
+            kind = "f"
         else:
-            entry.columns[name] = "U"
+            kind = "U"
+        entry.columns[name] = kind
+        # A time series' first epoch column is its ``time``.
+        if kind == "M" and entry.axis == "step" and entry.epoch is None and first:
+            entry.epoch = name
+            entry.names[name] = "time"
+        else:
+            entry.names[name] = f"{entry.kind}_{name}" if name in reserved else name
+        new.append(name)
+    return new
 
 
 def _units(column: str) -> str | None:
@@ -227,17 +263,34 @@ def _root_template(
     return ds, enc
 
 
-def _group_template(layout: _Layout, out: _Output) -> tuple[xr.Dataset, dict[str, Any]]:
+def _group_attrs(out: _Output) -> dict[str, Any]:
+    """Describe an output in its group's attributes (read back on resume)."""
+    return {
+        "gmat_kind": out.kind,
+        "gmat_name": out.name,
+        "xsweep_columns": out.columns,
+        "xsweep_epoch": out.epoch,
+        "xsweep_names": out.names,
+    }
+
+
+def _group_template(
+    layout: _Layout, out: _Output, only: Iterable[str] | None = None
+) -> tuple[xr.Dataset, dict[str, Any]]:
+    """Return the lazy template of an output's group (or of columns ``only`` of it)."""
+    columns = {c: out.columns[c] for c in only} if only is not None else out.columns
     dims = (*layout.dims, out.axis)
     shape = (*layout.shape, max(out.rows, 1))
     chunks, shards = layout.chunks(out.rows), layout.shards(out.rows)
     data: dict[str, Any] = {}
     enc: dict[str, Any] = {}
-    for column, kind in out.columns.items():
-        name = "time" if column == out.epoch else column
+    for column, kind in columns.items():
+        name = out.names[column]
         attrs: dict[str, Any] = {}
-        if name == "time":
+        if name != column:
             attrs["gmat_column"] = column
+        elif kind == "m":
+            attrs["units"] = "s"
         elif _units(column):
             attrs["units"] = _units(column)
         if kind == "M":
@@ -250,26 +303,20 @@ def _group_template(layout: _Layout, out: _Output) -> tuple[xr.Dataset, dict[str
                 "_FillValue": _NAT,
                 "fill_value": _NAT,  # what Zarr gives for chunks never written
             }
-        elif kind == "f":
+        elif kind in "fm":
             data[name] = (dims, _lazy(shape, np.float64, np.nan), attrs)
             enc[name] = {"chunks": chunks, "shards": shards}
         else:
             data[name] = (dims, _lazy(shape, _STR, ""), attrs)
             enc[name] = {"chunks": chunks, "shards": shards}
-    if out.epoch is not None:
+    if out.epoch is not None and out.epoch in columns:
         data["elapsed_s"] = (
             dims,
             _lazy(shape, np.float64, np.nan),
             {"units": "s", "long_name": "time since the run's first row"},
         )
         enc["elapsed_s"] = {"chunks": chunks, "shards": shards}
-    ds = xr.Dataset(data)
-    ds.attrs = {
-        "gmat_kind": out.kind,
-        "gmat_name": out.name,
-        "xsweep_columns": out.columns,
-        "xsweep_epoch": out.epoch,
-    }
+    ds = xr.Dataset(data, attrs=_group_attrs(out))
     out.chunk = chunks[-1]
     return ds, enc
 
@@ -280,6 +327,14 @@ def _read_columns(path: Path, columns: Iterable[str]) -> dict[str, np.ndarray]:
 
     table = pq.read_table(path)
     return {name: table.column(name).to_numpy() for name in columns if name in table.column_names}
+
+
+def _seconds(values: np.ndarray) -> np.ndarray:
+    """Convert durations to float seconds, NaT to NaN."""
+    delta = values.astype("timedelta64[ns]")
+    out = delta.astype(np.int64) / 1e9
+    out[np.isnat(delta)] = np.nan
+    return out
 
 
 def _run_id_grid(space: Space) -> np.ndarray:
@@ -313,7 +368,7 @@ def _write_block(
         for column, kind in out.columns.items():
             if kind == "M":
                 arrays[column] = np.full((*shape, n), np.datetime64("NaT", "ns"))
-            elif kind == "f":
+            elif kind in "fm":
                 arrays[column] = np.full((*shape, n), np.nan)
             else:
                 arrays[column] = np.full((*shape, n), "", dtype=object)
@@ -333,11 +388,13 @@ def _write_block(
                     arrays[column][pos][:rows] = values[:rows].astype("datetime64[ns]")
                 elif kind == "f":
                     arrays[column][pos][:rows] = values[:rows].astype(np.float64)
+                elif kind == "m":
+                    arrays[column][pos][:rows] = _seconds(values[:rows])
                 else:
                     arrays[column][pos][:rows] = values[:rows].astype(object)
         data: dict[str, Any] = {}
         for column, kind in out.columns.items():
-            name = "time" if column == out.epoch else column
+            name = out.names[column]
             value = arrays[column]
             data[name] = ((*dims, out.axis), value.astype(_STR) if kind == "U" else value)
         if out.epoch is not None:
@@ -398,7 +455,10 @@ def _create_group(target: Path, layout: _Layout, out: _Output) -> None:
 
 def _snapshot(outputs: Mapping[str, _Output]) -> dict[str, _Output]:
     """Copy the outputs for a task: the client keeps growing its own."""
-    return {key: replace(out, columns=dict(out.columns)) for key, out in outputs.items()}
+    return {
+        key: replace(out, columns=dict(out.columns), names=dict(out.names))
+        for key, out in outputs.items()
+    }
 
 
 def _build(
@@ -412,7 +472,7 @@ def _build(
     from dask.base import compute
     from dask.delayed import delayed
 
-    layout = _Layout(space, _outputs(sweep_dir, records.values()), BLOCK_RUNS)
+    layout = _Layout(space, _outputs(sweep_dir, records.values(), _reserved(space)), BLOCK_RUNS)
     ids = _run_id_grid(space)
     final = sweep_dir / STORE_NAME
     tmp = sweep_dir / f".{STORE_NAME}.{uuid.uuid4().hex[:8]}"
@@ -463,6 +523,7 @@ class LiveStore:
         self.layout = _Layout(space, {}, BLOCK_RUNS)
         self.regions: list[tuple[slice, ...]] = []
         self.waiting: dict[int, int] = {}
+        self._schemas: set[tuple[str, str]] = set()  # (output, script hash) schemas read
         self._block_grid: np.ndarray = np.empty(0, dtype=np.int64)
         self._block_of_run = np.empty(0, dtype=np.int64)
         self._pos_of_run = np.empty(0, dtype=np.int64)
@@ -567,6 +628,7 @@ class LiveStore:
             a: dict[str, Any] = dict(group.attrs)
             out = _Output(a["gmat_kind"], a["gmat_name"], columns=dict(a["xsweep_columns"]))
             out.epoch = a["xsweep_epoch"]
+            out.names = dict(a["xsweep_names"])
             some = next(iter(group.array_values()))
             out.rows, out.chunk = int(some.shape[-1]), int(some.chunks[-1])
             outputs[key] = out
@@ -619,30 +681,60 @@ class LiveStore:
         return set(np.unique(self._block_grid.reshape(-1)[bad]).tolist())
 
     def _ensure_outputs(self, records: Iterable[Mapping[str, Any]]) -> None:
-        """Create the groups of outputs seen for the first time; grow those that got longer."""
+        """Create the groups of outputs seen for the first time; grow those that changed.
+
+        An output grows along its axis when a longer run arrives, and gains
+        arrays when a run of another script (a drifted resume) has new columns.
+        """
         import zarr
 
         need: dict[str, _Output] = {}
+        samples: dict[str, dict[str, str]] = {}
         for rec in records:
             if rec["status"] != "ok":
                 continue
+            sha = str(rec.get("script_sha256", ""))
             for o in rec.get("outputs", ()):
                 key = f"{_GROUP[o['kind']]}/{o['name']}"
                 entry = need.setdefault(key, _Output(o["kind"], o["name"], sample=o["path"]))
                 entry.rows = max(entry.rows, int(o["rows"]))
+                if (key, sha) not in self._schemas:
+                    samples.setdefault(key, {}).setdefault(sha, o["path"])
+        reserved = _reserved(self.space)
         created = False
         for key, entry in need.items():
             out = self.layout.outputs.get(key)
             if out is None:
-                _read_schema(self.dir, entry)
-                _create_group(self.path, self.layout, entry)
-                self.layout.outputs[key] = entry
+                out = entry
+                for sample in samples.get(key, {}).values():
+                    _read_schema(self.dir / sample, out, reserved)
+                _create_group(self.path, self.layout, out)
+                self.layout.outputs[key] = out
                 created = True
-            elif entry.rows > out.rows:
+            else:
                 group = zarr.open_group(self.path, path=key, mode="r+", zarr_format=3)
-                for arr in group.array_values():
-                    arr.resize((*arr.shape[:-1], entry.rows))
-                out.rows = entry.rows
+                if entry.rows > out.rows:
+                    for arr in group.array_values():
+                        arr.resize((*arr.shape[:-1], entry.rows))
+                    out.rows = entry.rows
+                new: list[str] = []
+                for sample in samples.get(key, {}).values():
+                    new += _read_schema(self.dir / sample, out, reserved)
+                if new:
+                    ds, enc = _group_template(self.layout, out, only=new)
+                    ds.attrs = {}
+                    ds.to_zarr(
+                        self.path,
+                        group=key,
+                        mode="a",
+                        encoding=enc,
+                        compute=False,
+                        zarr_format=3,
+                        consolidated=False,
+                    )
+                    group = zarr.open_group(self.path, path=key, mode="r+", zarr_format=3)
+                    group.attrs.update(_group_attrs(out))
+            self._schemas.update((key, sha) for sha in samples.get(key, {}))
         if created:
             root = zarr.open_group(self.path, mode="r+", zarr_format=3)
             root.attrs.update({"xsweep_groups": sorted(self.layout.outputs)})

@@ -1,0 +1,293 @@
+"""Analysis of an opened sweep: a gmat-sweep-shaped DataFrame, and a common time grid.
+
+Both take the Dataset of one output that :func:`xsweep.open_sweep` returns
+(the sole output, or ``group=``) and are also reachable through the
+accessor: ``ds.xsweep.to_dataframe()``, ``ds.xsweep.on_time_grid(...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from xsweep._errors import ConfigError
+
+_FLAGS = np.asarray(["pending", "ok", "failed"], dtype=object)
+_AXES = ("step", "interval", "iteration")
+# The second index level gmat-sweep uses, by output axis.
+_SECOND_LEVEL = {"interval": "interval_id", "iteration": "iteration"}
+
+
+def _parts(ds: xr.Dataset) -> tuple[list[str], str, list[str]]:
+    """Return the sweep's parameter dims, the output's axis, and its output variables."""
+    if not isinstance(ds, xr.Dataset) or "run_id" not in ds or "status" not in ds:  # type: ignore[redundant-expr]
+        raise ConfigError(
+            "expected the Dataset of one output of a sweep, as xs.open_sweep(path) or "
+            "xs.open_sweep(path, group=...) returns it (with run_id and status)"
+        )
+    dims = [str(d) for d in ds["run_id"].dims]
+    axes = [a for a in _AXES if a in ds.dims]
+    if len(axes) != 1:
+        raise ConfigError(
+            "this Dataset holds no single GMAT output (no step/interval/iteration axis); "
+            "open one with xs.open_sweep(path, group=...)"
+        )
+    (axis,) = axes
+    names = [str(n) for n, v in ds.data_vars.items() if axis in v.dims]
+    # GMAT's column order (the store lists arrays alphabetically)
+    gmat_order = list(ds.attrs.get("xsweep_names", {}).values())
+    names.sort(key=lambda n: gmat_order.index(n) if n in gmat_order else len(gmat_order))
+    return dims, axis, names
+
+
+def _flat(values: np.ndarray, n_runs: int) -> np.ndarray:
+    return values.reshape(n_runs, -1)
+
+
+def to_dataframe(ds: xr.Dataset) -> pd.DataFrame:
+    """Flatten an opened sweep into gmat-sweep's long DataFrame.
+
+    One row per row of every run's output, indexed by ``(run_id, time)``
+    (``(run_id, interval_id)`` for contacts, ``(run_id, iteration)`` for
+    solver logs), as ``gmat_sweep.lazy_multiindex`` and its siblings return
+    it: GMAT's columns (the epoch column under its GMAT name too), then the
+    parameter values of each run, then ``__status``. A run without rows (a
+    failed run) is one row with a missing second index level and NaN data.
+    ``elapsed_s`` is left out: it is derived from ``time``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        One output of a sweep, from :func:`xsweep.open_sweep`.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    ConfigError
+        ``ds`` is not one output of an opened sweep.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import xsweep as xs
+    >>> out = tempfile.mkdtemp()
+    >>> space = xs.grid({"Sat.SMA": [7000, 6200]})  # 6200 km is inside the Earth
+    >>> _ = xs.run("examples/missions/leo_drag.script", space, out=out, workers=1,
+    ...            progress=False)
+    >>> df = xs.open_sweep(out).xsweep.to_dataframe()
+    >>> df.index.names
+    FrozenList(['run_id', 'time'])
+    >>> df.groupby("run_id")["__status"].first().tolist()
+    ['ok', 'failed']
+    """
+    from dask.base import compute
+
+    dims, axis, names = _parts(ds)
+    ds = ds.transpose(*dims, axis, ...)
+    params = [
+        str(c) for c, v in ds.coords.items() if v.dims and set(v.dims) <= set(dims) and c != axis
+    ]
+    run_id, status, *columns = compute(
+        ds["run_id"].data, ds["status"].data, *(ds[n].data for n in names)
+    )
+    n_runs = int(np.asarray(run_id).size)
+    order = np.argsort(np.asarray(run_id).reshape(-1), kind="stable")
+    values = {n: _flat(np.asarray(v), n_runs)[order] for n, v in zip(names, columns, strict=True)}
+    if "time" in values:
+        present = ~np.isnat(values["time"])
+    else:  # a row is there if any of its columns is
+        present = np.zeros(values[names[0]].shape, dtype=bool)
+        for v in values.values():
+            present |= ~pd.isna(v) & (v != "") if v.dtype == object else ~pd.isna(v)
+    counts = present.sum(axis=1)
+    empty = counts == 0
+    take = present.copy()
+    take[empty, 0] = True  # one marker row for a run without rows
+    flat = np.flatnonzero(take.reshape(-1))
+    rows = np.where(empty, 1, counts)
+
+    ids = np.repeat(np.asarray(run_id).reshape(-1)[order], rows)
+    if "time" in values:
+        second_name = "time"
+        second: Any = values["time"].reshape(-1)[flat]
+    else:
+        second_name = _SECOND_LEVEL[axis]
+        positions = np.tile(np.arange(present.shape[1]), n_runs)[flat]
+        second = pd.array(positions, dtype="Int64")
+        second[np.repeat(empty, rows)] = pd.NA
+    index = pd.MultiIndex.from_arrays([ids, second], names=["run_id", second_name])
+
+    data: dict[str, Any] = {}
+    for name in names:
+        if name == "elapsed_s":
+            continue
+        column = str(ds[name].attrs.get("gmat_column", name))
+        data[column] = values[name].reshape(-1)[flat]
+    for name in params:
+        per_run = ds[name].broadcast_like(ds["run_id"]).transpose(*dims).values.reshape(-1)
+        data[name] = np.repeat(per_run[order], rows)
+    data["__status"] = np.repeat(_FLAGS[np.asarray(status).reshape(-1)[order]], rows)
+    return pd.DataFrame(data, index=index)
+
+
+def _interp(x: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Interpolate every run (leading positions) of ``y(x)`` onto ``t``; NaN outside."""
+    out = np.full((*x.shape[:-1], t.size), np.nan)
+    for pos in np.ndindex(*x.shape[:-1]):
+        xi, yi = x[pos], y[pos]
+        ok = ~(np.isnan(xi) | np.isnan(yi))
+        if ok.any():
+            out[pos] = np.interp(t, xi[ok], yi[ok], left=np.nan, right=np.nan)
+    return out
+
+
+def on_time_grid(
+    ds: xr.Dataset,
+    times: Sequence[Any] | np.ndarray | None = None,
+    *,
+    step: float | None = None,
+    mode: Literal["elapsed", "absolute"] = "elapsed",
+) -> xr.Dataset:
+    """Interpolate every run onto one common time axis.
+
+    GMAT's propagators take adaptive steps, so the ``step`` axis of two runs
+    means different times. This puts every numeric output variable on one
+    ``time`` dim (linear interpolation, NaN outside a run's span), lazily:
+    the result is Dask-backed, one task per chunk of runs. Its dims are the
+    parameter dims plus ``time``; the run-level variables (``status``,
+    ``run_id``...) come along unchanged.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        One time-series output of a sweep (a report or an ephemeris), from
+        :func:`xsweep.open_sweep`.
+    times : array-like, optional
+        The common times: seconds since each run's first row
+        (``mode="elapsed"``), or epochs (``mode="absolute"``, anything
+        :func:`numpy.datetime64` takes).
+    step : float, optional
+        Instead of ``times``: a regular grid every ``step`` seconds over the
+        span of all runs (reads ``elapsed_s`` or ``time`` once to find it).
+        With neither, the times of the run with the most rows are used.
+    mode : {"elapsed", "absolute"}
+        ``"elapsed"``: time since each run's start, so runs starting at
+        different epochs line up (``time`` is float seconds). ``"absolute"``:
+        the epochs themselves (``time`` is datetime64).
+
+    Returns
+    -------
+    xarray.Dataset
+
+    Raises
+    ------
+    ConfigError
+        ``ds`` has no time axis, both or a bad ``times``/``step``, or an
+        unknown ``mode``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import xsweep as xs
+    >>> out = tempfile.mkdtemp()
+    >>> space = xs.grid({"Sat.SMA": [7000, 7100]})
+    >>> _ = xs.run("examples/missions/leo_report.script", space, out=out, workers=1,
+    ...            progress=False)
+    >>> grid = xs.open_sweep(out).xsweep.on_time_grid(step=60.0)
+    >>> grid["Sat.Earth.Altitude"].dims
+    ('Sat.SMA', 'time')
+    >>> grid["time"].values[:3].tolist()
+    [0.0, 60.0, 120.0]
+    """
+    from dask.base import compute
+
+    if mode not in ("elapsed", "absolute"):
+        raise ConfigError(f"mode must be 'elapsed' or 'absolute', got {mode!r}")
+    if times is not None and step is not None:
+        raise ConfigError("give times or step, not both")
+    if step is not None and not (np.isfinite(step) and step > 0):
+        raise ConfigError(f"step must be a positive number of seconds, got {step!r}")
+    _, axis, names = _parts(ds)
+    if axis != "step" or "time" not in ds or "elapsed_s" not in ds:
+        raise ConfigError("on_time_grid needs a time series output (a report or an ephemeris)")
+    ds = ds.chunk({axis: -1})  # one run's series is one core block for the interpolation
+    ref: np.datetime64 | None = None
+    if mode == "elapsed":
+        x = ds["elapsed_s"]
+        if times is not None:
+            t = np.asarray(times, dtype=np.float64).reshape(-1)
+        elif step is not None:
+            end = float(ds["elapsed_s"].max().compute())
+            t = np.arange(0.0, end + step / 2, step) if np.isfinite(end) else np.zeros(0)
+        else:
+            t = _longest(ds, "elapsed_s")
+        coord = xr.Variable(
+            ("time",), t, {"units": "s", "long_name": "time since the run's first row"}
+        )
+    else:
+        if times is not None:
+            try:
+                epochs = np.asarray(times, dtype="datetime64[ns]").reshape(-1)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"times must be epochs in mode='absolute': {exc}") from None
+        elif step is not None:
+            lo, hi = compute(ds["time"].min().data, ds["time"].max().data)
+            first, last = np.datetime64(lo, "ns"), np.datetime64(hi, "ns")
+            if np.isnat(first):
+                epochs = np.zeros(0, dtype="datetime64[ns]")
+            else:
+                span = (last - first) / np.timedelta64(1, "s")
+                offsets = np.arange(0.0, span + step / 2, step) * 1e9
+                epochs = first + offsets.astype("timedelta64[ns]")
+        else:
+            epochs = _longest(ds, "time").astype("datetime64[ns]")
+        if epochs.size and np.isnat(epochs).any():
+            raise ConfigError("times holds NaT")
+        ref = epochs[0] if epochs.size else np.datetime64(0, "ns")
+        t = (epochs - ref) / np.timedelta64(1, "s")
+        x = (ds["time"] - ref) / np.timedelta64(1, "s")
+        coord = xr.Variable(("time",), epochs, {"long_name": "epoch (UTC)"})
+    if t.size and not np.all(np.diff(t) >= 0):
+        raise ConfigError("times must be in increasing order")
+    numeric = [
+        n
+        for n in names
+        if n not in ("time", "elapsed_s") and np.issubdtype(ds[n].dtype, np.floating)
+    ]
+    out = {}
+    for name in numeric:
+        out[name] = xr.apply_ufunc(
+            _interp,
+            x,
+            ds[name],
+            kwargs={"t": t},
+            input_core_dims=[[axis], [axis]],
+            output_core_dims=[["time"]],
+            dask="parallelized",
+            output_dtypes=[np.float64],
+            dask_gufunc_kwargs={"output_sizes": {"time": t.size}},
+            keep_attrs=True,
+        )
+    run_level = {n: ds[n] for n in ds.data_vars if axis not in ds[n].dims}
+    result = xr.Dataset({**run_level, **out}, attrs=ds.attrs)
+    result = result.drop_vars([c for c in result.coords if axis in result[c].dims])
+    return result.assign_coords(time=coord)
+
+
+def _longest(ds: xr.Dataset, name: str) -> np.ndarray:
+    """Return variable ``name`` of the run with the most rows (reads ``name`` once)."""
+    var = ds[name]
+    dims = [d for d in var.dims if d != "step"]
+    stacked = var.stack(_run=dims).transpose("_run", "step").values
+    valid = ~pd.isna(stacked)
+    if not valid.any():
+        return np.zeros(0, dtype=stacked.dtype)
+    best = int(valid.sum(axis=1).argmax())
+    return np.asarray(stacked[best][valid[best]])
