@@ -16,6 +16,12 @@ across repeats; the table shows medians. Contenders:
   fake GMAT root of ``../shared/bench/make_fake_root.py``. It returns the
   aggregated DataFrame, so its time includes aggregation.
 
+Aggregation is then measured on its own, in a fresh interpreter on the
+sweep just written (imports done before the clock starts): for xsweep,
+``open_sweep(...).xsweep.to_dataframe()`` (the store is already built);
+for gmat-sweep, ``gmat_sweep.lazy_multiindex`` on its manifest. Both give the
+``(run_id, time)`` frame of every run.
+
 Usage::
 
     python benchmarks/compare.py --mission day --n 200 --workers 2 --repeats 3
@@ -119,21 +125,44 @@ def run_gmat_sweep(n: int, tof: float, workers: int, work: Path, dask: bool = Fa
     assert ok == n, ok
 
 
-def _one(contender: str, mission: str, n: int, workers: int) -> dict[str, float]:
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _one(contender: str, mission: str, n: int, workers: int, work: Path) -> dict[str, float]:
     tof = TOF[mission]
-    with tempfile.TemporaryDirectory(prefix="xsweep-bench-") as tmp:
+    t0 = time.perf_counter()
+    if contender == "limit":
+        run_limit(n, tof, workers, work)
+    elif contender == "xsweep":
+        run_xsweep(n, tof, workers, work)
+    elif contender == "xsweep-batch8":
+        run_xsweep(n, tof, workers, work, per_task=8)
+    else:
+        run_gmat_sweep(n, tof, workers, work, dask=contender == "gmat-sweep-dask")
+    wall = time.perf_counter() - t0
+    return {"wall_s": wall, "runs_per_s": n / wall, "client_rss_mb": _rss_mb()}
+
+
+# Aggregation of the sweep a contender just wrote, by the contender's own means.
+AGGREGATES = {"xsweep": "xsweep", "gmat-sweep": "gmat-sweep"}
+
+
+def _aggregate(contender: str, work: Path) -> dict[str, float]:
+    if contender == "xsweep":
+        import xsweep as xs
+
         t0 = time.perf_counter()
-        if contender == "limit":
-            run_limit(n, tof, workers, Path(tmp))
-        elif contender == "xsweep":
-            run_xsweep(n, tof, workers, Path(tmp))
-        elif contender == "xsweep-batch8":
-            run_xsweep(n, tof, workers, Path(tmp), per_task=8)
-        else:
-            run_gmat_sweep(n, tof, workers, Path(tmp), dask=contender == "gmat-sweep-dask")
-        wall = time.perf_counter() - t0
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"wall_s": wall, "runs_per_s": n / wall, "client_rss_mb": rss_mb}
+        df = xs.open_sweep(work / "sweep").xsweep.to_dataframe()
+    else:
+        from gmat_sweep.aggregate import lazy_multiindex
+        from gmat_sweep.manifest import Manifest
+
+        t0 = time.perf_counter()
+        df = lazy_multiindex(Manifest.load(work / "gs" / "manifest.jsonl"), work / "gs")
+    seconds = time.perf_counter() - t0
+    assert len(df) > 0
+    return {"agg_s": seconds, "agg_rss_mb": _rss_mb(), "agg_rows": float(len(df))}
 
 
 # --- driver ------------------------------------------------------------------
@@ -147,6 +176,14 @@ def _fake_root(bench_dir: Path) -> Path | None:
     if not (root / "api" / "load_gmat.py").is_file():
         subprocess.run([sys.executable, str(maker), str(root)], check=True, capture_output=True)
     return root
+
+
+def _child(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[2:4])} failed:\n{proc.stderr[-3000:]}")
+    result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,11 +201,15 @@ def main(argv: list[str] | None = None) -> int:
         help="the gmat-sweep harness (make_fake_root.py); default ../shared/bench",
     )
     parser.add_argument("--json", type=Path, help="also write the raw measurements here")
-    parser.add_argument("--_one", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--_one", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--_agg", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._one:
-        contender, mission, n, workers = args._one
-        print(json.dumps(_one(contender, mission, int(n), int(workers))))
+        contender, mission, n, workers, work = args._one
+        print(json.dumps(_one(contender, mission, int(n), int(workers), Path(work))))
+        return 0
+    if args._agg:
+        print(json.dumps(_aggregate(args._agg[0], Path(args._agg[1]))))
         return 0
 
     env = dict(os.environ)
@@ -189,15 +230,17 @@ def main(argv: list[str] | None = None) -> int:
     for rep in range(args.repeats):
         order = contenders if rep % 2 == 0 else contenders[::-1]
         for contender in order:
-            cmd = [sys.executable, __file__, "--_one", contender, args.mission]
-            cmd += [str(args.n), str(args.workers)]
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-            if proc.returncode != 0:
-                print(f"{contender} failed:\n{proc.stderr[-3000:]}", file=sys.stderr)
-                return 1
-            results[contender].append(json.loads(proc.stdout.strip().splitlines()[-1]))
-            r = results[contender][-1]
-            print(f"  repeat {rep + 1} {contender:16s} {r['runs_per_s']:7.2f} runs/s", flush=True)
+            with tempfile.TemporaryDirectory(prefix="xsweep-bench-") as work:
+                cmd = [sys.executable, __file__, "--_one", contender, args.mission]
+                cmd += [str(args.n), str(args.workers), work]
+                r = _child(cmd, env)
+                if contender in AGGREGATES:
+                    r |= _child([sys.executable, __file__, "--_agg", contender, work], env)
+            results[contender].append(r)
+            line = f"  repeat {rep + 1} {contender:16s} {r['runs_per_s']:7.2f} runs/s"
+            if "agg_s" in r:
+                line += f", aggregation {r['agg_s']:.2f} s, {r['agg_rss_mb']:.0f} MB"
+            print(line, flush=True)
 
     med = {c: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for c, rs in results.items()}
     limit = med.get("limit", {}).get("runs_per_s")
@@ -215,6 +258,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {c} | {m['runs_per_s']:.2f} | {vs_limit} | {vs_xs} | {m['client_rss_mb']:.0f} |")
     if gs and xs_rate:
         print(f"\nxsweep / gmat-sweep (joblib): {xs_rate / gs:.2f}")
+    aggs = {c: m for c, m in med.items() if "agg_s" in m}
+    if aggs:
+        print("\n| aggregation | seconds | peak RSS MB | rows |")
+        print("| --- | --- | --- | --- |")
+        for c, m in aggs.items():
+            how = "to_dataframe()" if c == "xsweep" else "lazy_multiindex"
+            print(f"| {c} {how} | {m['agg_s']:.3f} | {m['agg_rss_mb']:.0f} | {m['agg_rows']:.0f} |")
+        if len(aggs) == 2:
+            a, b = aggs["xsweep"], aggs["gmat-sweep"]
+            print(
+                f"\nxsweep aggregation: {b['agg_s'] / a['agg_s']:.2f}x faster, "
+                f"{a['agg_rss_mb'] / b['agg_rss_mb']:.2f} of gmat-sweep's peak RSS"
+            )
     if args.json:
         args.json.write_text(
             json.dumps(

@@ -21,7 +21,7 @@ from _helpers import ROOT
 os.environ["XSWEEP_BENCH_QUICK"] = "1"  # read when the suites are imported
 sys.path.insert(0, str(ROOT))
 
-MODULES = ["bench_plan", "bench_manifest", "bench_run", "bench_sweep"]
+MODULES = ["bench_plan", "bench_manifest", "bench_run", "bench_sweep", "bench_store"]
 PREFIXES = ("time_", "peakmem_", "mem_", "track_")
 
 

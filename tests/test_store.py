@@ -318,3 +318,39 @@ def test_a_running_sweep_shows_its_finished_blocks(tmp_path: Path) -> None:
     assert proc.wait() == 0
     assert seen, "never saw the store of the running sweep part-way"
     assert xs.open_sweep(out).xsweep.status["ok"] == 160
+
+
+def test_selecting_one_run_reads_only_its_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    import zarr.storage
+
+    from _helpers import ROOT
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks._synthetic import make_sweep
+
+    # Long reports: one run per Zarr chunk, 64 runs per shard file.
+    path = make_sweep(tmp_path / "syn", 64, 4000)
+    xs.consolidate(path)
+    reads: list[tuple[str, int]] = []
+    get = zarr.storage.LocalStore.get
+
+    async def counting(self: Any, key: str, prototype: Any = None, byte_range: Any = None) -> Any:
+        buf = await get(self, key, prototype, byte_range)
+        if key.startswith("reports/RF/Sat.X/c"):
+            reads.append((key, 0 if buf is None else len(buf)))
+        return buf
+
+    monkeypatch.setattr(zarr.storage.LocalStore, "get", counting)
+    ds = xs.open_sweep(path)
+    one = ds["Sat.X"].sel(sample=17).values
+    assert np.isfinite(one[:3600]).all()
+    one_bytes = sum(n for _, n in reads)
+    reads.clear()
+    ds["Sat.X"].values  # noqa: B018
+    all_bytes = sum(n for _, n in reads)
+    # One run's chunk (plus the shard's small index), not the shard of 64 runs.
+    assert 0 < one_bytes < all_bytes / 20

@@ -805,6 +805,10 @@ def _objectify(ds: xr.Dataset) -> xr.Dataset:
     return ds.assign({n: ds[n].astype(object) for n in strings if n in ds.data_vars})
 
 
+def _only(chunks: Mapping[str, int], ds: xr.Dataset) -> dict[str, int]:
+    return {d: n for d, n in chunks.items() if d in ds.dims}
+
+
 def _is_zip(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() == ".zip"
 
@@ -869,24 +873,37 @@ def open_sweep(
             f"{sweep_dir} has no consolidated store ({STORE_NAME}); build it with "
             f"xs.consolidate({str(sweep_dir)!r})"
         )
-    root: xr.Dataset = xr.open_zarr(store, consolidated=False, zarr_format=3)
-    # Parameter coordinates are small labels, not data: load them now (straight from
-    # Zarr, no Dask), so that ``where(..., drop=True)`` and ``groupby`` on them work.
+    # Metadata first, without Dask: the schema check, and the shard shape to chunk by.
     plain = xr.open_zarr(store, consolidated=False, zarr_format=3, chunks=None)
-    root = root.assign_coords({name: plain[name].variable.load() for name in root.coords})
-    schema = root.attrs.get("xsweep_store_schema")
+    schema = plain.attrs.get("xsweep_store_schema")
     if not isinstance(schema, int) or schema > STORE_SCHEMA:
         raise StoreError(
             f"{store} has store schema {schema!r}; this xsweep reads up to {STORE_SCHEMA}: "
             "upgrade xsweep"
         )
+    # One Dask chunk per shard: a few tasks per variable, not one per Zarr chunk. A
+    # label selection still reads only the Zarr chunks it needs (Dask pushes the
+    # slice into the read).
+    dims = [str(d) for d in plain.attrs.get("xsweep_dims", plain["status"].dims)]
+    block = int(plain.attrs.get("xsweep_block_runs", BLOCK_RUNS))
+    chunks: dict[str, int] = {d: 1 for d in dims[:-1]} | {dims[-1]: block}
+    chunks |= dict.fromkeys(_AXIS.values(), -1)
+    with warnings.catch_warnings():
+        # The coordinates are one Zarr chunk each; they are replaced by loaded ones below.
+        warnings.filterwarnings("ignore", "The specified chunks separate", UserWarning)
+        root: xr.Dataset = xr.open_zarr(
+            store, consolidated=False, zarr_format=3, chunks=_only(chunks, plain)
+        )
+    # Parameter coordinates are small labels, not data: load them now (straight from
+    # Zarr, no Dask), so that ``where(..., drop=True)`` and ``groupby`` on them work.
+    root = root.assign_coords({name: plain[name].variable.load() for name in root.coords})
     groups = list(root.attrs.get("xsweep_groups", []))
     if group is None:
         if not groups:
             return _objectify(root)
         if len(groups) > 1:
             tree: xr.DataTree = xr.open_datatree(
-                store, engine="zarr", consolidated=False, chunks={}
+                store, engine="zarr", consolidated=False, chunks=chunks
             )
             tree.dataset = tree.to_dataset(inherit=False).assign_coords(root.coords)
             return tree.map_over_datasets(_objectify)
@@ -894,7 +911,10 @@ def open_sweep(
     matches = [g for g in groups if g == group or g.rsplit("/", 1)[-1] == group]
     if len(matches) != 1:
         raise ConfigError(f"group={group!r} names no single output of this sweep; it has {groups}")
-    part = xr.open_zarr(store, group=matches[0], consolidated=False, zarr_format=3)
+    meta = xr.open_zarr(store, group=matches[0], consolidated=False, zarr_format=3, chunks=None)
+    part = xr.open_zarr(
+        store, group=matches[0], consolidated=False, zarr_format=3, chunks=_only(chunks, meta)
+    )
     ds = xr.merge([root, part], compat="override", join="exact", combine_attrs="override")
     ds.attrs = {**root.attrs, **part.attrs}
     return _objectify(ds)
