@@ -10,6 +10,8 @@ across repeats; the table shows medians. Contenders:
   (gmat-run). No Parquet, no manifest, no scheduler.
 - ``xsweep``: ``xs.run`` end to end (plan, embedded Dask cluster start, runs,
   per-run Parquet, fsynced manifest), one Dask task per run (the default).
+- ``xsweep-nostore``: the same with ``consolidate=False`` (no Zarr store): the
+  difference is what keeping the store costs.
 - ``xsweep-batch8``: the same with ``runs_per_task=8``.
 - ``gmat-sweep``/``gmat-sweep-dask``: ``gmat_sweep.sweep`` with
   ``LocalJoblibPool`` / ``DaskPool``, made to run on the embedded engine by the
@@ -43,7 +45,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 MISSION = HERE / "missions" / "leo_day.script"
 TOF = {"day": 86400.0, "60s": 60.0}
-CONTENDERS = ("limit", "xsweep", "xsweep-batch8", "gmat-sweep", "gmat-sweep-dask")
+CONTENDERS = (
+    "limit",
+    "xsweep",
+    "xsweep-nostore",
+    "xsweep-batch8",
+    "gmat-sweep",
+    "gmat-sweep-dask",
+)
 
 
 def _sma(n: int) -> list[float]:
@@ -85,7 +94,9 @@ def run_limit(n: int, tof: float, workers: int, work: Path) -> None:
     assert all(r > 0 for r in rows)
 
 
-def run_xsweep(n: int, tof: float, workers: int, work: Path, per_task: int = 1) -> None:
+def run_xsweep(
+    n: int, tof: float, workers: int, work: Path, per_task: int = 1, store: bool = True
+) -> None:
     """Run ``xs.run`` end to end on an embedded cluster."""
     import xsweep as xs
 
@@ -97,6 +108,7 @@ def run_xsweep(n: int, tof: float, workers: int, work: Path, per_task: int = 1) 
         workers=workers,
         progress=False,
         runs_per_task=per_task,
+        consolidate=store,
     )
     assert sweep.counts["ok"] == n, sweep.counts
 
@@ -136,6 +148,8 @@ def _one(contender: str, mission: str, n: int, workers: int, work: Path) -> dict
         run_limit(n, tof, workers, work)
     elif contender == "xsweep":
         run_xsweep(n, tof, workers, work)
+    elif contender == "xsweep-nostore":
+        run_xsweep(n, tof, workers, work, store=False)
     elif contender == "xsweep-batch8":
         run_xsweep(n, tof, workers, work, per_task=8)
     else:
@@ -149,20 +163,32 @@ AGGREGATES = {"xsweep": "xsweep", "gmat-sweep": "gmat-sweep"}
 
 
 def _aggregate(contender: str, work: Path) -> dict[str, float]:
+    import psutil
+
     if contender == "xsweep":
+        import dask.array  # noqa: F401  (imports, like gmat-sweep's below, are not timed)
+
         import xsweep as xs
 
+        before = psutil.Process().memory_info().rss / 2**20
         t0 = time.perf_counter()
         df = xs.open_sweep(work / "sweep").xsweep.to_dataframe()
     else:
         from gmat_sweep.aggregate import lazy_multiindex
         from gmat_sweep.manifest import Manifest
 
+        before = psutil.Process().memory_info().rss / 2**20
         t0 = time.perf_counter()
         df = lazy_multiindex(Manifest.load(work / "gs" / "manifest.jsonl"), work / "gs")
     seconds = time.perf_counter() - t0
     assert len(df) > 0
-    return {"agg_s": seconds, "agg_rss_mb": _rss_mb(), "agg_rows": float(len(df))}
+    peak = _rss_mb()
+    return {
+        "agg_s": seconds,
+        "agg_rss_mb": peak,
+        "agg_growth_mb": peak - before,
+        "agg_rows": float(len(df)),
+    }
 
 
 # --- driver ------------------------------------------------------------------
@@ -260,16 +286,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nxsweep / gmat-sweep (joblib): {xs_rate / gs:.2f}")
     aggs = {c: m for c, m in med.items() if "agg_s" in m}
     if aggs:
-        print("\n| aggregation | seconds | peak RSS MB | rows |")
-        print("| --- | --- | --- | --- |")
+        print("\n| aggregation | seconds | peak RSS MB | RSS growth MB | rows |")
+        print("| --- | --- | --- | --- | --- |")
         for c, m in aggs.items():
             how = "to_dataframe()" if c == "xsweep" else "lazy_multiindex"
-            print(f"| {c} {how} | {m['agg_s']:.3f} | {m['agg_rss_mb']:.0f} | {m['agg_rows']:.0f} |")
+            print(
+                f"| {c} {how} | {m['agg_s']:.3f} | {m['agg_rss_mb']:.0f} "
+                f"| {m['agg_growth_mb']:.0f} | {m['agg_rows']:.0f} |"
+            )
         if len(aggs) == 2:
             a, b = aggs["xsweep"], aggs["gmat-sweep"]
             print(
-                f"\nxsweep aggregation: {b['agg_s'] / a['agg_s']:.2f}x faster, "
-                f"{a['agg_rss_mb'] / b['agg_rss_mb']:.2f} of gmat-sweep's peak RSS"
+                f"\nxsweep aggregation: {b['agg_s'] / a['agg_s']:.2f}x faster; peak RSS "
+                f"{a['agg_rss_mb'] / b['agg_rss_mb']:.2f} of gmat-sweep's, growth "
+                f"{a['agg_growth_mb']:.0f} MB vs {b['agg_growth_mb']:.0f} MB"
             )
     if args.json:
         args.json.write_text(

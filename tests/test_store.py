@@ -179,6 +179,29 @@ def test_several_outputs_open_as_a_tree_or_one_group(client: Client, tmp_path: P
         eph[column].sel({"Sat.SMA": 7100.0}).values[:rows], frame[column].to_numpy()
     )
     assert pd.api.types.is_datetime64_any_dtype(eph["time"].dtype)
+    # Ephemerides are time series too: on one time grid and in the long DataFrame.
+    grid = eph.xsweep.on_time_grid(step=60.0).load()
+    assert bool(np.isfinite(grid[column].isel(time=slice(0, 5))).all())
+    assert eph.xsweep.to_dataframe().index.names == ["run_id", "time"]
+
+
+def test_selections_plot(grid_sweep: xs.Sweep, tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ds = xs.open_sweep(grid_sweep.path)
+    at = ds.sel(TOF=1200)
+    ok = at.where((at["status"] == 1).compute(), drop=True)  # status is data: compute it
+    altitude = ok.set_coords("elapsed_s")["Sat.Earth.Altitude"]
+    lines = altitude.plot.line(x="elapsed_s", hue="Sat.SMA")
+    assert len(lines) == ok.sizes["Sat.SMA"] == 2
+    final = ds["Sat.Earth.Altitude"].isel(step=0)
+    final.plot()  # a 2-D parameter grid as an image
+    plt.savefig(tmp_path / "plot.png")
+    plt.close("all")
+    assert (tmp_path / "plot.png").stat().st_size > 1000
 
 
 # --- kept up to date while the sweep runs ---------------------------------------------
@@ -346,11 +369,13 @@ def test_selecting_one_run_reads_only_its_chunk(
 
     monkeypatch.setattr(zarr.storage.LocalStore, "get", counting)
     ds = xs.open_sweep(path)
-    one = ds["Sat.X"].sel(sample=17).values
-    assert np.isfinite(one[:3600]).all()
-    one_bytes = sum(n for _, n in reads)
-    reads.clear()
-    ds["Sat.X"].values  # noqa: B018
-    all_bytes = sum(n for _, n in reads)
+    # In this process (not on a Client's workers, which other tests may have set up).
+    with dask.config.set(scheduler="sync"):
+        one = ds["Sat.X"].sel(sample=17).values
+        assert np.isfinite(one[:3600]).all()
+        one_bytes = sum(n for _, n in reads)
+        reads.clear()
+        ds["Sat.X"].values  # noqa: B018
+        all_bytes = sum(n for _, n in reads)
     # One run's chunk (plus the shard's small index), not the shard of 64 runs.
     assert 0 < one_bytes < all_bytes / 20

@@ -1036,15 +1036,15 @@ def _execute(
         return _failed("exception", f"the task returned {type(result).__name__}")
 
     try:
-        if live is not None:
+        for _ in range(window):
+            submit_next()
+        if live is not None:  # while the first runs run
             try:
                 first = live.start(run_ids)
             except Exception as exc:
                 store_failed(exc, "its metadata")
             else:
                 write_blocks(first)
-        for _ in range(window):
-            submit_next()
         for future, result in completed:
             if future.key in writing:
                 _, block = writing.pop(future.key)
