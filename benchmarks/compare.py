@@ -159,7 +159,7 @@ def _one(contender: str, mission: str, n: int, workers: int, work: Path) -> dict
 
 
 # Aggregation of the sweep a contender just wrote, by the contender's own means.
-AGGREGATES = {"xsweep": "xsweep", "gmat-sweep": "gmat-sweep"}
+AGGREGATES = ("xsweep", "gmat-sweep")
 
 
 def _aggregate(contender: str, work: Path) -> dict[str, float]:

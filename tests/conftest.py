@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from distributed import Client, LocalCluster
 from hypothesis import HealthCheck, settings
 
 from _helpers import MISSIONS
@@ -18,3 +20,13 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 @pytest.fixture
 def missions() -> Path:
     return MISSIONS
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Client]:
+    """A two-worker Dask cluster (worker processes) for a module's sweeps."""
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster,
+        Client(cluster) as c,
+    ):
+        yield c

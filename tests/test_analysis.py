@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from distributed import Client, LocalCluster
+from distributed import Client
 from gmat_run import Results
 
 import xsweep as xs
@@ -34,15 +33,6 @@ POINTS = {
     "hohmann": {"TargetRMAG": [7800.0, 8000.0]},
     "two_spacecraft": {"Deputy.TA": [0.5, 1.0]},
 }
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Client]:
-    with (
-        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster,
-        Client(cluster) as c,
-    ):
-        yield c
 
 
 def _group_dataset(sweep_dir: Path, group: str) -> xr.Dataset:

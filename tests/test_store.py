@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from distributed import Client, LocalCluster
+from distributed import Client
 
 import xsweep as xs
 from _helpers import MISSIONS
@@ -22,15 +21,6 @@ pytestmark = [pytest.mark.gmat, pytest.mark.slow]
 
 DRAG = MISSIONS / "leo_drag.script"
 REPORT = MISSIONS / "leo_report.script"
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Client]:
-    with (
-        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster,
-        Client(cluster) as c,
-    ):
-        yield c
 
 
 @pytest.fixture(scope="module")

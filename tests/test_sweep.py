@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,17 +30,6 @@ pytestmark = [pytest.mark.gmat, pytest.mark.slow]
 REPORT = MISSIONS / "leo_report.script"
 DRAG = MISSIONS / "leo_drag.script"
 LONG_TOF = 86400 * 100  # ~4 s of GMAT: long enough to kill or time out
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Client]:
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-        Client(cluster) as c,
-    ):
-        yield c
 
 
 def _records(path: Path) -> list[dict]:

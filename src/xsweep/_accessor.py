@@ -9,10 +9,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from xsweep._store import STATUS_FLAGS
+
 if TYPE_CHECKING:
     from xsweep._space import Space
 
-_FLAGS = ("pending", "ok", "failed")
+_FLAGS = tuple(STATUS_FLAGS)  # names by flag value
 
 
 @xr.register_dataset_accessor("xsweep")  # type: ignore[no-untyped-call]

@@ -19,6 +19,7 @@ writer writes, so no two writers ever touch one file.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -100,13 +101,14 @@ def _reserved(space: Space) -> set[str]:
     return {*_OWN, *_AXIS.values(), *map(str, space.dataset.variables), *space.dims}
 
 
-def _outputs(
-    sweep_dir: Path, records: Iterable[Mapping[str, Any]], reserved: set[str]
-) -> dict[str, _Output]:
-    """Find every output of the ok runs in ``records``, its longest length and its columns.
+def _scan_outputs(
+    records: Iterable[Mapping[str, Any]],
+) -> tuple[dict[str, _Output], dict[str, dict[str, str]]]:
+    """Find every output of the ok runs in ``records`` and its longest length.
 
-    One Parquet schema is read per output and script hash: runs of one
-    script write the same columns, a drifted script may add some.
+    Also return, per output, one Parquet file per script hash: runs of one
+    script write the same columns, a drifted script may add some, so one
+    schema per hash is enough.
     """
     found: dict[str, _Output] = {}
     samples: dict[str, dict[str, str]] = {}
@@ -117,7 +119,15 @@ def _outputs(
             key = f"{_GROUP[out['kind']]}/{out['name']}"
             entry = found.setdefault(key, _Output(out["kind"], out["name"], sample=out["path"]))
             entry.rows = max(entry.rows, int(out["rows"]))
-            samples.setdefault(key, {}).setdefault(rec.get("script_sha256", ""), out["path"])
+            samples.setdefault(key, {}).setdefault(str(rec.get("script_sha256", "")), out["path"])
+    return found, samples
+
+
+def _outputs(
+    sweep_dir: Path, records: Iterable[Mapping[str, Any]], reserved: set[str]
+) -> dict[str, _Output]:
+    """Find every output of the ok runs in ``records``, its longest length and its columns."""
+    found, samples = _scan_outputs(records)
     for key, entry in found.items():
         for sample in samples[key].values():
             _read_schema(sweep_dir / sample, entry, reserved)
@@ -454,6 +464,23 @@ def _create_group(target: Path, layout: _Layout, out: _Output) -> None:
     )
 
 
+@contextlib.contextmanager
+def _beside(sweep_dir: Path) -> Iterator[Path]:
+    """Yield a temporary store path beside ``sweep.zarr``; on success, rename it into place.
+
+    A reader never sees a half-made store, and a failure leaves the old one.
+    """
+    final = sweep_dir / STORE_NAME
+    tmp = sweep_dir / f".{STORE_NAME}.{uuid.uuid4().hex[:8]}"
+    try:
+        yield tmp
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _snapshot(outputs: Mapping[str, _Output]) -> dict[str, _Output]:
     """Copy the outputs for a task: the client keeps growing its own."""
     return {
@@ -475,9 +502,7 @@ def _build(
 
     layout = _Layout(space, _outputs(sweep_dir, records.values(), _reserved(space)), BLOCK_RUNS)
     ids = _run_id_grid(space)
-    final = sweep_dir / STORE_NAME
-    tmp = sweep_dir / f".{STORE_NAME}.{uuid.uuid4().hex[:8]}"
-    try:
+    with _beside(sweep_dir) as tmp:
         _create(tmp, layout, header, ids)
         outputs = _snapshot(layout.outputs)
         tasks = []
@@ -493,12 +518,7 @@ def _build(
             client.compute(tasks, sync=True)
         else:
             compute(*tasks, scheduler="threads")
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final
+    return sweep_dir / STORE_NAME
 
 
 class LiveStore:
@@ -596,16 +616,9 @@ class LiveStore:
     # -- preparation --
 
     def _create(self) -> None:
-        # Beside, then renamed: a reader never sees a half-made store.
         self.layout = _Layout(self.space, {}, BLOCK_RUNS)
-        tmp = self.dir / f".{STORE_NAME}.{uuid.uuid4().hex[:8]}"
-        try:
+        with _beside(self.dir) as tmp:
             _create(tmp, self.layout, self.header, self.ids)
-            if self.path.exists():
-                shutil.rmtree(self.path)
-            os.replace(tmp, self.path)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         self._index_blocks()
 
     def _prepare(self) -> None:
@@ -689,18 +702,11 @@ class LiveStore:
         """
         import zarr
 
-        need: dict[str, _Output] = {}
-        samples: dict[str, dict[str, str]] = {}
-        for rec in records:
-            if rec["status"] != "ok":
-                continue
-            sha = str(rec.get("script_sha256", ""))
-            for o in rec.get("outputs", ()):
-                key = f"{_GROUP[o['kind']]}/{o['name']}"
-                entry = need.setdefault(key, _Output(o["kind"], o["name"], sample=o["path"]))
-                entry.rows = max(entry.rows, int(o["rows"]))
-                if (key, sha) not in self._schemas:
-                    samples.setdefault(key, {}).setdefault(sha, o["path"])
+        need, all_samples = _scan_outputs(records)
+        samples = {
+            key: {sha: path for sha, path in by_sha.items() if (key, sha) not in self._schemas}
+            for key, by_sha in all_samples.items()
+        }
         reserved = _reserved(self.space)
         created = False
         for key, entry in need.items():
@@ -806,10 +812,6 @@ def _objectify(ds: xr.Dataset) -> xr.Dataset:
     return ds.assign({n: ds[n].astype(object) for n in strings if n in ds.data_vars})
 
 
-def _only(chunks: Mapping[str, int], ds: xr.Dataset) -> dict[str, int]:
-    return {d: n for d, n in chunks.items() if d in ds.dims}
-
-
 def _is_zip(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() == ".zip"
 
@@ -888,13 +890,10 @@ def open_sweep(
     dims = [str(d) for d in plain.attrs.get("xsweep_dims", plain["status"].dims)]
     block = int(plain.attrs.get("xsweep_block_runs", BLOCK_RUNS))
     chunks: dict[str, int] = {d: 1 for d in dims[:-1]} | {dims[-1]: block}
-    chunks |= dict.fromkeys(_AXIS.values(), -1)
     with warnings.catch_warnings():
         # The coordinates are one Zarr chunk each; they are replaced by loaded ones below.
         warnings.filterwarnings("ignore", "The specified chunks separate", UserWarning)
-        root: xr.Dataset = xr.open_zarr(
-            store, consolidated=False, zarr_format=3, chunks=_only(chunks, plain)
-        )
+        root: xr.Dataset = xr.open_zarr(store, consolidated=False, zarr_format=3, chunks=chunks)
     # Parameter coordinates are small labels, not data: load them now (straight from
     # Zarr, no Dask), so that ``where(..., drop=True)`` and ``groupby`` on them work.
     root = root.assign_coords({name: plain[name].variable.load() for name in root.coords})
@@ -904,7 +903,10 @@ def open_sweep(
             return _objectify(root)
         if len(groups) > 1:
             tree: xr.DataTree = xr.open_datatree(
-                store, engine="zarr", consolidated=False, chunks=chunks
+                store,
+                engine="zarr",
+                consolidated=False,
+                chunks=chunks | dict.fromkeys(_AXIS.values(), -1),
             )
             tree.dataset = tree.to_dataset(inherit=False).assign_coords(root.coords)
             return tree.map_over_datasets(_objectify)
@@ -912,9 +914,9 @@ def open_sweep(
     matches = [g for g in groups if g == group or g.rsplit("/", 1)[-1] == group]
     if len(matches) != 1:
         raise ConfigError(f"group={group!r} names no single output of this sweep; it has {groups}")
-    meta = xr.open_zarr(store, group=matches[0], consolidated=False, zarr_format=3, chunks=None)
+    axis = next(_AXIS[k] for k, g in _GROUP.items() if matches[0].startswith(f"{g}/"))
     part = xr.open_zarr(
-        store, group=matches[0], consolidated=False, zarr_format=3, chunks=_only(chunks, meta)
+        store, group=matches[0], consolidated=False, zarr_format=3, chunks=chunks | {axis: -1}
     )
     ds = xr.merge([root, part], compat="override", join="exact", combine_attrs="override")
     ds.attrs = {**root.attrs, **part.attrs}
