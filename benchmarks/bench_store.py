@@ -92,3 +92,42 @@ class Analyse:
 
     def time_on_time_grid(self, n_runs: int) -> None:
         self.ds.xsweep.on_time_grid(step=60.0).load()
+
+
+class Bundle:
+    """Archive 2,000 runs of 1,000-row reports; open and read the bundle without unzipping."""
+
+    params = (pick([2000], [20]),)
+    param_names = ("n_runs",)
+    number = 1
+    repeat = 3
+    timeout = 900
+
+    def setup(self, n_runs: int) -> None:
+        self.path = synthetic(n_runs, LONG, consolidated=True)
+        self.bundle = Path(tempfile.gettempdir()) / f"xsweep-bench-bundle-{n_runs}.zip"
+        if not self.bundle.exists():
+            xs.archive(self.path, out=self.bundle)
+        self.ds = xs.open_sweep(self.bundle)
+        self.dir_ds = xs.open_sweep(self.path)
+
+    def time_archive(self, n_runs: int) -> None:
+        xs.archive(self.path, out=self.bundle, overwrite=True)
+
+    def peakmem_archive(self, n_runs: int) -> None:
+        xs.archive(self.path, out=self.bundle, overwrite=True)
+
+    def time_verify(self, n_runs: int) -> None:
+        xs.verify(self.bundle)
+
+    def time_open_bundle(self, n_runs: int) -> None:
+        xs.open_sweep(self.bundle)
+
+    def time_sel_one_run_bundle(self, n_runs: int) -> None:
+        self.ds["Sat.X"].sel(sample=n_runs // 2).values  # noqa: B018
+
+    def time_read_variable_bundle(self, n_runs: int) -> None:
+        self.ds["Sat.X"].values  # noqa: B018
+
+    def time_read_variable_directory(self, n_runs: int) -> None:
+        self.dir_ds["Sat.X"].values  # noqa: B018

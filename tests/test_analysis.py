@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -13,11 +12,9 @@ import pandas as pd
 import pytest
 import xarray as xr
 from distributed import Client
-from gmat_run import Results
 
 import xsweep as xs
-from _helpers import DATA, MISSIONS
-from xsweep._outputs import convert_results
+from _helpers import MISSIONS, add_contacts
 
 pytestmark = [pytest.mark.gmat, pytest.mark.slow]
 
@@ -99,34 +96,12 @@ def test_every_example_mission_round_trips(mission: str, client: Client, tmp_pat
     # Parquet equals what gmat-run parses: tests/test_mission.py checks that per mission.
 
 
-def _add_contacts(sweep: xs.Sweep, fixtures: dict[int, str]) -> None:
-    """Give runs a contact output in gmat-run's parsed form, as desktop GMAT would."""
-    lines = (sweep.path / "manifest.jsonl").read_text().splitlines()
-    records = [json.loads(line) for line in lines]
-    for rec in records:
-        run_id = rec.get("run_id")
-        if rec.get("kind", "run") != "run" or run_id not in fixtures:
-            continue
-        run_dir = sweep.path / f"runs/run-{run_id:06d}"
-        results = Results(output_dir=run_dir, log="", contact_paths={"CL": DATA / fixtures[run_id]})
-        (out,) = convert_results(results, run_dir)
-        rec["outputs"].append(
-            {
-                "kind": "contact",
-                "name": "CL",
-                "path": f"runs/run-{run_id:06d}/{out.path}",
-                "rows": out.rows,
-            }
-        )
-    (sweep.path / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-
-
 @pytest.mark.parametrize("fixture", ["contact_legacy.txt", "contact_range.txt"])
 def test_contacts_consolidate_per_interval(client: Client, tmp_path: Path, fixture: str) -> None:
     space = xs.grid({"Sat.SMA": [7000.0, 7100.0, 7200.0]})
     sweep = xs.run(REPORT, space, out=tmp_path / "c", client=client, progress=False)
     # One script writes one contact format; runs 0 and 2 have intervals, run 1 none.
-    _add_contacts(sweep, {0: fixture, 2: fixture})
+    add_contacts(sweep, {0: fixture, 2: fixture})
     shutil.rmtree(sweep.path / "sweep.zarr")
     xs.consolidate(sweep.path)
     assert _assert_store_equals_parquet(xs.Sweep(sweep.path)) > 0

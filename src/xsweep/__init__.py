@@ -36,6 +36,7 @@ if not _os.environ.get("XSWEEP_LEAN"):
 
 if TYPE_CHECKING:
     from xsweep._analysis import on_time_grid, to_dataframe
+    from xsweep._archive import BundleError, Verification, archive, extract, verify
     from xsweep._engine import EngineInfo, get_engine
     from xsweep._manifest import SweepLockedError
     from xsweep._mission import run_mission
@@ -45,6 +46,11 @@ if TYPE_CHECKING:
     from xsweep._sweep import Sweep, extend, resume, run
 
 _LAZY = {
+    "BundleError": "xsweep._archive",
+    "Verification": "xsweep._archive",
+    "archive": "xsweep._archive",
+    "extract": "xsweep._archive",
+    "verify": "xsweep._archive",
     "Run": "xsweep._space",
     "Space": "xsweep._space",
     "grid": "xsweep._space",
@@ -82,6 +88,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "BundleError",
     "ClusterError",
     "ConfigError",
     "EngineError",
@@ -102,10 +109,13 @@ __all__ = [
     "Sweep",
     "SweepLockedError",
     "UnsupportedFeatureError",
+    "Verification",
     "XsweepError",
     "__version__",
+    "archive",
     "consolidate",
     "extend",
+    "extract",
     "get_engine",
     "grid",
     "latin_hypercube",
@@ -118,4 +128,5 @@ __all__ = [
     "run_mission",
     "samples",
     "to_dataframe",
+    "verify",
 ]

@@ -92,9 +92,13 @@ def to_dataframe(ds: xr.Dataset) -> pd.DataFrame:
 
     dims, axis, names = _parts(ds)
     ds = ds.transpose(*dims, axis, ...)
-    params = [
-        str(c) for c, v in ds.coords.items() if v.dims and set(v.dims) <= set(dims) and c != axis
-    ]
+    # The parameter dims in the space's order, then labels by name: the same columns
+    # whatever order the store listed its arrays in.
+    params = [d for d in dims if d in ds.coords] + sorted(
+        str(c)
+        for c, v in ds.coords.items()
+        if v.dims and set(v.dims) <= set(dims) and c != axis and c not in dims
+    )
     run_id, status, *columns = compute(
         ds["run_id"].data, ds["status"].data, *(ds[n].data for n in names)
     )

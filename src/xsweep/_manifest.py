@@ -131,6 +131,15 @@ class Manifest:
         manifest, _ = _read(path)
         return manifest
 
+    @classmethod
+    def from_bytes(cls, data: bytes, path: str | os.PathLike[str]) -> Manifest:
+        """Parse manifest content read from elsewhere (a bundle member, say).
+
+        ``path`` names the source in messages. Same rules as :meth:`load`.
+        """
+        manifest, _ = _parse(data, Path(path))
+        return manifest
+
     def counts(self) -> dict[str, int]:
         """Count recorded runs by status, plus ``pending`` (never recorded)."""
         out = {"ok": 0, "failed": 0}
@@ -146,7 +155,10 @@ class Manifest:
 
 def _read(path: Path) -> tuple[Manifest, int]:
     """Parse ``path``; return the manifest and the byte length of its valid part."""
-    data = path.read_bytes()
+    return _parse(path.read_bytes(), path)
+
+
+def _parse(data: bytes, path: Path) -> tuple[Manifest, int]:
     if not data.strip():
         raise ManifestCorruptError("empty manifest (no header line)", path, 1)
     chunks = data.split(b"\n")
@@ -168,7 +180,7 @@ def _read(path: Path) -> tuple[Manifest, int]:
                     f"{path}: ignoring a torn final line {number} ({exc}); "
                     "the run it described will be rerun by resume",
                     RuntimeWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
                 break
             raise ManifestCorruptError(f"invalid line ({exc})", path, number) from None

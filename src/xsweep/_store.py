@@ -812,14 +812,44 @@ def _objectify(ds: xr.Dataset) -> xr.Dataset:
     return ds.assign({n: ds[n].astype(object) for n in strings if n in ds.data_vars})
 
 
-def _is_zip(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() == ".zip"
+def _source(sweep_dir: Path, verify: bool) -> tuple[Any, str | None]:
+    """Return the Zarr store to open and the group prefix in it (a bundle's ``sweep.zarr``)."""
+    from xsweep._archive import check_header, is_bundle
+    from xsweep._archive import verify as verify_bundle
+
+    if is_bundle(sweep_dir):
+        if verify:
+            verify_bundle(sweep_dir).raise_for_problems()
+        else:
+            check_header(sweep_dir)
+        import zipfile
+
+        import zarr
+
+        with zipfile.ZipFile(sweep_dir) as zf:
+            if f"{STORE_NAME}/zarr.json" not in zf.NameToInfo:
+                raise StoreError(f"{sweep_dir} holds no {STORE_NAME}; xsweep did not archive it")
+        return zarr.storage.ZipStore(sweep_dir, mode="r"), STORE_NAME
+    if not (sweep_dir / MANIFEST_NAME).is_file():
+        raise ConfigError(f"{sweep_dir} is not a sweep directory (no {MANIFEST_NAME})")
+    if not (sweep_dir / STORE_NAME).is_dir():
+        raise StoreError(
+            f"{sweep_dir} has no consolidated store ({STORE_NAME}); build it with "
+            f"xs.consolidate({str(sweep_dir)!r})"
+        )
+    return sweep_dir / STORE_NAME, None
+
+
+def _within(prefix: str | None, group: str | None) -> str | None:
+    parts = [p for p in (prefix, group) if p]
+    return "/".join(parts) or None
 
 
 def open_sweep(
     path: str | os.PathLike[str],
     *,
     group: str | None = None,
+    verify: bool = False,
 ) -> xr.Dataset | xr.DataTree:
     """Open a sweep's consolidated store lazily, indexed by the parameter dims.
 
@@ -830,13 +860,19 @@ def open_sweep(
     coordinates, so ``ds.sel({"Sat.SMA": 7100})`` works; a failed run is NaN
     data with its ``status``, never a missing label.
 
+    An archive bundle (:func:`xsweep.archive`) opens the same way, straight
+    from the zip: its manifest is checked against ``MANIFEST.hash`` at open,
+    every member with ``verify=True``.
+
     Parameters
     ----------
     path : path-like
-        The sweep directory.
+        The sweep directory, or a bundle zip.
     group : str, optional
         One output: its store path (``"reports/RF"``) or its GMAT name
         (``"RF"``) when that is unambiguous.
+    verify : bool
+        For a bundle: check every member's SHA-256 first (reads the whole zip).
 
     Returns
     -------
@@ -849,6 +885,8 @@ def open_sweep(
     StoreError
         The store is missing (run :func:`consolidate`), or was written by a
         newer xsweep.
+    BundleError
+        A bundle's manifest (or, with ``verify``, any member) fails its hash.
 
     Examples
     --------
@@ -863,21 +901,10 @@ def open_sweep(
     ('TOF', 'step')
     """
     sweep_dir = Path(path).expanduser().resolve()
-    if _is_zip(sweep_dir):
-        raise ConfigError(
-            f"{sweep_dir} is a zip file; opening archive bundles is not supported by this "
-            "version of xsweep: extract it and open the directory"
-        )
-    if not (sweep_dir / MANIFEST_NAME).is_file():
-        raise ConfigError(f"{sweep_dir} is not a sweep directory (no {MANIFEST_NAME})")
-    store = sweep_dir / STORE_NAME
-    if not store.is_dir():
-        raise StoreError(
-            f"{sweep_dir} has no consolidated store ({STORE_NAME}); build it with "
-            f"xs.consolidate({str(sweep_dir)!r})"
-        )
+    store, prefix = _source(sweep_dir, verify)
+    at = functools.partial(_within, prefix)
     # Metadata first, without Dask: the schema check, and the shard shape to chunk by.
-    plain = xr.open_zarr(store, consolidated=False, zarr_format=3, chunks=None)
+    plain = xr.open_zarr(store, group=at(None), consolidated=False, zarr_format=3, chunks=None)
     schema = plain.attrs.get("xsweep_store_schema")
     if not isinstance(schema, int) or schema > STORE_SCHEMA:
         raise StoreError(
@@ -893,7 +920,9 @@ def open_sweep(
     with warnings.catch_warnings():
         # The coordinates are one Zarr chunk each; they are replaced by loaded ones below.
         warnings.filterwarnings("ignore", "The specified chunks separate", UserWarning)
-        root: xr.Dataset = xr.open_zarr(store, consolidated=False, zarr_format=3, chunks=chunks)
+        root: xr.Dataset = xr.open_zarr(
+            store, group=at(None), consolidated=False, zarr_format=3, chunks=chunks
+        )
     # Parameter coordinates are small labels, not data: load them now (straight from
     # Zarr, no Dask), so that ``where(..., drop=True)`` and ``groupby`` on them work.
     root = root.assign_coords({name: plain[name].variable.load() for name in root.coords})
@@ -905,6 +934,7 @@ def open_sweep(
             tree: xr.DataTree = xr.open_datatree(
                 store,
                 engine="zarr",
+                group=at(None),
                 consolidated=False,
                 chunks=chunks | dict.fromkeys(_AXIS.values(), -1),
             )
@@ -916,7 +946,7 @@ def open_sweep(
         raise ConfigError(f"group={group!r} names no single output of this sweep; it has {groups}")
     axis = next(_AXIS[k] for k, g in _GROUP.items() if matches[0].startswith(f"{g}/"))
     part = xr.open_zarr(
-        store, group=matches[0], consolidated=False, zarr_format=3, chunks=chunks | {axis: -1}
+        store, group=at(matches[0]), consolidated=False, zarr_format=3, chunks=chunks | {axis: -1}
     )
     ds = xr.merge([root, part], compat="override", join="exact", combine_attrs="override")
     ds.attrs = {**root.attrs, **part.attrs}

@@ -166,7 +166,9 @@ class Sweep:
     Parameters
     ----------
     path : path-like
-        The sweep directory (the one holding ``manifest.jsonl``).
+        The sweep directory (the one holding ``manifest.jsonl``), or an
+        archive bundle (read-only: a bundle can be inspected and opened, and
+        resumed once extracted).
 
     Examples
     --------
@@ -188,13 +190,20 @@ class Sweep:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        from xsweep._archive import is_bundle
+
         self.path = Path(path).expanduser().resolve()
-        if not (self.path / MANIFEST_NAME).is_file():
+        self.is_bundle = is_bundle(self.path)
+        if not self.is_bundle and not (self.path / MANIFEST_NAME).is_file():
             raise ConfigError(f"{self.path} is not a sweep directory (no {MANIFEST_NAME})")
 
     @property
     def manifest(self) -> Manifest:
         """The manifest as it is on disk now (re-read on every access)."""
+        if self.is_bundle:
+            from xsweep._archive import read_manifest
+
+            return read_manifest(self.path)
         return Manifest.load(self.path / MANIFEST_NAME)
 
     @property
@@ -224,6 +233,42 @@ class Sweep:
     def failed(self) -> pd.DataFrame:
         """Return the runs whose latest outcome is ``failed``: reason, message, overrides."""
         return _runs_frame(self.manifest.failed().values())
+
+    def read(self, run_id: int, output: str | None = None) -> pd.DataFrame:
+        """Read one run's output from its Parquet file, as gmat-run parsed it.
+
+        Parameters
+        ----------
+        run_id : int
+            The run.
+        output : str, optional
+            The output's GMAT name (``"RF"``); needed when the run has several.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The output, with its ``attrs`` (epoch scales, headers).
+
+        Raises
+        ------
+        ConfigError
+            The run has no recorded outputs, or ``output`` names none of them.
+        """
+        rec = self.manifest.runs.get(int(run_id))
+        if rec is None or not rec.get("outputs"):
+            state = "was never recorded" if rec is None else f"is {rec['status']} with no outputs"
+            raise ConfigError(f"run {run_id} {state}")
+        outputs = rec["outputs"]
+        names = [o["name"] for o in outputs]
+        chosen = [o for o in outputs if output is None or o["name"] == output]
+        if len(chosen) != 1:
+            raise ConfigError(f"run {run_id} has outputs {names}; pass output= one of them")
+        member = chosen[0]["path"]
+        if self.is_bundle:
+            from xsweep._archive import read_member_parquet
+
+            return read_member_parquet(self.path, member)
+        return pd.read_parquet(self.path / member)
 
     def open(self, *, group: str | None = None) -> Any:
         """Open the sweep's consolidated store lazily (see :func:`xsweep.open_sweep`)."""
@@ -468,7 +513,14 @@ def run(
 
 
 def _sweep_dir(path: str | os.PathLike[str]) -> Path:
+    from xsweep._archive import is_bundle
+
     sweep_dir = Path(path).expanduser().resolve()
+    if is_bundle(sweep_dir):
+        raise ConfigError(
+            f"{sweep_dir} is an archive bundle, which is read-only; unpack it with "
+            "xs.extract(bundle, dest) and resume the directory"
+        )
     if not (sweep_dir / MANIFEST_NAME).is_file():
         raise ConfigError(f"{sweep_dir} is not a sweep directory (no {MANIFEST_NAME})")
     return sweep_dir

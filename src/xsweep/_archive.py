@@ -1,0 +1,554 @@
+"""Archive bundles: one self-describing, verifiable zip per sweep.
+
+A bundle holds the sweep directory as it is on disk (``manifest.jsonl``, the
+script, every recorded run's Parquet, ``sweep.zarr``), a generated
+``README.md``, and ``MANIFEST.hash``: the SHA-256 of every other member in
+``sha256sum`` format, so ``sha256sum -c MANIFEST.hash`` checks an unzipped
+bundle without xsweep.
+
+Bundles are deterministic (members sorted, fixed timestamps and permissions,
+no archiving time anywhere), streamed to disk member by member, and stored
+uncompressed where the content is compressed already (Parquet, Zarr chunks),
+which is also what lets :func:`xsweep.open_sweep` read a Zarr chunk straight
+out of the zip by seeking.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import stat
+import uuid
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO, TYPE_CHECKING
+
+from xsweep._atomic import atomic_path
+from xsweep._errors import ConfigError, XsweepError
+from xsweep._manifest import MANIFEST_NAME, Manifest, ManifestWriter
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+HASH_NAME = "MANIFEST.hash"
+README_NAME = "README.md"
+_STORE = "sweep.zarr"
+_RUNS = "runs"
+_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold
+_FILE_MODE = (stat.S_IFREG | 0o644) << 16
+_COPY_BYTES = 1 << 20
+# Text is deflated; everything else is compressed already and stored as is, so a
+# reader can seek into it.
+_TEXT = (".jsonl", ".script", ".md", ".hash", ".log", ".json", ".txt")
+
+
+class BundleError(XsweepError):
+    """A bundle is not a valid xsweep zip: unreadable, unsafe, or failing its hashes."""
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The result of :func:`verify`: what differs from ``MANIFEST.hash``.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The bundle.
+    checked : int
+        Members whose hash was computed.
+    missing : list of str
+        Listed in ``MANIFEST.hash`` but not in the zip.
+    extra : list of str
+        In the zip but not listed.
+    altered : list of str
+        Present and listed, with a different SHA-256.
+    unsafe : list of str
+        Names :func:`extract` refuses: absolute, with ``..``, symlinks, duplicates.
+    """
+
+    path: Path
+    checked: int
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    altered: list[str] = field(default_factory=list)
+    unsafe: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every member is listed, present, safe and unaltered."""
+        return not (self.missing or self.extra or self.altered or self.unsafe)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def problems(self) -> list[str]:
+        """One line per problem, ``"<kind>: <member>"``."""
+        return [
+            f"{kind}: {name}"
+            for kind, names in (
+                ("altered", self.altered),
+                ("missing", self.missing),
+                ("extra", self.extra),
+                ("unsafe", self.unsafe),
+            )
+            for name in names
+        ]
+
+    def raise_for_problems(self) -> None:
+        """Raise :class:`BundleError` naming every problem, if there are any."""
+        if not self.ok:
+            listed = "; ".join(self.problems()[:20])
+            more = len(self.problems()) - 20
+            tail = f"; and {more} more" if more > 0 else ""
+            raise BundleError(f"{self.path} fails verification: {listed}{tail}")
+
+
+# -- writing --
+
+
+def _members(sweep_dir: Path, manifest: Manifest, include_logs: bool) -> list[tuple[str, Path]]:
+    """Every file the bundle holds, as (member name, source path), sorted by name."""
+    logs = {str(r["log"]) for r in manifest.runs.values() if r.get("log")}
+    found: dict[str, Path] = {}
+    top = [MANIFEST_NAME, *sorted(p.name for p in sweep_dir.glob("mission*.script"))]
+    for name in top:
+        found[name] = sweep_dir / name
+    roots = [sweep_dir / _STORE]
+    # Only recorded runs: a run cut off mid-way left nothing a reader could use.
+    records = manifest.runs.values()
+    run_dirs = {PurePosixPath(o["path"]).parent for r in records for o in r["outputs"]}
+    run_dirs |= {PurePosixPath(r["log"]).parent for r in records if r.get("log")}
+    roots += [sweep_dir / d for d in sorted(run_dirs)]
+    for root in roots:
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            for filename in filenames:
+                source = Path(dirpath) / filename
+                name = source.relative_to(sweep_dir).as_posix()
+                if filename.endswith(".tmp"):  # an atomic write in progress when killed
+                    continue
+                if not include_logs and (name in logs or filename.endswith(".log")):
+                    continue
+                found[name] = source
+    return sorted(found.items())
+
+
+def _info(name: str, size: int) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=_EPOCH)
+    info.create_system = 3  # Unix, whatever archived it: the mode bits below mean the same
+    info.external_attr = _FILE_MODE
+    info.compress_type = zipfile.ZIP_DEFLATED if name.endswith(_TEXT) else zipfile.ZIP_STORED
+    info.file_size = size  # so that zipfile picks Zip64 for big members up front
+    return info
+
+
+def _write_member(zf: zipfile.ZipFile, name: str, source: IO[bytes], size: int) -> str:
+    """Stream one member into the zip; return its SHA-256."""
+    digest = hashlib.sha256()
+    with zf.open(_info(name, size), "w") as dst:
+        while chunk := source.read(_COPY_BYTES):
+            digest.update(chunk)
+            dst.write(chunk)
+    return digest.hexdigest()
+
+
+def _readme(manifest: Manifest, members: Iterable[str]) -> str:
+    header = manifest.header
+    counts = manifest.counts()
+    versions = header.get("versions", {})
+    engine = header.get("engine", {})
+    dims = ", ".join(f"{d} ({n})" for d, n in manifest.space.get("dims", {}).items())
+    records = manifest.runs.values()
+    outputs = sorted({f"{o['kind']} {o['name']}" for r in records for o in r["outputs"]})
+    n_members = sum(1 for _ in members)
+    lines = [
+        "# xsweep sweep bundle",
+        "",
+        f"A parameter sweep of the GMAT script `{header['script'].get('name', 'mission.script')}`,",
+        "run and packed by xsweep (https://pypi.org/project/gmat-xsweep/).",
+        "",
+        "## Fingerprint",
+        "",
+        f"- sweep id: `{header['sweep_id']}`",
+        f"- created: {header.get('created', 'unknown')}",
+        f"- script SHA-256: `{header['script_sha256']}`",
+        f"- runs planned: {manifest.n_runs} (ok {counts['ok']}, failed {counts['failed']}, "
+        f"pending {counts['pending']})",
+        f"- parameter dims: {dims or 'none'}",
+        f"- outputs: {', '.join(outputs) or 'none'}",
+        f"- GMAT: {engine.get('gmat_version', 'unknown')} ({engine.get('kind', 'unknown')} engine)",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()) if v),
+        f"- members: {n_members} plus this README and MANIFEST.hash",
+        "",
+        "## Layout",
+        "",
+        "- `manifest.jsonl`: line 1 the header (space, versions, options), then one line",
+        "  per run outcome (JSON Lines; paths in it are relative to the bundle root).",
+        "- `mission.script`: the script the sweep ran (and `mission-<hash>.script` for a",
+        "  drifted script a resume ran).",
+        "- `runs/run-NNNNNN/<kind>-<name>.parquet`: each run's outputs as gmat-run parsed them.",
+        "- `sweep.zarr/`: every run's outputs in one Zarr v3 store over the parameter dims.",
+        "- `MANIFEST.hash`: the SHA-256 of every other member.",
+        "",
+        "## Open it",
+        "",
+        "```python",
+        "import xsweep as xs",
+        'ds = xs.open_sweep("this.zip")          # lazily, without unzipping',
+        'xs.Sweep("this.zip").runs()              # the runs, from the manifest',
+        'xs.Sweep("this.zip").read(0)             # run 0\'s output as a DataFrame',
+        "```",
+        "",
+        "## Verify it",
+        "",
+        "```",
+        "xsweep verify this.zip                   # or xs.verify('this.zip') in Python",
+        "unzip this.zip -d sweep && cd sweep && sha256sum -c MANIFEST.hash   # without xsweep",
+        "```",
+        "",
+        '`xs.extract("this.zip", "sweep/")` unpacks it safely (hashes checked);',
+        '`xs.resume("sweep/")` then finishes any failed or pending runs.',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _check_out(sweep_dir: Path, out: Path, overwrite: bool) -> None:
+    if out.is_relative_to(sweep_dir):
+        raise ConfigError(f"the bundle {out} cannot be written inside the sweep it archives")
+    if out.is_dir():
+        raise ConfigError(f"{out} is a directory; give the bundle's file name")
+    if out.exists() and not overwrite:
+        raise ConfigError(f"{out} exists; pass overwrite=True to replace it")
+    if not out.parent.is_dir():
+        raise ConfigError(f"{out.parent} does not exist")
+
+
+def archive(
+    path: str | os.PathLike[str],
+    *,
+    out: str | os.PathLike[str] | None = None,
+    include_logs: bool = False,
+    overwrite: bool = False,
+) -> Path:
+    """Pack a sweep (finished or partial) into one deterministic, verifiable zip.
+
+    The store is brought up to date first (built if missing), so the bundle
+    opens with :func:`xsweep.open_sweep` as it is. The zip is written to a
+    temporary name beside ``out`` and renamed at the end: a failure leaves
+    nothing behind. Archiving the same sweep twice gives identical bytes.
+
+    Parameters
+    ----------
+    path : path-like
+        The sweep directory.
+    out : path-like, optional
+        The zip to write; ``<path>.zip`` beside the sweep directory by default.
+    include_logs : bool
+        Include each run's ``gmat.log`` (left out by default: they are large
+        and say nothing the manifest's error lines do not, for most runs).
+    overwrite : bool
+        Replace an existing ``out``.
+
+    Returns
+    -------
+    pathlib.Path
+        The bundle.
+
+    Raises
+    ------
+    ConfigError
+        ``path`` is not a sweep directory, ``out`` is inside it, or ``out``
+        exists and ``overwrite`` is false.
+    SweepLockedError
+        The sweep is running.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import xsweep as xs
+    >>> out = tempfile.mkdtemp()
+    >>> _ = xs.run("examples/missions/leo_report.script", xs.grid({"Sat.SMA": [7000, 7100]}),
+    ...            out=f"{out}/sweep", workers=1, progress=False)
+    >>> bundle = xs.archive(f"{out}/sweep")
+    >>> bundle.name, xs.verify(bundle).ok
+    ('sweep.zip', True)
+    >>> xs.open_sweep(bundle)["status"].values.tolist()
+    [1, 1]
+    """
+    from xsweep._space import Space
+    from xsweep._store import LiveStore
+
+    sweep_dir = Path(path).expanduser().resolve()
+    if not (sweep_dir / MANIFEST_NAME).is_file():
+        raise ConfigError(f"{sweep_dir} is not a sweep directory (no {MANIFEST_NAME})")
+    target = Path(out).expanduser().resolve() if out is not None else sweep_dir.with_suffix(".zip")
+    _check_out(sweep_dir, target, overwrite)
+    with ManifestWriter(sweep_dir) as writer:  # a consistent snapshot: nothing appends meanwhile
+        manifest = writer.manifest
+        assert manifest is not None
+        LiveStore(sweep_dir, Space.from_dict(manifest.space, verify=False), manifest).sync()
+        members = _members(sweep_dir, manifest, include_logs)
+        readme = _readme(manifest, (n for n, _ in members)).encode()
+        hashes: dict[str, str] = {}
+        with atomic_path(target) as tmp, zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
+            entries = sorted([*members, (README_NAME, None)], key=lambda e: e[0])
+            for name, source in entries:
+                if source is None:
+                    hashes[name] = _write_member(zf, name, io.BytesIO(readme), len(readme))
+                    continue
+                with open(source, "rb") as fh:
+                    hashes[name] = _write_member(zf, name, fh, os.fstat(fh.fileno()).st_size)
+            listing = "".join(f"{h}  {n}\n" for n, h in sorted(hashes.items())).encode()
+            _write_member(zf, HASH_NAME, io.BytesIO(listing), len(listing))
+    return target
+
+
+# -- reading --
+
+
+def is_bundle(path: str | os.PathLike[str]) -> bool:
+    """Tell whether ``path`` is a zip file (a bundle, if it is anything xsweep reads)."""
+    p = Path(path)
+    return p.is_file() and zipfile.is_zipfile(p)
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise BundleError(f"{path} is not a readable zip ({exc})") from None
+
+
+def _hash_list(zf: zipfile.ZipFile, path: Path) -> dict[str, str]:
+    try:
+        text = zf.read(HASH_NAME).decode()
+    except KeyError:
+        raise BundleError(f"{path} is not an xsweep bundle (no {HASH_NAME})") from None
+    listed: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64 or not name:
+            raise BundleError(f"{path}: {HASH_NAME} line {number} is malformed: {line[:80]!r}")
+        listed[name] = digest
+    return listed
+
+
+def _unsafe(infos: Iterable[zipfile.ZipInfo]) -> list[str]:
+    seen: set[str] = set()
+    bad: list[str] = []
+    for info in infos:
+        name = info.filename
+        parts = PurePosixPath(name).parts
+        mode = info.external_attr >> 16
+        if (
+            name.startswith(("/", "\\"))
+            or "\\" in name
+            or (len(name) > 1 and name[1] == ":")
+            or ".." in parts
+            or stat.S_ISLNK(mode)
+            or name in seen
+        ):
+            bad.append(name)
+        seen.add(name)
+    return bad
+
+
+def _digest(zf: zipfile.ZipFile, info: zipfile.ZipInfo, sink: IO[bytes] | None = None) -> str:
+    digest = hashlib.sha256()
+    with zf.open(info) as src:
+        while chunk := src.read(_COPY_BYTES):
+            digest.update(chunk)
+            if sink is not None:
+                sink.write(chunk)
+    return digest.hexdigest()
+
+
+def _check(zf: zipfile.ZipFile, path: Path, *, full: bool = True) -> Verification:
+    listed = _hash_list(zf, path)
+    infos = [i for i in zf.infolist() if not i.is_dir() and i.filename != HASH_NAME]
+    names = {i.filename for i in infos}
+    altered: list[str] = []
+    checked = 0
+    for info in infos:
+        if info.filename in listed and (full or info.filename == MANIFEST_NAME):
+            checked += 1
+            try:
+                ok = _digest(zf, info) == listed[info.filename]
+            except (zipfile.BadZipFile, OSError, EOFError):  # CRC or zlib failure
+                ok = False
+            if not ok:
+                altered.append(info.filename)
+    return Verification(
+        path,
+        checked,
+        missing=sorted(set(listed) - names) if full else [],
+        extra=sorted(names - set(listed)) if full else [],
+        altered=sorted(altered),
+        unsafe=_unsafe(zf.infolist()),
+    )
+
+
+def verify(bundle: str | os.PathLike[str]) -> Verification:
+    r"""Check every member of a bundle against its ``MANIFEST.hash``.
+
+    Parameters
+    ----------
+    bundle : path-like
+        The zip written by :func:`archive`.
+
+    Returns
+    -------
+    Verification
+        ``.ok`` is true when nothing is missing, extra, altered or unsafe;
+        otherwise the offending member names are listed by kind.
+
+    Raises
+    ------
+    BundleError
+        ``bundle`` is not a zip, or has no readable ``MANIFEST.hash``.
+
+    Examples
+    --------
+    >>> import tempfile, zipfile
+    >>> import xsweep as xs
+    >>> bad = tempfile.mktemp(suffix=".zip")
+    >>> with zipfile.ZipFile(bad, "w") as zf:
+    ...     zf.writestr("manifest.jsonl", "{}\n")
+    ...     zf.writestr("MANIFEST.hash", "0" * 64 + "  manifest.jsonl\n")
+    >>> xs.verify(bad).problems()
+    ['altered: manifest.jsonl']
+    """
+    path = Path(bundle).expanduser().resolve()
+    with _open_zip(path) as zf:
+        return _check(zf, path)
+
+
+def check_header(path: Path) -> Manifest:
+    """Check cheaply (for ``open_sweep``) that the manifest member matches its hash."""
+    with _open_zip(path) as zf:
+        report = _check(zf, path, full=False)
+        if MANIFEST_NAME not in _hash_list(zf, path):
+            raise BundleError(f"{path} is not an xsweep bundle (no {MANIFEST_NAME} listed)")
+        report.raise_for_problems()
+        return Manifest.from_bytes(zf.read(MANIFEST_NAME), path / MANIFEST_NAME)
+
+
+def read_manifest(path: Path) -> Manifest:
+    """Read a bundle's manifest member (no hash check)."""
+    with _open_zip(path) as zf:
+        try:
+            data = zf.read(MANIFEST_NAME)
+        except KeyError:
+            raise BundleError(f"{path} is not an xsweep bundle (no {MANIFEST_NAME})") from None
+    return Manifest.from_bytes(data, path / MANIFEST_NAME)
+
+
+def read_member_parquet(path: Path, member: str) -> pd.DataFrame:
+    """Read one Parquet member of a bundle (attrs restored)."""
+    import pandas as pd
+
+    with _open_zip(path) as zf:
+        try:
+            with zf.open(member) as fh:
+                return pd.read_parquet(io.BytesIO(fh.read()))
+        except KeyError:
+            raise BundleError(f"{path} has no member {member}") from None
+
+
+def extract(
+    bundle: str | os.PathLike[str],
+    dest: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Unpack a bundle safely into a sweep directory, checking hashes as it goes.
+
+    Members with absolute paths or ``..`` (zip slip), symlinks and duplicate
+    names are refused before anything is written; every member must be listed
+    in ``MANIFEST.hash`` and match it. The bundle is unpacked into a temporary
+    directory beside ``dest`` and renamed into place, so a refused bundle
+    leaves nothing. The result is an ordinary sweep directory:
+    :func:`xsweep.resume` finishes its failed and pending runs.
+
+    Parameters
+    ----------
+    bundle : path-like
+        The zip written by :func:`archive`.
+    dest : path-like
+        The sweep directory to create.
+    overwrite : bool
+        Replace an existing ``dest``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``dest``.
+
+    Raises
+    ------
+    BundleError
+        The bundle is not a zip, is unsafe, or fails verification.
+    ConfigError
+        ``dest`` exists and ``overwrite`` is false.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import xsweep as xs
+    >>> out = tempfile.mkdtemp()
+    >>> _ = xs.run("examples/missions/leo_report.script", xs.grid({"Sat.SMA": [7000, 7100]}),
+    ...            out=f"{out}/sweep", workers=1, progress=False)
+    >>> copy = xs.extract(xs.archive(f"{out}/sweep"), f"{out}/copy")
+    >>> xs.Sweep(copy).counts
+    {'ok': 2, 'failed': 0, 'pending': 0}
+    """
+    path = Path(bundle).expanduser().resolve()
+    target = Path(dest).expanduser().resolve()
+    if target.exists() and not overwrite:
+        raise ConfigError(f"{target} exists; pass overwrite=True to replace it")
+    if target.is_relative_to(path.parent / path.name):
+        raise ConfigError(f"cannot extract {path} into itself")
+    with _open_zip(path) as zf:
+        infos = zf.infolist()
+        unsafe = _unsafe(infos)
+        if unsafe:
+            raise BundleError(f"{path} has unsafe member names, refusing to extract: {unsafe[:10]}")
+        listed = _hash_list(zf, path)
+        files = [i for i in infos if not i.is_dir()]
+        names = {i.filename for i in files} - {HASH_NAME}
+        Verification(
+            path, 0, missing=sorted(set(listed) - names), extra=sorted(names - set(listed))
+        ).raise_for_problems()
+        if MANIFEST_NAME not in names:
+            raise BundleError(f"{path} is not an xsweep bundle (no {MANIFEST_NAME})")
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            tmp.mkdir(parents=True)
+            altered: list[str] = []
+            for info in files:
+                out = tmp.joinpath(*PurePosixPath(info.filename).parts)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                with open(out, "wb") as sink:
+                    try:
+                        digest = _digest(zf, info, sink)
+                    except (zipfile.BadZipFile, OSError, EOFError):
+                        digest = ""
+                if info.filename != HASH_NAME and digest != listed[info.filename]:
+                    altered.append(info.filename)
+            Verification(path, len(files), altered=altered).raise_for_problems()
+            if target.exists():
+                old = target.with_name(f".{target.name}.{uuid.uuid4().hex}.old")
+                target.rename(old)
+                tmp.rename(target)
+                shutil.rmtree(old)
+            else:
+                tmp.rename(target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return target
