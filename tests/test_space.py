@@ -336,3 +336,9 @@ def test_extending_a_grid_is_an_error() -> None:
     )
     with pytest.raises(xs.SpaceError, match="have no recipe"):
         xs.Space(mixed).extended(1)
+
+
+def test_lognormal_mu_that_overflows_is_a_space_error() -> None:
+    # Found by fuzzing the CLI's --perturb grammar: exp(710) overflows a float.
+    with pytest.raises(xs.SpaceError, match="too large"):
+        xs.monte_carlo(1, {"Sat.SMA": ("lognormal", 710.0, 1.0)}, seed=0)

@@ -83,8 +83,12 @@ def parse_distribution(field: str, spec: Any) -> Distribution:
         return Distribution(
             scipy.stats.norm(loc=mu, scale=sigma), {"name": name, "params": [mu, sigma]}
         )
+    try:
+        scale = math.exp(mu)
+    except OverflowError:
+        raise SpaceError(f"{field}: lognormal mu={mu!r} is too large (exp(mu) overflows)") from None
     return Distribution(
-        scipy.stats.lognorm(s=sigma, scale=math.exp(mu)), {"name": name, "params": [mu, sigma]}
+        scipy.stats.lognorm(s=sigma, scale=scale), {"name": name, "params": [mu, sigma]}
     )
 
 

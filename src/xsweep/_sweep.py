@@ -893,6 +893,7 @@ class _Cluster:
                 }
                 if kwargs["processes"]:  # worker processes, started by nannies
                     kwargs.setdefault("env", {"XSWEEP_LEAN": "1"})
+                    kwargs.setdefault("preload", ["xsweep._worker"])  # Ctrl-C: the client's
                 self._stack.enter_context(dask.config.set(_QUIET_CLUSTER))
                 self.cluster = self._stack.enter_context(LocalCluster(**kwargs))
                 self.client = self._stack.enter_context(Client(self.cluster))
