@@ -6,4 +6,5 @@ bash .ci/env.sh
 .venv/bin/ruff check src tests examples benchmarks
 .venv/bin/ruff format --check src tests examples benchmarks
 .venv/bin/mypy src
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet -f docs/mkdocs.yml
 HYPOTHESIS_PROFILE=ci .venv/bin/python -m pytest -m "" --doctest-modules src tests "$@"

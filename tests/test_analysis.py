@@ -241,3 +241,24 @@ def test_on_time_grid_rejects_bad_arguments(
     ds = xs.open_sweep(drag_sweep.path)
     with pytest.raises(xs.ConfigError, match=match):
         xs.on_time_grid(ds, **kwargs)
+
+
+def test_final_is_each_runs_last_row(drag_sweep: xs.Sweep) -> None:
+    ds = xs.open_sweep(drag_sweep.path)
+    assert isinstance(ds, xr.Dataset)
+    last = ds.xsweep.final().load()
+    assert set(last.dims) == {"Sat.SMA", "TOF"}
+    assert int((last["status"] == 1).sum()) == drag_sweep.counts["ok"]
+    checked = 0
+    for run_id, rec in drag_sweep.manifest.runs.items():
+        point = last.where(last["run_id"] == run_id, drop=True).squeeze()
+        if rec["status"] != "ok":
+            assert np.isnan(float(point["Sat.Earth.Altitude"]))
+            continue
+        frame = xs.read_output(drag_sweep.path / rec["outputs"][0]["path"])
+        assert float(point["Sat.Earth.Altitude"]) == frame["Sat.Earth.Altitude"].iloc[-1]
+        assert point["time"].values == frame["Sat.UTCGregorian"].iloc[-1].to_datetime64()
+        checked += 1
+    assert checked == drag_sweep.counts["ok"] >= 2
+    # The runs differ in length, so the padded last step is NaN for some of them.
+    assert bool(ds["Sat.Earth.Altitude"].isel(step=-1).isnull().any())

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from _helpers import ROOT
@@ -30,3 +32,62 @@ def test_quickstart_runs_a_real_sweep() -> None:
     # Higher orbits end higher: one line per (SMA, INC) in C order.
     assert altitudes[0] < altitudes[2] < altitudes[4]
     assert "Dask dashboard at http" in proc.stderr
+
+
+PLOTS = [
+    "sma_scan",
+    "epoch_tof_grid",
+    "mc_dispersion",
+    "lhs_vs_mc",
+    "resume_killed",
+    "archive_round_trip",
+    "watch_live",
+]
+
+
+@pytest.mark.parametrize("name", PLOTS)
+def test_example_writes_its_plot(name: str, tmp_path: Path) -> None:
+    """Each example runs a real sweep in a fresh interpreter and saves a non-trivial PNG."""
+    import matplotlib.image
+
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / f"{name}.py"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    png = tmp_path / f"{name}.png"
+    assert proc.stdout.strip().splitlines()[-1] == str(png)
+    assert png.stat().st_size > 20_000
+    pixels = matplotlib.image.imread(png)[..., :3]
+    assert pixels.shape[0] > 300
+    assert pixels.shape[1] > 500
+    # Not blank: many distinct colours (lines, fills, text), not one background.
+    colours = np.unique((pixels.reshape(-1, 3) * 255).astype(np.uint8), axis=0)
+    assert len(colours) > 50
+
+
+def test_docs_show_every_example_plot() -> None:
+    """The docs embed each example's plot, committed under docs/images/."""
+    pages = "".join(p.read_text() for p in (ROOT / "docs").rglob("*.md"))
+    for name in PLOTS:
+        assert (ROOT / "docs" / "images" / f"{name}.png").is_file(), name
+        assert f"images/{name}.png" in pages, name
+
+
+def test_cookbook_snippets_run(tmp_path: Path) -> None:
+    """docs/cookbook.md includes these sections; they run and give sensible numbers."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "cookbook.py"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    selected, grouped, frame = proc.stdout.strip().splitlines()
+    assert selected.split()[-3:] == ["7100.0", "2", "3"]
+    assert len(grouped.split(",")) == 3
+    assert frame.endswith("{'ok': 18}")

@@ -35,7 +35,7 @@ if not _os.environ.get("XSWEEP_LEAN"):
     from xsweep._space import Run, Space, grid, latin_hypercube, monte_carlo, samples
 
 if TYPE_CHECKING:
-    from xsweep._analysis import on_time_grid, to_dataframe
+    from xsweep._analysis import final, on_time_grid, to_dataframe
     from xsweep._archive import BundleError, Verification, archive, extract, verify
     from xsweep._engine import EngineInfo, get_engine
     from xsweep._manifest import SweepLockedError
@@ -65,6 +65,7 @@ _LAZY = {
     "StoreError": "xsweep._store",
     "consolidate": "xsweep._store",
     "open_sweep": "xsweep._store",
+    "final": "xsweep._analysis",
     "on_time_grid": "xsweep._analysis",
     "to_dataframe": "xsweep._analysis",
     "Sweep": "xsweep._sweep",
@@ -116,6 +117,7 @@ __all__ = [
     "consolidate",
     "extend",
     "extract",
+    "final",
     "get_engine",
     "grid",
     "latin_hypercube",

@@ -92,6 +92,12 @@ class XsweepAccessor:
 
         return to_dataframe(self._ds)
 
+    def final(self) -> xr.Dataset:
+        """Each run's last row (see :func:`xsweep.final`)."""
+        from xsweep._analysis import final
+
+        return final(self._ds)
+
     def on_time_grid(
         self,
         times: Sequence[Any] | np.ndarray | None = None,

@@ -153,6 +153,51 @@ def _interp(x: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:
     return out
 
 
+def final(ds: xr.Dataset) -> xr.Dataset:
+    """Return the last row of every run: each output variable at its run's final step.
+
+    Runs differ in length (GMAT's steps are adaptive, a failed run has no
+    rows); shorter runs are padded at the end, so ``ds.isel(step=-1)`` is NaN
+    for all but the longest. This picks each run's own last row. A run
+    without rows gives NaN (NaT, ``""``). The run-level variables
+    (``status``, ``run_id``...) come along. One pass over the column that
+    marks valid rows (``elapsed_s``) is computed to find the rows; the values
+    stay lazy.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        One output of a sweep, as :func:`xsweep.open_sweep` returns it.
+
+    Returns
+    -------
+    xarray.Dataset
+        Over the parameter dims only.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import xsweep as xs
+    >>> out = tempfile.mkdtemp()
+    >>> space = xs.grid({"TOF": [300, 600]})
+    >>> _ = xs.run("examples/missions/leo_report.script", space, out=out, workers=1,
+    ...            progress=False)
+    >>> xs.final(xs.open_sweep(out))["elapsed_s"].values.tolist()
+    [300.0, 600.0]
+    """
+    _, axis, names = _parts(ds)
+    key = "elapsed_s" if "elapsed_s" in names else None
+    if key is None:
+        key = next((n for n in names if ds[n].dtype.kind in "fmM"), names[0] if names else None)
+    if key is None:
+        raise ConfigError("this output has no columns to take a final row of")
+    valid = ds[key].notnull() if ds[key].dtype.kind in "fmM" else ds[key] != ""
+    count = valid.sum(axis).compute()
+    rows = ds[names].isel({axis: (count - 1).clip(min=0)})
+    rows = rows.where(count > 0)
+    return xr.merge([ds.drop_dims(axis), rows], combine_attrs="override")
+
+
 def on_time_grid(
     ds: xr.Dataset,
     times: Sequence[Any] | np.ndarray | None = None,
