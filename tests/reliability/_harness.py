@@ -1,0 +1,190 @@
+"""Shared by the reliability suite: a cluster of separate processes, snapshots, checks.
+
+Every fault case ends with the same checks (:func:`assert_recovers`): the
+manifest parses, every run that was finished before the fault still has the
+exact bytes it had, ``resume`` completes the sweep, and the final store's data
+equals an uninterrupted sweep's (timings aside).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+import xsweep as xs
+from _helpers import MISSIONS, ROOT
+
+REPORT = MISSIONS / "leo_report.script"
+SUMMARY = Path(__file__).resolve().parent / "out" / "summary.json"
+
+
+# The sweep every case runs: 240 Monte Carlo samples crossed with 50 minutes of flight.
+SWEEP = ["monte-carlo", str(REPORT), "--n", "240", "--perturb", "Sat.SMA=normal:7000:5",
+         "--seed", "42", "--grid", "TOF=3000", "--no-progress"]  # fmt: skip
+
+
+def finished(sweep_dir: Path) -> dict[str, str]:
+    """SHA-256 of every output file of every run the manifest records as ok."""
+    manifest = xs.Sweep(sweep_dir).manifest
+    out: dict[str, str] = {}
+    for rec in manifest.runs.values():
+        if rec["status"] == "ok":
+            for o in rec["outputs"]:
+                path = sweep_dir / o["path"]
+                if path.is_file():  # a deleted one is what a case checks for
+                    out[o["path"]] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def store_data(sweep_dir: Path) -> dict[str, xr.Dataset]:
+    """Every group of the store, loaded, without wall-clock timings."""
+    opened = xs.open_sweep(sweep_dir)
+    if isinstance(opened, xr.DataTree):
+        groups = {n.path: n.to_dataset(inherit=False) for n in opened.subtree}
+    else:
+        groups = {"/": opened}
+    out = {}
+    for key, ds in groups.items():
+        ds = ds.drop_vars(["duration_s"], errors="ignore").load()
+        ds.attrs.pop("sweep_id", None)  # every sweep has its own
+        out[key] = ds
+    return out
+
+
+@dataclass
+class Outcome:
+    """What one fault case did, for the suite's summary."""
+
+    case: str
+    faults: int
+    recorded_before: int
+    rerun_by_resume: int
+    bytes_lost: int
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def assert_recovers(
+    sweep_dir: Path,
+    before: dict[str, str],
+    reference: Path,
+    *,
+    case: str,
+    faults: int = 1,
+    client: Any = None,
+) -> Outcome:
+    """Check a sweep after a fault: intact, resumable, and equal to an uninterrupted one."""
+    recorded = xs.Sweep(sweep_dir).manifest  # parses (torn tails tolerated) or raises
+    n_recorded = len(recorded.runs)
+    # Nothing finished before the fault changed or disappeared.
+    after = finished(sweep_dir)
+    lost = [p for p in before if after.get(p) != before[p]]
+    assert not lost, f"finished outputs changed or vanished: {lost[:5]}"
+    sweep = xs.resume(sweep_dir, client=client, progress=False, workers=None if client else 2)
+    assert sweep.counts == {"ok": sweep.n_runs, "failed": 0, "pending": 0}, sweep.counts
+    # The resume did not touch them either.
+    again = finished(sweep_dir)
+    assert all(again[p] == h for p, h in before.items())
+    mine, theirs = store_data(sweep_dir), store_data(reference)
+    assert mine.keys() == theirs.keys()
+    for key in theirs:
+        xr.testing.assert_identical(mine[key], theirs[key])
+    outcome = Outcome(
+        case=case,
+        faults=faults,
+        recorded_before=len(before),
+        rerun_by_resume=sweep.n_runs - len(before),
+        bytes_lost=0,
+        notes={"manifest_runs_after_fault": n_recorded},
+    )
+    record(outcome)
+    return outcome
+
+
+def record(outcome: Outcome) -> None:
+    """Append a case's outcome to the suite's summary (tests/reliability/out/summary.json)."""
+    SUMMARY.parent.mkdir(exist_ok=True)
+    rows = json.loads(SUMMARY.read_text()) if SUMMARY.exists() else []
+    rows = [r for r in rows if r["case"] != outcome.case] + [outcome.__dict__]
+    SUMMARY.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+def wait_for_lines(manifest: Path, n: int, timeout: float = 120) -> None:
+    """Wait until the manifest has more than ``n`` lines (header included)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if manifest.exists() and len(manifest.read_bytes().splitlines()) > n:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{manifest} never got past {n} lines")
+
+
+def cli(*args: str) -> subprocess.Popen[str]:
+    """Start ``xsweep ARGS`` in its own process group."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "xsweep", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+
+
+@contextlib.contextmanager
+def separate_cluster(tmp: Path, workers: int = 2) -> Iterator[dict[str, Any]]:
+    """A scheduler and ``workers`` nanny-managed workers, each its own OS process."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    sched_file = tmp / "scheduler.json"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": ROOT}
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+         "--port", "0", "--dashboard-address", ":0", "--scheduler-file", str(sched_file)],
+        **quiet,  # type: ignore[call-overload]
+    )  # fmt: skip
+    procs = [scheduler]
+    try:
+        deadline = time.monotonic() + 60
+        while not sched_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(sched_file.read_text())["address"]
+        for _ in range(workers):
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "distributed.cli.dask_worker",
+                        address,
+                        "--nthreads",
+                        "1",
+                        "--host",
+                        "127.0.0.1",
+                        "--dashboard-address",
+                        ":0",
+                    ],
+                    **quiet,  # type: ignore[call-overload]
+                )
+            )
+        from distributed import Client
+
+        with Client(address) as c:
+            c.wait_for_workers(workers, timeout=60)
+        yield {"address": address, "scheduler": scheduler, "procs": procs}
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=30)
