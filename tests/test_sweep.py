@@ -22,7 +22,7 @@ from distributed import Client, LocalCluster, get_task_stream
 from distributed.utils import key_split
 
 import xsweep as xs
-from _helpers import MISSIONS, ROOT
+from _helpers import MISSIONS, ROOT, separate_cluster
 from xsweep._manifest import MANIFEST_NAME, Manifest, ManifestWriter, script_sha256
 
 pytestmark = [pytest.mark.gmat, pytest.mark.slow]
@@ -394,67 +394,14 @@ def test_extend_keeps_existing_samples_and_runs_only_new_ones(
 
 
 def test_a_separately_started_scheduler_and_two_workers(tmp_path: Path) -> None:
-    sched_file = tmp_path / "scheduler.json"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "distributed.cli.dask_scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--dashboard-address",
-                ":0",
-                "--scheduler-file",
-                str(sched_file),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    ]
-    try:
-        deadline = time.monotonic() + 60
-        while not sched_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        address = json.loads(sched_file.read_text())["address"]
-        for _ in range(2):
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "distributed.cli.dask_worker",
-                        address,
-                        "--nthreads",
-                        "1",
-                        "--host",
-                        "127.0.0.1",
-                        "--dashboard-address",
-                        ":0",
-                    ],
-                    env=env,
-                    cwd=ROOT,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-        with Client(address) as c:
-            c.wait_for_workers(2, timeout=60)
+    with separate_cluster(tmp_path, workers=2) as cluster:
+        address = cluster["address"]
         space = xs.grid({"Sat.SMA": [7000.0 + 25 * i for i in range(8)]})
         sweep = xs.run(REPORT, space, out=tmp_path / "s", client=address, progress=False)
         assert sweep.counts == {"ok": 8, "failed": 0, "pending": 0}
         assert len({r["pid"] for r in _records(tmp_path / "s")}) == 2  # one child per worker
         with Client(address) as c:
             assert len(c.scheduler_info()["workers"]) == 2  # nothing of ours was shut down
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=30)
 
 
 # --- Ctrl-C -------------------------------------------------------------------------

@@ -186,11 +186,11 @@ def final(ds: xr.Dataset) -> xr.Dataset:
     [300.0, 600.0]
     """
     _, axis, names = _parts(ds)
-    key = "elapsed_s" if "elapsed_s" in names else None
-    if key is None:
-        key = next((n for n in names if ds[n].dtype.kind in "fmM"), names[0] if names else None)
-    if key is None:
+    # The column that marks a run's rows: elapsed time, else any float or time column.
+    keys = [n for n in names if n == "elapsed_s"] + [n for n in names if ds[n].dtype.kind in "fmM"]
+    if not names:
         raise ConfigError("this output has no columns to take a final row of")
+    key = (keys or names)[0]
     valid = ds[key].notnull() if ds[key].dtype.kind in "fmM" else ds[key] != ""
     count = valid.sum(axis).compute()
     rows = ds[names].isel({axis: (count - 1).clip(min=0)})

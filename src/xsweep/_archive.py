@@ -100,9 +100,10 @@ class Verification:
 
     def raise_for_problems(self) -> None:
         """Raise :class:`BundleError` naming every problem, if there are any."""
-        if not self.ok:
-            listed = "; ".join(self.problems()[:20])
-            more = len(self.problems()) - 20
+        problems = self.problems()
+        if problems:
+            listed = "; ".join(problems[:20])
+            more = len(problems) - 20
             tail = f"; and {more} more" if more > 0 else ""
             raise BundleError(f"{self.path} fails verification: {listed}{tail}")
 
@@ -156,7 +157,7 @@ def _write_member(zf: zipfile.ZipFile, name: str, source: IO[bytes], size: int) 
     return digest.hexdigest()
 
 
-def _readme(manifest: Manifest, members: Iterable[str]) -> str:
+def _readme(manifest: Manifest, n_members: int) -> str:
     header = manifest.header
     counts = manifest.counts()
     versions = header.get("versions", {})
@@ -164,7 +165,6 @@ def _readme(manifest: Manifest, members: Iterable[str]) -> str:
     dims = ", ".join(f"{d} ({n})" for d, n in manifest.space.get("dims", {}).items())
     records = manifest.runs.values()
     outputs = sorted({f"{o['kind']} {o['name']}" for r in records for o in r["outputs"]})
-    n_members = sum(1 for _ in members)
     lines = [
         "# xsweep sweep bundle",
         "",
@@ -293,7 +293,7 @@ def archive(
         assert manifest is not None
         LiveStore(sweep_dir, Space.from_dict(manifest.space, verify=False), manifest).sync()
         members = _members(sweep_dir, manifest, include_logs)
-        readme = _readme(manifest, (n for n, _ in members)).encode()
+        readme = _readme(manifest, len(members)).encode()
         hashes: dict[str, str] = {}
         with atomic_path(target) as tmp, zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
             entries = sorted([*members, (README_NAME, None)], key=lambda e: e[0])
@@ -368,14 +368,14 @@ def _digest(zf: zipfile.ZipFile, info: zipfile.ZipInfo, sink: IO[bytes] | None =
     return digest.hexdigest()
 
 
-def _check(zf: zipfile.ZipFile, path: Path, *, full: bool = True) -> Verification:
+def _check(zf: zipfile.ZipFile, path: Path) -> Verification:
     listed = _hash_list(zf, path)
     infos = [i for i in zf.infolist() if not i.is_dir() and i.filename != HASH_NAME]
     names = {i.filename for i in infos}
     altered: list[str] = []
     checked = 0
     for info in infos:
-        if info.filename in listed and (full or info.filename == MANIFEST_NAME):
+        if info.filename in listed:
             checked += 1
             try:
                 ok = _digest(zf, info) == listed[info.filename]
@@ -386,8 +386,8 @@ def _check(zf: zipfile.ZipFile, path: Path, *, full: bool = True) -> Verificatio
     return Verification(
         path,
         checked,
-        missing=sorted(set(listed) - names) if full else [],
-        extra=sorted(names - set(listed)) if full else [],
+        missing=sorted(set(listed) - names),
+        extra=sorted(names - set(listed)),
         altered=sorted(altered),
         unsafe=_unsafe(zf.infolist()),
     )
@@ -428,14 +428,18 @@ def verify(bundle: str | os.PathLike[str]) -> Verification:
         return _check(zf, path)
 
 
-def check_header(path: Path) -> Manifest:
-    """Check cheaply (for ``open_sweep``) that the manifest member matches its hash."""
+def check_header(path: Path) -> set[str]:
+    """Check cheaply (for ``open_sweep``) that the manifest member matches its hash.
+
+    Returns the bundle's member names.
+    """
     with _open_zip(path) as zf:
-        report = _check(zf, path, full=False)
-        if MANIFEST_NAME not in _hash_list(zf, path):
-            raise BundleError(f"{path} is not an xsweep bundle (no {MANIFEST_NAME} listed)")
-        report.raise_for_problems()
-        return Manifest.from_bytes(zf.read(MANIFEST_NAME), path / MANIFEST_NAME)
+        listed = _hash_list(zf, path)
+        if MANIFEST_NAME not in listed or MANIFEST_NAME not in zf.NameToInfo:
+            raise BundleError(f"{path} is not an xsweep bundle (no {MANIFEST_NAME})")
+        if _digest(zf, zf.getinfo(MANIFEST_NAME)) != listed[MANIFEST_NAME]:
+            raise BundleError(f"{path} fails verification: altered: {MANIFEST_NAME}")
+        return set(zf.NameToInfo)
 
 
 def read_manifest(path: Path) -> Manifest:
@@ -454,8 +458,8 @@ def read_member_parquet(path: Path, member: str) -> pd.DataFrame:
 
     with _open_zip(path) as zf:
         try:
-            with zf.open(member) as fh:
-                return pd.read_parquet(io.BytesIO(fh.read()))
+            with zf.open(member) as fh:  # stored members seek in place
+                return pd.read_parquet(fh)
         except KeyError:
             raise BundleError(f"{path} has no member {member}") from None
 
@@ -511,7 +515,7 @@ def extract(
     target = Path(dest).expanduser().resolve()
     if target.exists() and not overwrite:
         raise ConfigError(f"{target} exists; pass overwrite=True to replace it")
-    if target.is_relative_to(path.parent / path.name):
+    if target.is_relative_to(path):
         raise ConfigError(f"cannot extract {path} into itself")
     with _open_zip(path) as zf:
         infos = zf.infolist()

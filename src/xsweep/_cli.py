@@ -500,13 +500,14 @@ def _execution(args: argparse.Namespace, *, fresh: bool) -> dict[str, Any]:
 
 
 def _finish(sweep: Any) -> int:
-    counts = sweep.counts
+    manifest = sweep.manifest  # read once: it can be long
+    counts = manifest.counts()
     print(
         f"xsweep: {sweep.path}: {counts['ok']} ok, {counts['failed']} failed, "
         f"{counts['pending']} pending"
     )
     if counts["failed"] or counts["pending"]:
-        for run_id, rec in sorted(sweep.manifest.failed().items())[:5]:
+        for run_id, rec in sorted(manifest.failed().items())[:5]:
             print(f"  run {run_id}: {rec['reason']}: {_first_line(rec.get('error'))}")
         print(f"  details: xsweep show {sweep.path}")
         return EXIT_FAILED
@@ -555,27 +556,10 @@ def _cmd_extend(args: argparse.Namespace) -> int:
     return _finish(xs.extend(args.dir, args.n, **_execution(args, fresh=False)))
 
 
-def _lock_owner(path: Path) -> str | None:
-    """``host:pid`` of the process running the sweep, or None if none is."""
-    import filelock
-
-    from xsweep._manifest import LOCK_NAME
-
-    lock_file = path / LOCK_NAME
-    if not lock_file.exists():
-        return None
-    probe = filelock.FileLock(str(lock_file), timeout=0)
-    try:
-        probe.acquire()
-    except filelock.Timeout:
-        return lock_file.read_text(errors="replace").strip() or "unknown"
-    probe.release()
-    return None
-
-
 def summary(path: str, *, failed_limit: int = 10) -> dict[str, Any]:
     """Describe a sweep directory or bundle as ``xsweep show`` prints it."""
     import xsweep as xs
+    from xsweep._manifest import lock_owner
 
     sweep = xs.Sweep(path)
     manifest = sweep.manifest
@@ -586,7 +570,7 @@ def summary(path: str, *, failed_limit: int = 10) -> dict[str, Any]:
         if isinstance(r.get("duration_s"), int | float)
     ]
     failed = sorted(manifest.failed().items())
-    running = None if sweep.is_bundle else _lock_owner(sweep.path)
+    running = None if sweep.is_bundle else lock_owner(sweep.path)
     return {
         "path": str(sweep.path),
         "bundle": sweep.is_bundle,

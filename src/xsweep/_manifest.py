@@ -257,6 +257,24 @@ def write_header(path: Path, header: Mapping[str, Any]) -> None:
         tmp.write_bytes(json.dumps(record, allow_nan=False).encode() + b"\n")
 
 
+def lock_owner(sweep_dir: Path) -> str | None:
+    """Return ``host:pid`` of the process writing the sweep, or None if none is.
+
+    Probes the writer's OS lock without taking it for longer than the probe,
+    and writes nothing: safe on a sweep that is running.
+    """
+    lock_file = sweep_dir / LOCK_NAME
+    if not lock_file.exists():
+        return None
+    probe = filelock.FileLock(lock_file, timeout=0)
+    try:
+        probe.acquire()
+    except filelock.Timeout:
+        return lock_file.read_text(errors="replace").strip() or "unknown"
+    probe.release()
+    return None
+
+
 class ManifestWriter:
     """Append run records to a sweep's manifest, one fsynced line each.
 

@@ -818,17 +818,13 @@ def _source(sweep_dir: Path, verify: bool) -> tuple[Any, str | None]:
     from xsweep._archive import verify as verify_bundle
 
     if is_bundle(sweep_dir):
-        if verify:
-            verify_bundle(sweep_dir).raise_for_problems()
-        else:
-            check_header(sweep_dir)
-        import zipfile
-
         import zarr
 
-        with zipfile.ZipFile(sweep_dir) as zf:
-            if f"{STORE_NAME}/zarr.json" not in zf.NameToInfo:
-                raise StoreError(f"{sweep_dir} holds no {STORE_NAME}; xsweep did not archive it")
+        members = check_header(sweep_dir)
+        if verify:
+            verify_bundle(sweep_dir).raise_for_problems()
+        if f"{STORE_NAME}/zarr.json" not in members:
+            raise StoreError(f"{sweep_dir} holds no {STORE_NAME}; xsweep did not archive it")
         return zarr.storage.ZipStore(sweep_dir, mode="r"), STORE_NAME
     if not (sweep_dir / MANIFEST_NAME).is_file():
         raise ConfigError(f"{sweep_dir} is not a sweep directory (no {MANIFEST_NAME})")

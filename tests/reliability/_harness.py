@@ -8,14 +8,11 @@ equals an uninterrupted sweep's (timings aside).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,52 +136,3 @@ def cli(*args: str) -> subprocess.Popen[str]:
         cwd=ROOT,
         start_new_session=True,
     )
-
-
-@contextlib.contextmanager
-def separate_cluster(tmp: Path, workers: int = 2) -> Iterator[dict[str, Any]]:
-    """A scheduler and ``workers`` nanny-managed workers, each its own OS process."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    sched_file = tmp / "scheduler.json"
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": ROOT}
-    scheduler = subprocess.Popen(
-        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-         "--port", "0", "--dashboard-address", ":0", "--scheduler-file", str(sched_file)],
-        **quiet,  # type: ignore[call-overload]
-    )  # fmt: skip
-    procs = [scheduler]
-    try:
-        deadline = time.monotonic() + 60
-        while not sched_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        address = json.loads(sched_file.read_text())["address"]
-        for _ in range(workers):
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "distributed.cli.dask_worker",
-                        address,
-                        "--nthreads",
-                        "1",
-                        "--host",
-                        "127.0.0.1",
-                        "--dashboard-address",
-                        ":0",
-                    ],
-                    **quiet,  # type: ignore[call-overload]
-                )
-            )
-        from distributed import Client
-
-        with Client(address) as c:
-            c.wait_for_workers(workers, timeout=60)
-        yield {"address": address, "scheduler": scheduler, "procs": procs}
-    finally:
-        for proc in reversed(procs):
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=30)

@@ -16,18 +16,19 @@ from pathlib import Path
 
 import psutil
 import pytest
+import xarray as xr
 from _harness import (
     SWEEP,
     assert_recovers,
     cli,
     finished,
-    separate_cluster,
     store_data,
     wait_for_lines,
 )
 from distributed import Client
 
 import xsweep as xs
+from _helpers import separate_cluster
 
 pytestmark = [pytest.mark.gmat, pytest.mark.slow, pytest.mark.reliability]
 
@@ -170,24 +171,12 @@ def test_damaged_parquet_is_rerun(
         victim.write_bytes(victim.read_bytes()[:100])
     else:
         victim.unlink()
-    before = _hashes_except(out, victim)
+    before = {p: h for p, h in finished(out).items() if out / p != victim}
     with pytest.warns(UserWarning, match="run-000017"):
         outcome = assert_recovers(
             out, before, reference, case=f"{damage}d per-run Parquet", client=client
         )
     assert outcome.rerun_by_resume == 1
-
-
-def _hashes_except(out: Path, victim: Path) -> dict[str, str]:
-    import hashlib
-
-    manifest = xs.Sweep(out).manifest
-    return {
-        o["path"]: hashlib.sha256((out / o["path"]).read_bytes()).hexdigest()
-        for rec in manifest.runs.values()
-        for o in rec["outputs"]
-        if out / o["path"] != victim
-    }
 
 
 def test_deleted_store_is_rebuilt(finished_copy: Path, reference: Path, tmp_path: Path) -> None:
@@ -199,6 +188,4 @@ def test_deleted_store_is_rebuilt(finished_copy: Path, reference: Path, tmp_path
     mine, theirs = store_data(out), store_data(reference)
     assert mine.keys() == theirs.keys()
     for key in theirs:
-        import xarray as xr
-
         xr.testing.assert_identical(mine[key], theirs[key])
