@@ -69,9 +69,14 @@ def add_contacts(sweep: xs.Sweep, fixtures: dict[int, str]) -> None:
 
 
 @contextlib.contextmanager
-def separate_cluster(tmp: Path, workers: int = 2) -> Iterator[dict[str, Any]]:
-    """A scheduler and ``workers`` nanny-managed workers, each its own OS process."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def separate_cluster(
+    tmp: Path, workers: int = 2, env: dict[str, str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """A scheduler and ``workers`` nanny-managed workers, each its own OS process.
+
+    ``env`` is added to every process's environment (Dask config variables...).
+    """
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     sched_file = tmp / "scheduler.json"
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": ROOT}
     scheduler = subprocess.Popen(
@@ -115,3 +120,39 @@ def separate_cluster(tmp: Path, workers: int = 2) -> Iterator[dict[str, Any]]:
         for proc in procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def tmpfs(where: Path, size: str) -> Iterator[Path]:
+    """A small tmpfs mounted at ``where`` (a real file system that fills up), or a skip.
+
+    Mounting needs root or CAP_SYS_ADMIN; the CI machines run as root.
+    """
+    import pytest
+
+    where.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "--lazy", str(where)], check=False)
+
+
+def fill(where: Path, leave: int) -> Path:
+    """Write a ballast file so that about ``leave`` bytes stay free under ``where``."""
+    import shutil
+
+    ballast = where / "ballast"
+    size = shutil.disk_usage(where).free - leave
+    with open(ballast, "wb") as fh:
+        for _ in range(size // (1 << 20)):
+            fh.write(bytes(1 << 20))
+        fh.write(bytes(size % (1 << 20)))
+    return ballast

@@ -265,6 +265,18 @@ def test_bad_arguments_of_the_other_commands(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.gmat
+def test_an_os_error_is_one_line_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    out = blocker / "sweep"  # under a regular file: the file system refuses
+    assert main(["run", REPORT, "--grid", "Sat.SMA=7000", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("xsweep run: error:")
+    assert sorted(tmp_path.iterdir()) == [blocker]
+
+
 def test_help_of_every_command_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
     commands = ["run", "monte-carlo", "lhs", "samples", "resume", "extend", "show"]
     commands += ["consolidate", "archive", "verify", "extract", "open"]

@@ -80,3 +80,31 @@ def _alive_after(pid: int, seconds: float) -> bool:
             return False
         time.sleep(0.1)
     return True
+
+
+def test_a_full_disk_is_returned_not_raised_and_crosses_processes(tmp_path: Path) -> None:
+    import errno
+    import pickle
+
+    import xsweep as xs
+    from _helpers import fill, tmpfs
+    from xsweep._execute import MIN_FREE_BYTES, check_space
+
+    with tmpfs(tmp_path / "fs", f"{4 * MIN_FREE_BYTES}") as fs:
+        run_dir = fs / "sweep" / "runs" / "run-000003"  # not made yet: its parents are looked at
+        assert check_space(str(run_dir)) is None
+        fill(fs, leave=MIN_FREE_BYTES // 2)
+        full = check_space(str(run_dir))
+        assert isinstance(full, xs.DiskFullError)
+        assert isinstance(full, OSError)
+        assert full.errno == errno.ENOSPC
+        assert full.path == fs / "sweep"
+        assert "run-000003" in full.reason
+        again = pickle.loads(pickle.dumps(full))  # as a Dask task's result travels
+        assert (type(again), again.path, again.reason, again.errno, str(again)) == (
+            xs.DiskFullError,
+            full.path,
+            full.reason,
+            errno.ENOSPC,
+            str(full),
+        )

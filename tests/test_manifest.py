@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import xsweep as xs
+from _helpers import fill, tmpfs
 from xsweep._manifest import (
     LOCK_NAME,
     MANIFEST_NAME,
@@ -34,6 +36,16 @@ def _record(run_id: int, status: str = "ok") -> dict[str, object]:
     }
 
 
+_OUT = {"kind": "report", "name": "RF", "path": "runs/run-000000/report-RF.parquet", "rows": 3}
+
+
+def _lines(header: dict[str, object], *runs: dict[str, object]) -> bytes:
+    """A manifest: the header, then runs 0, 1, ... each ``_record`` updated by its dict."""
+    head = {"kind": "header", "schema_version": 1, "n_runs": 5, **header}
+    recs = [{"kind": "run", **_record(i), **r} for i, r in enumerate(runs)]
+    return b"".join(json.dumps(r).encode() + b"\n" for r in [head, *recs])
+
+
 def _sweep(tmp_path: Path, n_runs: int = 5) -> Path:
     write_header(tmp_path / MANIFEST_NAME, {"sweep_id": "abc", "n_runs": n_runs})
     return tmp_path
@@ -52,6 +64,25 @@ def test_append_and_load(tmp_path: Path) -> None:
     assert m.runs[1]["status"] == "ok"
     assert m.counts() == {"ok": 2, "failed": 0, "pending": 3}
     assert m.lines == 4
+
+
+def test_an_append_that_hits_a_full_disk_leaves_no_partial_line(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "fs", "256k") as fs:
+        d = _sweep(fs)
+        with ManifestWriter(d) as writer:
+            writer.append(_record(0))
+            before = (d / MANIFEST_NAME).read_bytes()
+            ballast = fill(fs, leave=4096)  # one page: the line below is 3 pages long
+            big = {**_record(1), "error": "x" * 12_000}
+            with pytest.raises(OSError, match="No space left") as caught:
+                writer.append(big)
+            assert caught.value.errno == errno.ENOSPC
+            assert (d / MANIFEST_NAME).read_bytes() == before  # the partial line taken back
+            ballast.unlink()
+            writer.append(big)  # space freed: the same writer goes on, on a clean line
+        m = Manifest.load(d / MANIFEST_NAME)
+        assert m.runs[1]["error"] == "x" * 12_000
+        assert m.lines == 3
 
 
 @given(st.integers(1, 6), st.data())
@@ -98,11 +129,26 @@ def test_corrupt_middle_line_names_its_number(tmp_path: Path) -> None:
         (b'{"kind": "run", "run_id": 0, "status": "ok"}\n', "line 1"),
         (b'{"kind": "header", "schema_version": 99}\n', "newer than this xsweep"),
         (
-            b'{"kind": "header", "schema_version": 1}\n{"kind": "run", "run_id": -1, '
+            b'{"kind": "header", "schema_version": 1, "n_runs": 1}\n{"kind": "run", "run_id": -1, '
             b'"status": "ok"}\n{"kind": "run", "run_id": 0, "status": "ok"}\n',
             "line 2",
         ),
-        (b'{"kind": "header", "schema_version": 1}\n[1, 2]\n{"kind": "x"}\n', "line 2"),
+        (_lines({}, {}).replace(b'{"kind": "run"', b'[1, 2]\n{"kind": "run"', 1), "line 2"),
+        # Found by the reliability suite's manifest fuzzing: each read as a wrong value or
+        # crashed a reader before.
+        (_lines({"n_runs": 2}, {"run_id": 2}, {}), "beyond the 2 planned runs"),
+        (_lines({}, {"outputs": [{**_OUT, "path": "../../etc/passwd"}]}, {}), "inside the sweep"),
+        (_lines({}, {"outputs": [{**_OUT, "path": "/etc/passwd"}]}, {}), "inside the sweep"),
+        (_lines({}, {"outputs": [{**_OUT, "rows": "many"}]}, {}), "rows"),
+        (_lines({}, {"outputs": [{**_OUT, "kind": "movie"}]}, {}), "output kind"),
+        (_lines({}, {"outputs": {"a": 1}}, {}), "outputs must be a list"),
+        (_lines({}, {"status": "failed", "reason": "bored"}, {}), "reason"),
+        (_lines({}, {"reason": "timeout"}, {}), "no failure reason"),
+        (_lines({}, {"labels": [1]}, {}), "labels"),
+        (_lines({}, {"index": ["a"]}, {}), "index"),
+        (_lines({}, {"duration_s": "slow"}, {}), "duration_s"),
+        (_lines({"n_runs": -1}, {}, {}), "line 1"),
+        (_lines({"n_runs": None}, {}, {}), "needs n_runs"),
     ],
 )
 def test_bad_manifests(tmp_path: Path, content: bytes, match: str) -> None:

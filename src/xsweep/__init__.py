@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from xsweep._errors import (
     ClusterError,
     ConfigError,
+    DiskFullError,
     EngineError,
     FieldError,
     FieldTypeError,
@@ -22,6 +23,7 @@ from xsweep._errors import (
     ScriptLoadError,
     ScriptNotFoundError,
     SpaceError,
+    SweepAbortedError,
     UnsupportedFeatureError,
     XsweepError,
 )
@@ -92,6 +94,7 @@ __all__ = [
     "BundleError",
     "ClusterError",
     "ConfigError",
+    "DiskFullError",
     "EngineError",
     "EngineInfo",
     "FieldError",
@@ -108,6 +111,7 @@ __all__ = [
     "SpaceError",
     "StoreError",
     "Sweep",
+    "SweepAbortedError",
     "SweepLockedError",
     "UnsupportedFeatureError",
     "Verification",

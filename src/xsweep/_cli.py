@@ -1,8 +1,9 @@
 """The ``xsweep`` command line, built on the public Python API only.
 
 Exit codes: 0 every run ok (or the command succeeded), 1 some runs failed or
-are pending (``verify``: the bundle has problems), 2 usage or configuration
-error (one line on stderr, nothing written), 130 interrupted.
+are pending, or the cluster was lost mid-sweep (``verify``: the bundle has
+problems), 2 usage or configuration error (one line on stderr, nothing
+written), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import math
 import statistics
 import sys
@@ -18,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from xsweep._errors import ConfigError, XsweepError
+from xsweep._errors import ConfigError, SweepAbortedError, XsweepError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -340,8 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="xsweep",
         description="Parameter sweeps over GMAT mission scripts, on Dask.",
         epilog=(
-            "exit codes: 0 all runs ok, 1 some runs failed, 2 usage or configuration error, "
-            "130 interrupted. 'xsweep COMMAND --help' shows a command's options and an example."
+            "exit codes: 0 all runs ok, 1 some runs failed or pending (or the cluster was lost), "
+            "2 usage or configuration error, 130 interrupted. "
+            "'xsweep COMMAND --help' shows a command's options and an example."
         ),
     )
     from xsweep._version import __version__
@@ -689,6 +692,35 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+class _NoTracebacks(logging.Filter):
+    """Shorten Dask's logged exceptions to one line each on the terminal.
+
+    A lost scheduler makes the client log several chained tracebacks before
+    xsweep's own one-line error says what happened and what to do.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            said = " ".join(f"{record.getMessage()} {type(exc).__name__}: {exc}".split())
+            record.msg = said.removesuffix(":")
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def _quiet_dask_tracebacks() -> None:
+    import distributed  # noqa: F401  (gives the "distributed" and "tornado" loggers handlers)
+
+    dask_side = ("distributed", "tornado")
+    for logger in list(logging.root.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger) and logger.name.startswith(dask_side):
+            for handler in logger.handlers:
+                if not any(isinstance(f, _NoTracebacks) for f in handler.filters):
+                    handler.addFilter(_NoTracebacks())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``xsweep`` command line; return its exit code.
 
@@ -700,6 +732,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
+    if hasattr(args, "scheduler"):  # the commands that run on a Dask cluster
+        _quiet_dask_tracebacks()
     try:
         return handler(args)
     except KeyboardInterrupt:
@@ -707,7 +741,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = f"; continue with: xsweep resume {where}" if where and args.command != "open" else ""
         print(f"xsweep {args.command}: interrupted{hint}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except XsweepError as exc:
+    except SweepAbortedError as exc:  # runs are recorded and more are pending: like 1
+        print(
+            f"xsweep {args.command}: error: {exc.reason}; finished runs are recorded; "
+            f"continue with: xsweep resume {exc.path}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    except (XsweepError, OSError) as exc:  # OSError: an unwritable --out, a full disk
         print(f"xsweep {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -10,6 +10,7 @@ do not know xsweep.
 from __future__ import annotations
 
 import difflib
+import errno
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -145,23 +146,52 @@ class EngineError(XsweepError, RuntimeError):
     """No usable GMAT engine, or the engine failed outside a mission run."""
 
 
-class ClusterError(XsweepError, RuntimeError):
-    """The Dask cluster failed under a sweep (scheduler lost, workers gone).
+class SweepAbortedError(XsweepError):
+    """A sweep stopped before all its runs ran, for a reason outside the runs.
 
-    Every run finished before the failure is in the manifest; ``xs.resume``
-    completes the sweep.
+    Every run finished before the stop is in the manifest, its outputs intact;
+    the runs cut off are pending (not failed), and ``xs.resume`` completes the
+    sweep once the cause is gone. :class:`ClusterError` and
+    :class:`DiskFullError` are the two kinds.
 
     Attributes
     ----------
     path : pathlib.Path
         The sweep directory.
+    reason : str
+        What stopped the sweep, without the advice to resume.
     """
 
     def __init__(self, message: str, path: Path) -> None:
         self.path = path
+        self.reason = message
         super().__init__(
             f"{message}; finished runs are recorded, complete with xs.resume({str(path)!r})"
         )
+
+
+class ClusterError(SweepAbortedError, RuntimeError):
+    """The Dask cluster failed under a sweep (scheduler lost, tasks cancelled)."""
+
+
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class DiskFullError(SweepAbortedError, OSError):
+    """The file system holding the sweep ran out of space.
+
+    A run that ends, failed or not, with less than 1 MiB free is not recorded:
+    its outputs may be cut short. Free some space, then ``xs.resume``.
+    ``errno`` is ``ENOSPC``, so ``except OSError`` handlers see it too.
+    """
+
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message, path)
+        self.errno = errno.ENOSPC
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # ``errno`` is OSError's slot, not in ``__dict__``: rebuild through __init__.
+        return (type(self), (self.reason, self.path))
 
 
 class ScriptDriftError(ConfigError):

@@ -10,18 +10,25 @@ of xarray or the Dask client machinery.
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import threading
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Literal
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from xsweep._child import GmatChild, RunRequest
+from xsweep._errors import DiskFullError
 from xsweep._records import RunOutcome
 
 Isolation = Literal["worker", "process"]
 PLUGIN_PREFIX = "xsweep-gmat-child"
 TASK_PREFIX = "gmat-run"
+# Below this, a file system is full for a sweep's purposes: GMAT does not report a
+# report it failed to write, so an outcome (ok or not) may rest on cut-short files.
+MIN_FREE_BYTES = 1 << 20
 
 
 def plugin_name(engine: str, gmat_root: str | None) -> str:
@@ -85,11 +92,13 @@ def execute_run(
     timeout: float | None = None,
     retries: int = 0,
     isolation: Isolation = "worker",
-) -> RunOutcome:
+) -> RunOutcome | DiskFullError:
     """Run one mission on this worker's GMAT child; the Dask task body.
 
     ``retries`` reruns only ``crashed`` runs. With ``isolation="process"`` every
-    attempt gets a fresh interpreter.
+    attempt gets a fresh interpreter. Returns (not raises) a
+    :class:`DiskFullError` if the disk filled up: the run is then not recorded,
+    and the worker does not log it as a failed task.
     """
     attempts = 0
     while True:
@@ -102,8 +111,33 @@ def execute_run(
                 fresh.close()
         else:
             outcome = _worker_child(request).run(request, timeout=timeout)
+        full = check_space(request.out_dir)
+        if full is not None:
+            return full
         if outcome.reason != "crashed" or attempts > retries:
             return replace(outcome, extra={**outcome.extra, "attempts": attempts})
+
+
+def check_space(out_dir: str) -> DiskFullError | None:
+    """Return a :class:`DiskFullError` if the file system holding ``out_dir`` is full.
+
+    Checked after every run: the run is then not recorded (it stays pending)
+    rather than recorded from outputs a full disk may have cut short.
+    """
+    where = out_dir  # os.path, not pathlib: pathlib interns every path part, for good
+    while not os.path.exists(where) and os.path.dirname(where) != where:  # may not exist yet
+        where = os.path.dirname(where)
+    try:
+        free = shutil.disk_usage(where).free
+    except OSError:
+        return None  # cannot tell: the run's own outcome stands
+    if free >= MIN_FREE_BYTES:
+        return None
+    return DiskFullError(
+        f"no space left on the device ({free} bytes free under {where}, xsweep needs "
+        f"{MIN_FREE_BYTES}); the run writing to {out_dir} is not recorded",
+        Path(out_dir).parent.parent,
+    )
 
 
 def execute_runs(
@@ -112,13 +146,19 @@ def execute_runs(
     timeout: float | None = None,
     retries: int = 0,
     isolation: Isolation = "worker",
-) -> list[RunOutcome]:
+) -> list[RunOutcome | DiskFullError]:
     """Run several missions one after the other; the task body of a batched sweep.
 
     Each run keeps its own timeout, retries and failure outcome: a crash in
-    one run does not touch the others.
+    one run does not touch the others. A full disk ends the list early, with
+    the :class:`DiskFullError` last.
     """
-    return [execute_run(r, timeout=timeout, retries=retries, isolation=isolation) for r in requests]
+    out: list[RunOutcome | DiskFullError] = []
+    for request in requests:
+        out.append(execute_run(request, timeout=timeout, retries=retries, isolation=isolation))
+        if isinstance(out[-1], DiskFullError):
+            break
+    return out
 
 
 def _worker_child(request: RunRequest) -> GmatChild:

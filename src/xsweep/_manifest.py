@@ -16,6 +16,7 @@ warning.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -25,7 +26,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Any
 
@@ -33,6 +34,7 @@ import filelock
 
 from xsweep._atomic import atomic_path
 from xsweep._errors import ManifestCorruptError, XsweepError
+from xsweep._records import OUTPUT_KINDS, REASONS
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.jsonl"
@@ -106,7 +108,9 @@ class Manifest:
     def space(self) -> dict[str, Any]:
         """The current space description (the header's, or the last extension's)."""
         source = self.extensions[-1] if self.extensions else self.header
-        space: dict[str, Any] = source["space"]
+        space = source.get("space")
+        if not isinstance(space, dict):
+            raise ManifestCorruptError("the header records no space", self.path, 1)
         return space
 
     @property
@@ -167,6 +171,7 @@ def _parse(data: bytes, path: Path) -> tuple[Manifest, int]:
         chunks = chunks[:-1]
     good_bytes = 0
     records: list[dict[str, Any]] = []
+    n_runs: int | None = None  # the planned runs so far: the header's, then each extension's
     for number, chunk in enumerate(chunks, start=1):
         last = number == len(chunks)
         try:
@@ -174,6 +179,10 @@ def _parse(data: bytes, path: Path) -> tuple[Manifest, int]:
             if not isinstance(record, dict):
                 raise ValueError("not a JSON object")
             _check_record(record, first=number == 1)
+            if number == 1 or record["kind"] == "extend":
+                n_runs = record.get("n_runs")  # None: a newer schema, refused below
+            elif n_runs is not None and record["run_id"] >= n_runs:
+                raise ValueError(f"run_id {record['run_id']} is beyond the {n_runs} planned runs")
         except (ValueError, KeyError, TypeError) as exc:
             if last and number > 1:
                 warnings.warn(
@@ -206,20 +215,75 @@ def _parse(data: bytes, path: Path) -> tuple[Manifest, int]:
 
 
 def _check_record(record: Mapping[str, Any], *, first: bool) -> None:
+    """Raise ValueError unless ``record`` has the shape every reader relies on."""
     if first:
-        if record.get("kind") != "header" or not isinstance(record.get("schema_version"), int):
+        if record.get("kind") != "header" or not _is_int(record.get("schema_version")):
             raise ValueError("the first line must be the header")
+        if record["schema_version"] > SCHEMA_VERSION:
+            return  # refused, by version, once read
+        if not (_is_int(record.get("n_runs")) and record["n_runs"] >= 0):
+            raise ValueError("the header needs n_runs, a non-negative integer")
+        if "space" in record and not isinstance(record["space"], dict):
+            raise ValueError("the header's space must be an object")
         return
     if record.get("kind") == "extend":
-        if not isinstance(record["n_runs"], int) or not isinstance(record["space"], dict):
+        if not _is_int(record.get("n_runs")) or not isinstance(record.get("space"), dict):
             raise ValueError("an extend record needs n_runs and space")
         return
     if record.get("kind") != "run":
         raise ValueError(f"unknown record kind {record.get('kind')!r}")
-    if not isinstance(record["run_id"], int) or record["run_id"] < 0:
+    if not _is_int(record.get("run_id")) or record["run_id"] < 0:
         raise ValueError("run_id must be a non-negative integer")
-    if record["status"] not in ("ok", "failed"):
-        raise ValueError(f"unknown status {record['status']!r}")
+    status, reason = record.get("status"), record.get("reason")
+    if status == "ok":
+        if reason is not None:
+            raise ValueError("an ok run has no failure reason")
+    elif status == "failed":
+        if reason not in REASONS:
+            raise ValueError(f"a failed run needs a reason in {REASONS}, got {reason!r}")
+    else:
+        raise ValueError(f"unknown status {status!r}")
+    outputs = record.get("outputs", [])
+    if not isinstance(outputs, list):
+        raise ValueError("outputs must be a list")
+    for out in outputs:
+        if not isinstance(out, dict):
+            raise ValueError("every output must be an object")
+        if not isinstance(out.get("path"), str) or not isinstance(out.get("name"), str):
+            raise ValueError("an output's name and path must be strings")
+        if out.get("kind") not in OUTPUT_KINDS:
+            raise ValueError(f"unknown output kind {out.get('kind')!r}")
+        if not _is_int(out.get("rows")) or out["rows"] < 0:
+            raise ValueError("an output's rows must be a non-negative integer")
+        _check_relative(out["path"], "an output's path")
+    if record.get("log") is not None:
+        if not isinstance(record["log"], str):
+            raise ValueError("log must be a string")
+        _check_relative(record["log"], "log")
+    for key in ("labels", "overrides", "extra"):
+        if not isinstance(record.get(key, {}), dict):
+            raise ValueError(f"{key} must be an object")
+    index = record.get("index", [])
+    if not isinstance(index, list) or not all(_is_int(i) for i in index):
+        raise ValueError("index must be a list of integers")
+    for key in ("error", "started", "ended", "host", "script_sha256"):
+        if record.get(key) is not None and not isinstance(record[key], str):
+            raise ValueError(f"{key} must be a string")
+    for key in ("duration_s", "gmat_s"):
+        value = record.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError(f"{key} must be a number")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_relative(path: str, what: str) -> None:
+    """Paths in a manifest stay inside the sweep directory."""
+    pure = PurePosixPath(path)
+    if not path or pure.is_absolute() or ".." in pure.parts or "\\" in path or ":" in path:
+        raise ValueError(f"{what} must be a relative path inside the sweep, got {path!r}")
 
 
 _VERSIONED = (
@@ -339,8 +403,18 @@ class ManifestWriter:
         if self._fh is None:
             raise RuntimeError("ManifestWriter is not open")
         line = json.dumps({"kind": kind, **record}, allow_nan=False, default=json_safe)
-        self._fh.write(line.encode() + b"\n")
-        os.fsync(self._fh.fileno())
+        data = memoryview(line.encode() + b"\n")
+        start = os.fstat(self._fh.fileno()).st_size
+        try:
+            while data:  # a raw write may take only part of it (a filling disk)
+                data = data[self._fh.write(data) :]
+            os.fsync(self._fh.fileno())
+        except BaseException:
+            # Take back a half-written line, so the next append (after space is freed,
+            # or by resume) starts on a clean line. Truncating needs no free space.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fh.fileno(), start)
+            raise
 
     def close(self) -> None:
         """Close the manifest and release the lock."""

@@ -83,7 +83,11 @@ def _kind(value: Any) -> str:
 
 def _values(field: str, values: Any) -> np.ndarray:
     """Normalise a column of values; datetimes become datetime64[ns]."""
-    if isinstance(values, str | bytes) or np.ndim(values) == 0:
+    try:
+        scalar = isinstance(values, str | bytes) or np.ndim(values) == 0
+    except (ValueError, TypeError) as exc:  # ragged nesting, say
+        raise SpaceError(f"{field}: values must be a flat sequence ({exc})") from None
+    if scalar:
         values = [values]
     seq = list(values) if not isinstance(values, np.ndarray | pd.Index | pd.Series) else values
     if isinstance(seq, list):
@@ -93,9 +97,18 @@ def _values(field: str, values: Any) -> np.ndarray:
                 f"{field}: values mix types ({', '.join(sorted(kinds))}); use one type"
             )
     if len(seq) and all(is_datetime(v) for v in seq):
-        arr = np.asarray(pd.to_datetime(list(seq)).tz_localize(None).to_numpy("datetime64[ns]"))
+        try:
+            arr = np.asarray(pd.to_datetime(list(seq)).tz_localize(None).to_numpy("datetime64[ns]"))
+        except (OverflowError, ValueError) as exc:  # pandas' OutOfBoundsDatetime included
+            raise SpaceError(
+                f"{field}: epochs must lie within datetime64[ns] "
+                f"({pd.Timestamp.min} to {pd.Timestamp.max}): {exc}"
+            ) from None
     else:
-        arr = np.asarray(seq)
+        try:
+            arr = np.asarray(seq)
+        except (ValueError, TypeError) as exc:  # ragged nesting, say
+            raise SpaceError(f"{field}: values must be a flat sequence ({exc})") from None
     if arr.ndim != 1:
         raise SpaceError(f"{field}: values must be one-dimensional, got shape {arr.shape}")
     if arr.dtype == object:
@@ -107,6 +120,19 @@ def _values(field: str, values: Any) -> np.ndarray:
     if arr.dtype.kind == "M":
         arr = arr.astype("datetime64[ns]")
     return arr
+
+
+def _mapping(what: str, value: Any) -> dict[Any, Any]:
+    if isinstance(value, pd.DataFrame):
+        return dict(value.items())
+    if not isinstance(value, Mapping):
+        raise SpaceError(f"{what} must be a mapping of field path to values, got {value!r}")
+    return dict(value)
+
+
+def _check_dim(dim: Any, what: str = "dim") -> None:
+    if not isinstance(dim, str) or not dim.strip():
+        raise SpaceError(f"{what} must be a non-empty string, got {dim!r}")
 
 
 def grid(fields: Mapping[str, Any], *, dims: Mapping[str, str] | None = None) -> xr.Dataset:
@@ -138,12 +164,17 @@ def grid(fields: Mapping[str, Any], *, dims: Mapping[str, str] | None = None) ->
     >>> float(aliased["Sat.SMA"].sel(sma=7100))
     7100.0
     """
-    dims = dict(dims or {})
-    unknown = set(dims) - set(fields)
+    fields = _mapping("fields", fields)
+    dims = {} if dims is None else _mapping("dims", dims)
+    unknown = [d for d in dims if d not in fields]
     if unknown:
-        raise SpaceError(f"dims= names fields that are not in the grid: {sorted(unknown)}")
+        raise SpaceError(f"dims= names fields that are not in the grid: {unknown}")
     if not fields:
         raise SpaceError("a grid needs at least one field")
+    for field in fields:
+        _check_path(field)
+    for field, dim in dims.items():
+        _check_dim(dim, f"dims[{field!r}]")
     coords: dict[Hashable, Any] = {}
     data: dict[Hashable, Any] = {}
     for field, raw in fields.items():
@@ -176,9 +207,12 @@ def samples(table: pd.DataFrame | Mapping[str, Any], *, dim: str = "sample") -> 
     >>> xs.Space(space).n_runs
     3
     """
-    columns = dict(table.items()) if isinstance(table, pd.DataFrame) else dict(table)
+    columns = _mapping("table", table)
+    _check_dim(dim)
     if not columns:
         raise SpaceError("samples() needs at least one column")
+    for field in columns:
+        _check_path(field)
     arrays = {str(k): _values(str(k), v) for k, v in columns.items()}
     lengths = {k: len(v) for k, v in arrays.items()}
     if len(set(lengths.values())) != 1:
@@ -195,6 +229,8 @@ def _random(
     method: Method, n: int, perturb: Mapping[str, Any], seed: int | None, dim: str
 ) -> xr.Dataset:
     _check_n(n)
+    perturb = _mapping("perturb", perturb)
+    _check_dim(dim)
     if not perturb:
         raise SpaceError(f"{method}() needs at least one field to perturb")
     entropy = new_entropy(seed)
@@ -345,16 +381,21 @@ def validate(space: xr.Dataset) -> dict[str, dict[str, Any]]:
         _check_path(name)
         if name in RESERVED:
             raise SpaceError(f"field {name!r} collides with a reserved store name")
-        values = space[name].values
+    # Fields and labels alike go into the manifest as JSON and onto the store's axes.
+    for label, var in space.variables.items():
+        values = var.values
         kind = values.dtype.kind
+        if kind not in "biufUMO":
+            raise SpaceError(
+                f"{label}: {values.dtype} values are not GMAT values; use numbers, strings, "
+                "booleans or datetimes"
+            )
         if kind == "f" and not np.all(np.isfinite(values)):
-            raise SpaceError(f"{name}: values must be finite (found NaN or inf)")
+            raise SpaceError(f"{label}: values must be finite (found NaN or inf)")
         if kind == "M" and np.any(np.isnat(values)):
-            raise SpaceError(f"{name}: values hold NaT")
-        if kind == "c":
-            raise SpaceError(f"{name}: complex values are not GMAT values")
+            raise SpaceError(f"{label}: values hold NaT")
         if kind == "O" and not all(isinstance(v, str) for v in values.ravel()):
-            raise SpaceError(f"{name}: object values must all be strings")
+            raise SpaceError(f"{label}: object values must all be strings")
     return {
         str(var): _recipe_of(space, str(var))
         for var in space.data_vars
@@ -583,15 +624,23 @@ class Space:
             raise SpaceError(f"unsupported space schema {data.get('schema')!r}")
         coords: dict[Hashable, Any] = {}
         dvars: dict[Hashable, Any] = {}
-        for name, spec in data["variables"].items():
-            var = xr.Variable(
-                tuple(spec["dims"]),
-                _decode(spec["values"], spec["dtype"]),
-                attrs=dict(spec.get("attrs", {})),
-            )
-            (coords if spec["coord"] else dvars)[name] = var
-        dataset = xr.Dataset(dvars, coords=coords)
-        space = cls(dataset, dims=list(data["dims"]))
+        try:
+            for name, spec in data["variables"].items():
+                var = xr.Variable(
+                    tuple(spec["dims"]),
+                    _decode(spec["values"], spec["dtype"]),
+                    attrs=dict(spec.get("attrs", {})),
+                )
+                (coords if spec["coord"] else dvars)[name] = var
+            dataset = xr.Dataset(dvars, coords=coords)
+            dims = list(data["dims"])
+        except SpaceError:
+            raise
+        except Exception as exc:  # a damaged description: any shape of wrong
+            raise SpaceError(
+                f"not a valid space description ({type(exc).__name__}: {exc})"
+            ) from None
+        space = cls(dataset, dims=dims)
         if verify:
             space.verify_draws()
         return space

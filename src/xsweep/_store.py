@@ -587,6 +587,11 @@ class LiveStore:
         ids = self.ids[region]
         records = {r: self.records[r] for r in ids.reshape(-1).tolist() if r in self.records}
         self._ensure_outputs(records.values())
+        if block not in self.waiting:
+            # Written for the last time this session: the manifest keeps its records, and
+            # the client's memory stays flat however many runs a sweep has.
+            for run_id in records:
+                del self.records[run_id]
         return functools.partial(
             _write_block,
             str(self.path),
@@ -611,7 +616,8 @@ class LiveStore:
     def finish(self, client: Client | None) -> None:
         """Rebuild the store if its output axis outgrew its chunks many times over."""
         if any(out.rows > 2 * max(out.chunk, 1) for out in self.layout.outputs.values()):
-            _build(self.dir, self.space, self.header, self.records, client)
+            runs = Manifest.load(self.dir / MANIFEST_NAME).runs  # written blocks' records too
+            _build(self.dir, self.space, self.header, runs, client)
 
     # -- preparation --
 

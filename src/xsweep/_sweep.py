@@ -19,7 +19,7 @@ import shutil
 import sys
 import uuid
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -30,11 +30,14 @@ from xsweep._atomic import atomic_path
 from xsweep._child import CheckRequest, GmatChild, RunRequest
 from xsweep._engine import EngineInfo
 from xsweep._errors import (
+    _NO_SPACE,
     ClusterError,
     ConfigError,
+    DiskFullError,
     RunFailedError,
     ScriptDriftError,
     ScriptNotFoundError,
+    XsweepError,
 )
 from xsweep._execute import Isolation, execute_run, execute_runs
 from xsweep._manifest import (
@@ -481,7 +484,8 @@ def run(
     out_dir = Path(out).expanduser().resolve()
     if (out_dir / MANIFEST_NAME).exists():
         raise ConfigError(
-            f"{out_dir} already holds a sweep; continue it with xs.resume({str(out_dir)!r})"
+            f"{out_dir} already holds a sweep; continue it with xs.resume({str(out_dir)!r}) "
+            f"or 'xsweep resume {out_dir}'"
         )
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise ConfigError(f"out={str(out_dir)!r} exists and is not an empty directory")
@@ -492,7 +496,7 @@ def run(
         with cluster:
             info = _check_plan(source, sp, opts, child)
             sha = _write_plan(out_dir, source, sp, opts, info)
-            with ManifestWriter(out_dir) as writer:
+            with _no_space_is_resumable(out_dir), ManifestWriter(out_dir) as writer:
                 _execute(
                     writer,
                     sp,
@@ -510,6 +514,17 @@ def run(
 
 
 # --- resume and extend -------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _no_space_is_resumable(sweep_dir: Path) -> Iterator[None]:
+    """Turn a full disk under a sweep (a manifest append, the lock file) into DiskFullError."""
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(exc, XsweepError) or exc.errno not in _NO_SPACE:
+            raise
+        raise DiskFullError(f"no space left on the device ({exc})", sweep_dir) from exc
 
 
 def _sweep_dir(path: str | os.PathLike[str]) -> Path:
@@ -689,7 +704,7 @@ def resume(
         "keep_raw": keep_raw,
         "runs_per_task": runs_per_task,
     }
-    with ManifestWriter(sweep_dir) as writer:
+    with _no_space_is_resumable(sweep_dir), ManifestWriter(sweep_dir) as writer:
         manifest, opts, space = _reopen(writer, given)
         to_run, sha, drifted = _resolve_script(sweep_dir, manifest, script, allow_script_drift)
         if drifted:
@@ -793,7 +808,7 @@ def extend(
         "keep_raw": keep_raw,
         "runs_per_task": runs_per_task,
     }
-    with ManifestWriter(sweep_dir) as writer:
+    with _no_space_is_resumable(sweep_dir), ManifestWriter(sweep_dir) as writer:
         manifest, opts, space = _reopen(writer, given)
         bigger = space.extended(n)
         to_run, sha, drifted = _resolve_script(sweep_dir, manifest, script, allow_script_drift)
@@ -970,6 +985,7 @@ def _execute(
     from tqdm.auto import tqdm
 
     sweep_dir = writer.dir
+    sweep_root, script_path = str(sweep_dir), str(script)
     token = uuid.uuid4().hex[:8]  # keys stay unique across sweeps sharing one cluster
     counts = {"ok": 0, "failed": 0}
     bar = tqdm(total=len(run_ids), unit="run", desc="gmat-run", disable=not progress)
@@ -1043,14 +1059,15 @@ def _execute(
             return
         requests = []
         for run in runs:
-            run_dir = sweep_dir / run_dir_name(run.run_id)
-            if run_dir.exists():  # leftovers of an unrecorded or failed attempt
+            # os.path, not pathlib: pathlib interns every path part it parses, for good.
+            run_dir = os.path.join(sweep_root, run_dir_name(run.run_id))
+            if os.path.lexists(run_dir):  # leftovers of an unrecorded or failed attempt
                 shutil.rmtree(run_dir)
             requests.append(
                 RunRequest(
-                    str(script),
+                    script_path,
                     run.overrides,
-                    str(run_dir),
+                    run_dir,
                     opts.engine,
                     opts.gmat_root,
                     opts.keep_raw,
@@ -1066,8 +1083,8 @@ def _execute(
         completed.add(future)
 
     def record_all(runs: list[Run], result: Any) -> None:
-        if isinstance(result, list) and len(result) == len(runs):
-            for run, outcome in zip(runs, result, strict=True):
+        if isinstance(result, list):  # one outcome each; a full disk ends it early
+            for run, outcome in zip(runs, result, strict=False):
                 record(run, outcome_of(outcome))
         else:
             failure = outcome_of(result)  # one run's outcome, or the task's exception
@@ -1079,10 +1096,16 @@ def _execute(
             return result
         if isinstance(result, KilledWorker):
             return _failed("crashed", f"the Dask workers running it died: {result}")
-        if isinstance(result, FutureCancelledError | OSError) and dask_client.status not in (
-            "running",
-            "connecting",
-        ):
+        if isinstance(result, DiskFullError):
+            raise DiskFullError(result.reason, sweep_dir)  # the worker's path may differ
+        if isinstance(result, OSError) and result.errno in _NO_SPACE:
+            raise DiskFullError(f"no space left on the device ({result})", sweep_dir)
+        if isinstance(result, FutureCancelledError):
+            # Never a run's outcome: it did not run. A lost scheduler cancels every
+            # future while the client reconnects; those runs stay pending.
+            why = getattr(result, "reason", None) or "cancelled"
+            raise ClusterError(f"lost the Dask cluster (tasks cancelled: {why})", sweep_dir)
+        if isinstance(result, OSError) and dask_client.status not in ("running", "connecting"):
             raise ClusterError(f"lost the Dask cluster ({type(result).__name__})", sweep_dir)
         if isinstance(result, BaseException):
             return _failed("exception", f"{type(result).__name__}: {result}")
@@ -1099,6 +1122,8 @@ def _execute(
             else:
                 write_blocks(first)
         for future, result in completed:
+            if future.status == "error":  # as_completed gives (type, exception, traceback)
+                result = result[1] if isinstance(result, tuple) else result
             if future.key in writing:
                 _, block = writing.pop(future.key)
                 if isinstance(result, BaseException) and live is not None:

@@ -22,13 +22,14 @@ from _harness import (
     assert_recovers,
     cli,
     finished,
+    record,
     store_data,
     wait_for_lines,
 )
 from distributed import Client
 
 import xsweep as xs
-from _helpers import separate_cluster
+from _helpers import fill, separate_cluster, tmpfs
 
 pytestmark = [pytest.mark.gmat, pytest.mark.slow, pytest.mark.reliability]
 
@@ -58,16 +59,21 @@ def _start(out: Path, *extra: str) -> subprocess.Popen[str]:
 # --- faults during a sweep ------------------------------------------------------------
 
 
-def test_sigkill_a_gmat_child_mid_run(reference: Path, tmp_path: Path) -> None:
-    out = tmp_path / "sweep"
-    proc = _start(out, "--workers", "2")
-    wait_for_lines(out / "manifest.jsonl", 40)
+def _gmat_children(proc: subprocess.Popen[str]) -> list[psutil.Process]:
     children = [
         p
         for p in psutil.Process(proc.pid).children(recursive=True)
         if "xsweep._child" in " ".join(p.cmdline())
     ]
     assert children, "no GMAT child found"
+    return children
+
+
+def test_sigkill_a_gmat_child_mid_run(reference: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    proc = _start(out, "--workers", "2")
+    wait_for_lines(out / "manifest.jsonl", 40)
+    children = _gmat_children(proc)
     children[0].send_signal(signal.SIGKILL)
     code = proc.wait(timeout=300)
     crashed = xs.Sweep(out).failed()
@@ -79,9 +85,32 @@ def test_sigkill_a_gmat_child_mid_run(reference: Path, tmp_path: Path) -> None:
     assert_recovers(out, before, reference, case="SIGKILL a GMAT child mid-run")
 
 
-def test_sigkill_a_dask_worker_mid_run(reference: Path, tmp_path: Path) -> None:
+def test_a_run_that_hangs_past_its_timeout(reference: Path, tmp_path: Path) -> None:
     out = tmp_path / "sweep"
-    with separate_cluster(tmp_path) as cluster, Client(cluster["address"]) as c:
+    proc = _start(out, "--workers", "2", "--timeout", "3")
+    wait_for_lines(out / "manifest.jsonl", 40)
+    (victim, *_) = _gmat_children(proc)
+    victim.suspend()  # SIGSTOP: the run hangs, as on a stuck file system
+    code = proc.wait(timeout=300)
+    _, err = proc.communicate()
+    assert code == 1, err
+    failed = xs.Sweep(out).failed()
+    assert list(failed["reason"]) == ["timeout"]
+    assert "timeout=3.0" in failed["error"].iloc[0]
+    assert xs.Sweep(out).counts["ok"] == 239  # the other runs went on meanwhile
+    assert not victim.is_running()  # killed, not left stopped
+    outcome = assert_recovers(out, finished(out), reference, case="a run hangs past its timeout")
+    assert outcome.rerun_by_resume == 1
+
+
+@pytest.mark.parametrize("allowed_failures", [3, 0], ids=["rescheduled", "given-up"])
+def test_sigkill_a_dask_worker_mid_run(
+    reference: Path, tmp_path: Path, allowed_failures: int
+) -> None:
+    """Dask reschedules a lost task (by default 3 times); past that it is a crashed run."""
+    out = tmp_path / "sweep"
+    config = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": str(allowed_failures)}
+    with separate_cluster(tmp_path, env=config) as cluster, Client(cluster["address"]) as c:
         proc = _start(out, "--scheduler", cluster["address"])
         wait_for_lines(out / "manifest.jsonl", 40)
         pids = c.run(os.getpid)
@@ -91,11 +120,75 @@ def test_sigkill_a_dask_worker_mid_run(reference: Path, tmp_path: Path) -> None:
         assert code in (0, 1), proc.stderr.read() if proc.stderr else ""
         assert victim not in c.run(os.getpid).values()  # it died; its nanny started another
         failed = xs.Sweep(out).failed()
-        assert set(failed["reason"]) <= {"crashed"}
+        if allowed_failures:
+            assert failed.empty
+        else:
+            # The run it was running, and the one the scheduler had queued on it (at the
+            # default worker-saturation of 1.1 a one-thread worker holds two tasks).
+            assert set(failed["reason"]) <= {"crashed"}
+            assert failed["error"].str.contains("workers running it died").all()
+            assert len(failed) <= 2
         before = finished(out)
-        assert_recovers(
-            out, before, reference, case="SIGKILL a Dask worker mid-run", client=cluster["address"]
+        outcome = assert_recovers(
+            out,
+            before,
+            reference,
+            case=f"SIGKILL a Dask worker mid-run ({allowed_failures} retries)",
+            client=cluster["address"],
         )
+        outcome.notes["recorded_crashed"] = len(failed)
+        record(outcome)
+
+
+def test_kill_the_scheduler_mid_sweep(reference: Path, tmp_path: Path, client: Client) -> None:
+    out = tmp_path / "sweep"
+    # The client gives up on a lost scheduler after Dask's connect timeout (30 s by default).
+    fast = {"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "5s"}
+    with separate_cluster(tmp_path) as cluster:
+        proc = cli(*SWEEP, "--out", str(out), "--scheduler", cluster["address"], env=fast)
+        wait_for_lines(out / "manifest.jsonl", 40)
+        cluster["scheduler"].send_signal(signal.SIGKILL)
+        code = proc.wait(timeout=120)  # a hang fails here
+        _, err = proc.communicate()
+    assert code == 1, err
+    assert "error: lost the Dask cluster" in err
+    assert f"continue with: xsweep resume {out}" in err
+    assert "Traceback" not in err
+    counts = xs.Sweep(out).counts
+    assert counts["pending"] > 0
+    assert counts["failed"] == 0  # runs cut off by the lost scheduler are pending, not failed
+    assert_recovers(
+        out, finished(out), reference, case="SIGKILL the Dask scheduler mid-sweep", client=client
+    )
+
+
+def test_a_disk_that_fills_up_mid_sweep(reference: Path, tmp_path: Path) -> None:
+    from xsweep._execute import MIN_FREE_BYTES
+
+    whole = sum(p.stat().st_blocks * 512 for p in reference.rglob("*"))
+    with tmpfs(tmp_path / "fs", f"{whole * 2 + MIN_FREE_BYTES}") as fs:
+        out = fs / "sweep"
+        ballast = fill(fs, leave=MIN_FREE_BYTES + whole // 3)  # room for about a third
+        proc = _start(out, "--workers", "2")
+        code = proc.wait(timeout=300)
+        _, err = proc.communicate()
+        assert code == 1, err
+        assert "error: no space left on the device" in err
+        assert f"continue with: xsweep resume {out}" in err
+        assert "Traceback" not in err
+        counts = xs.Sweep(out).counts
+        assert counts["failed"] == 0  # cut-off runs are pending, never failed from bad outputs
+        assert 0 < counts["ok"] < 240
+        # Still full: resume says so again and loses nothing.
+        before = finished(out)
+        with pytest.raises(xs.DiskFullError, match="no space left") as caught:
+            xs.resume(out, workers=1, progress=False)
+        assert caught.value.path == out
+        assert xs.Sweep(out).counts["failed"] == 0
+        ballast.unlink()
+        outcome = assert_recovers(out, before, reference, case="disk fills up mid-sweep")
+        outcome.notes["ok_before_full"] = counts["ok"]
+        record(outcome)
 
 
 def test_sigint_the_client_mid_sweep(reference: Path, tmp_path: Path) -> None:

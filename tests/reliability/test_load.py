@@ -1,0 +1,144 @@
+"""Load: a 10,000-run sweep with flat client memory; a 100,000-point space planned lazily."""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+import pytest
+import xarray as xr
+from _harness import REPORT, cli, record_load
+
+import xsweep as xs
+from xsweep import _space
+
+pytestmark = [pytest.mark.reliability]
+
+N_LOAD = 10_000
+
+
+@pytest.mark.gmat
+@pytest.mark.slow
+def test_ten_thousand_runs_with_flat_client_memory(tmp_path: Path) -> None:
+    """The client's RSS, sampled as the manifest grows, stays flat after the first runs."""
+    out = tmp_path / "sweep"
+    manifest = out / "manifest.jsonl"
+    started = time.monotonic()
+    proc = cli("monte-carlo", str(REPORT), "--n", str(N_LOAD), "--seed", "7",
+               "--perturb", "Sat.SMA=normal:7000:5", "--grid", "TOF=60",
+               "--workers", "2", "--no-progress", "--out", str(out))  # fmt: skip
+    client = psutil.Process(proc.pid)
+    samples: list[tuple[int, float]] = []  # (runs recorded, client RSS in MiB)
+    while proc.poll() is None:
+        try:
+            rss = client.memory_info().rss / 2**20
+            runs = manifest.read_bytes().count(b"\n") - 1 if manifest.exists() else 0
+        except (psutil.NoSuchProcess, FileNotFoundError):
+            break
+        samples.append((runs, rss))
+        time.sleep(0.25)
+    _, err = proc.communicate()
+    wall = time.monotonic() - started
+    assert proc.returncode == 0, err
+    assert xs.Sweep(out).counts == {"ok": N_LOAD, "failed": 0, "pending": 0}
+
+    runs = np.array([r for r, _ in samples])
+    rss = np.array([m for _, m in samples])
+    # While runs execute, after the first 1,000 (imports, warm-up, Dask's bounded logs
+    # filling). The end (the summary reads the whole manifest) is reported, not judged.
+    during = (runs >= N_LOAD // 10) & (runs < N_LOAD)
+    assert during.sum() > 20, "too few samples to judge"
+    slope, _ = np.polyfit(runs[during], rss[during], 1)  # MiB per run
+    early = rss[during & (runs < N_LOAD // 5)].mean()
+    late = rss[during & (runs >= N_LOAD * 9 // 10)].mean()
+    # Flat: per run, the client keeps a manifest line's worth of bookkeeping at most
+    # until its store block is written, and Dask's key caches; not results. Keeping
+    # every record, as before this test, cost about 5 KiB per run.
+    assert slope * 1024 < 3, f"client RSS grows {slope * 1024:.2f} KiB per run"
+    ds = xs.open_sweep(out)
+    assert ds.sizes["sample"] == N_LOAD
+    assert int((ds["status"] == 1).sum()) == N_LOAD  # flag 1: ok
+    record_load(
+        {
+            "case": f"{N_LOAD:,} runs (60 s of flight each), 2 workers",
+            "result": (
+                f"all ok in {wall:.0f} s ({N_LOAD / wall:.0f} runs/s); client RSS "
+                f"{early:.0f} MiB at 1,000-2,000 runs, {late:.0f} MiB at 9,000-10,000 "
+                f"({slope * 1024:+.2f} KiB per run), {rss.max():.0f} MiB peak at the end"
+            ),
+        }
+    )
+
+
+def _count_runs(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Count the per-run objects (:class:`xsweep.Run`) built from now on."""
+    made = {"runs": 0}
+    original = _space.Run.__init__
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> None:
+        made["runs"] += 1
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(_space.Run, "__init__", counting)
+    return made
+
+
+SPACES = {
+    "grid 100 x 1000": lambda: xs.grid(
+        {"Sat.SMA": np.linspace(7000, 7100, 100), "Sat.ECC": np.linspace(0, 0.01, 1000)}
+    ),
+    "Monte Carlo 100,000": lambda: xs.monte_carlo(
+        100_000, {"Sat.SMA": ("normal", 7000, 5), "Sat.ECC": ("uniform", 0, 0.01)}, seed=1
+    ),
+    "Monte Carlo 1,000 x grid 100": lambda: xr.merge(
+        [
+            xs.monte_carlo(1000, {"Sat.SMA": ("normal", 7000, 5)}, seed=1),
+            xs.grid({"Sat.ECC": np.linspace(0, 0.01, 100)}),
+        ]
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SPACES))
+def test_a_hundred_thousand_points_plan_without_per_run_objects(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def plan() -> tuple[xs.Space, str, xs.Space, Any]:
+        space = xs.Space(SPACES[name]())
+        text = space.to_json()
+        again = xs.Space.from_json(text)  # redraws every random field and compares bits
+        return space, text, again, space.runs()  # the run table, built column-wise
+
+    plan()  # first use imports scipy and friends: not what is measured
+    made = _count_runs(monkeypatch)
+    started = time.perf_counter()
+    space, text, again, frame = plan()
+    planned = time.perf_counter() - started
+    tracemalloc.start()
+    try:
+        plan()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert space.n_runs == again.n_runs == len(frame) == 100_000
+    assert made["runs"] == 0, "planning built per-run objects"
+    # A run is built on demand, and only that one.
+    last = space.run(99_999)
+    assert made["runs"] == 1
+    assert frame.loc[99_999].to_dict() == {**last.labels, **last.overrides}
+    # A grid stores its axes, not its points; random draws store one value per sample.
+    values = sum(len(v) for v in SPACES[name]().variables.values())
+    assert len(text) < 40 * values + 10_000
+    record_load(
+        {
+            "case": f"100,000-point space: {name}",
+            "result": (
+                f"built, serialised ({len(text) / 1e6:.2f} MB of JSON), rebuilt and tabled in "
+                f"{planned:.2f} s, traced peak {peak / 2**20:.0f} MiB, 0 per-run objects"
+            ),
+        }
+    )
