@@ -83,6 +83,7 @@ def assert_recovers(
     case: str,
     faults: int = 1,
     client: Any = None,
+    notes: dict[str, Any] | None = None,
 ) -> Outcome:
     """Check a sweep after a fault: intact, resumable, and equal to an uninterrupted one."""
     recorded = xs.Sweep(sweep_dir).manifest  # parses (torn tails tolerated) or raises
@@ -106,7 +107,7 @@ def assert_recovers(
         recorded_before=len(before),
         rerun_by_resume=sweep.n_runs - len(before),
         bytes_lost=0,
-        notes={"manifest_runs_after_fault": n_recorded},
+        notes={"manifest_runs_after_fault": n_recorded, **(notes or {})},
     )
     record(outcome)
     return outcome
@@ -122,7 +123,6 @@ class Tally:
     """What a fuzz target did with its inputs, for the suite's summary."""
 
     target: str
-    inputs: int = 0
     accepted: int = 0
     refused: int = 0  # with an XsweepError subclass
     errors: dict[str, int] = field(default_factory=dict)  # refusals by error type
@@ -135,8 +135,7 @@ class Tally:
 
 def record_fuzz(tally: Tally) -> None:
     """Add a fuzz target's tally to the suite's summary."""
-    tally.inputs = tally.accepted + tally.refused
-    _add("fuzz", "target", tally.__dict__)
+    _add("fuzz", "target", {**tally.__dict__, "inputs": tally.accepted + tally.refused})
 
 
 def record_load(row: dict[str, Any]) -> None:

@@ -22,7 +22,6 @@ from _harness import (
     assert_recovers,
     cli,
     finished,
-    record,
     store_data,
     wait_for_lines,
 )
@@ -129,15 +128,24 @@ def test_sigkill_a_dask_worker_mid_run(
             assert failed["error"].str.contains("workers running it died").all()
             assert len(failed) <= 2
         before = finished(out)
-        outcome = assert_recovers(
+        assert_recovers(
             out,
             before,
             reference,
             case=f"SIGKILL a Dask worker mid-run ({allowed_failures} retries)",
             client=cluster["address"],
+            notes={"recorded_crashed": len(failed)},
         )
-        outcome.notes["recorded_crashed"] = len(failed)
-        record(outcome)
+
+
+def _assert_aborted(proc: subprocess.Popen[str], out: Path, error: str, timeout: float) -> None:
+    """The CLI stopped on its own: exit 1, one error line, the resume hint, no traceback."""
+    code = proc.wait(timeout=timeout)  # a hang fails here
+    _, err = proc.communicate()
+    assert code == 1, err
+    assert f"error: {error}" in err
+    assert f"continue with: xsweep resume {out}" in err
+    assert "Traceback" not in err
 
 
 def test_kill_the_scheduler_mid_sweep(reference: Path, tmp_path: Path, client: Client) -> None:
@@ -148,12 +156,7 @@ def test_kill_the_scheduler_mid_sweep(reference: Path, tmp_path: Path, client: C
         proc = cli(*SWEEP, "--out", str(out), "--scheduler", cluster["address"], env=fast)
         wait_for_lines(out / "manifest.jsonl", 40)
         cluster["scheduler"].send_signal(signal.SIGKILL)
-        code = proc.wait(timeout=120)  # a hang fails here
-        _, err = proc.communicate()
-    assert code == 1, err
-    assert "error: lost the Dask cluster" in err
-    assert f"continue with: xsweep resume {out}" in err
-    assert "Traceback" not in err
+        _assert_aborted(proc, out, "lost the Dask cluster", timeout=120)
     counts = xs.Sweep(out).counts
     assert counts["pending"] > 0
     assert counts["failed"] == 0  # runs cut off by the lost scheduler are pending, not failed
@@ -170,12 +173,7 @@ def test_a_disk_that_fills_up_mid_sweep(reference: Path, tmp_path: Path) -> None
         out = fs / "sweep"
         ballast = fill(fs, leave=MIN_FREE_BYTES + whole // 3)  # room for about a third
         proc = _start(out, "--workers", "2")
-        code = proc.wait(timeout=300)
-        _, err = proc.communicate()
-        assert code == 1, err
-        assert "error: no space left on the device" in err
-        assert f"continue with: xsweep resume {out}" in err
-        assert "Traceback" not in err
+        _assert_aborted(proc, out, "no space left on the device", timeout=300)
         counts = xs.Sweep(out).counts
         assert counts["failed"] == 0  # cut-off runs are pending, never failed from bad outputs
         assert 0 < counts["ok"] < 240
@@ -186,9 +184,13 @@ def test_a_disk_that_fills_up_mid_sweep(reference: Path, tmp_path: Path) -> None
         assert caught.value.path == out
         assert xs.Sweep(out).counts["failed"] == 0
         ballast.unlink()
-        outcome = assert_recovers(out, before, reference, case="disk fills up mid-sweep")
-        outcome.notes["ok_before_full"] = counts["ok"]
-        record(outcome)
+        assert_recovers(
+            out,
+            before,
+            reference,
+            case="disk fills up mid-sweep",
+            notes={"ok_before_full": counts["ok"]},
+        )
 
 
 def test_sigint_the_client_mid_sweep(reference: Path, tmp_path: Path) -> None:
