@@ -38,8 +38,16 @@ fi
 stamp=".venv/.xsweep-installed"
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [[ ! -f "$stamp" ]] || [[ "$(cat "$stamp")" != "$want" ]]; then
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+    # uv resolves and installs the same PyPI packages as pip, ~10 s instead of ~55 s here
+    # (parallel downloads and unpacking); pip is the fallback if uv cannot be had or fails.
+    pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+    if "${pip[@]}" uv >/dev/null 2>&1 &&
+        .venv/bin/uv pip install --quiet --python .venv/bin/python -e ".[dev]"; then
+        :
+    else
+        "${pip[@]}" --upgrade pip
+        "${pip[@]}" -e ".[dev]"
+    fi
     echo "$want" > "$stamp"
 fi
 echo "xsweep environment: .venv ($(.venv/bin/python -V))" >&2

@@ -402,7 +402,7 @@ def test_monte_carlo_lhs_samples_mixed(client: Client, tmp_path: Path) -> None:
 def test_interrupt_resume_archive_verify(tmp_path: Path) -> None:
     out = tmp_path / "big"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "xsweep", "monte-carlo", REPORT, "--n", "600",
+        [sys.executable, "-m", "xsweep", "monte-carlo", REPORT, "--n", "300",
          "--perturb", "Sat.SMA=normal:7000:5", "--seed", "3", "--grid", "TOF=3000",
          "--out", str(out), "--workers", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
@@ -435,7 +435,7 @@ def test_interrupt_resume_archive_verify(tmp_path: Path) -> None:
     assert counts["ok"] > 0
     resumed = _xsweep("resume", str(out), "--workers", "2", "--no-progress")
     assert resumed.returncode == 0, resumed.stderr
-    assert xs.Sweep(out).counts == {"ok": 600, "failed": 0, "pending": 0}
+    assert xs.Sweep(out).counts == {"ok": 300, "failed": 0, "pending": 0}
 
     bundle = tmp_path / "big.zip"
     packed = _xsweep("archive", str(out), "--out", str(bundle))
@@ -446,8 +446,8 @@ def test_interrupt_resume_archive_verify(tmp_path: Path) -> None:
     assert "ok" in checked.stdout
     shown = json.loads(_xsweep("show", str(bundle), "--json").stdout)
     assert shown["bundle"] is True
-    assert shown["counts"]["ok"] == 600
-    assert "sample: 600" in _xsweep("open", str(bundle)).stdout
+    assert shown["counts"]["ok"] == 300
+    assert "sample: 300" in _xsweep("open", str(bundle)).stdout
     # A tampered bundle: verify exits 1 and names the member.
     tampered = tmp_path / "tampered.zip"
     with zipfile.ZipFile(bundle) as src, zipfile.ZipFile(tampered, "w") as dst:
@@ -462,4 +462,4 @@ def test_interrupt_resume_archive_verify(tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     assert _xsweep("extract", str(bundle), str(copy)).returncode == 0
     assert _xsweep("consolidate", str(copy)).returncode == 0
-    assert xs.Sweep(copy).counts["ok"] == 600
+    assert xs.Sweep(copy).counts["ok"] == 300

@@ -351,7 +351,7 @@ def test_any_manifest_line_reads_or_is_refused(small_sweep: Path, tmp_path: Path
     _read_everything(small_sweep)  # the undamaged sweep reads
     tally = Tally("manifest lines (Sweep, read, open_sweep, to_dataframe)")
 
-    @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
     @given(damaged=_mutations(lines), torn=st.booleans())
     def check(damaged: list[bytes], torn: bool) -> None:
         out = tmp_path / uuid.uuid4().hex

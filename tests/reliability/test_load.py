@@ -33,13 +33,19 @@ def test_ten_thousand_runs_with_flat_client_memory(tmp_path: Path) -> None:
                "--workers", "2", "--no-progress", "--out", str(out))  # fmt: skip
     client = psutil.Process(proc.pid)
     samples: list[tuple[int, float]] = []  # (runs recorded, client RSS in MiB)
+    lines, seen = -1, 0  # the header is not a run; read only what was appended since
     while proc.poll() is None:
         try:
             rss = client.memory_info().rss / 2**20
-            runs = manifest.read_bytes().count(b"\n") - 1 if manifest.exists() else 0
-        except (psutil.NoSuchProcess, FileNotFoundError):
+            if manifest.exists():
+                with manifest.open("rb") as fh:
+                    fh.seek(seen)
+                    new = fh.read()
+                lines += new.count(b"\n")
+                seen += len(new)
+        except psutil.NoSuchProcess:
             break
-        samples.append((runs, rss))
+        samples.append((max(lines, 0), rss))
         time.sleep(0.25)
     _, err = proc.communicate()
     wall = time.monotonic() - started
