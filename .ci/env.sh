@@ -41,10 +41,8 @@ if [[ ! -f "$stamp" ]] || [[ "$(cat "$stamp")" != "$want" ]]; then
     # uv resolves and installs the same PyPI packages as pip, ~35 s instead of ~55 s here
     # (parallel downloads and unpacking); pip is the fallback if uv cannot be had or fails.
     pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
-    if "${pip[@]}" uv >/dev/null 2>&1 &&
-        .venv/bin/uv pip install --quiet --compile-bytecode --python .venv/bin/python -e ".[dev]"; then
-        :
-    else
+    if ! { "${pip[@]}" uv >/dev/null 2>&1 &&
+        .venv/bin/uv pip install --quiet --compile-bytecode --python .venv/bin/python -e ".[dev]"; }; then
         "${pip[@]}" --upgrade pip
         "${pip[@]}" -e ".[dev]"
     fi

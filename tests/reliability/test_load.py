@@ -33,20 +33,21 @@ def test_ten_thousand_runs_with_flat_client_memory(tmp_path: Path) -> None:
                "--workers", "2", "--no-progress", "--out", str(out))  # fmt: skip
     client = psutil.Process(proc.pid)
     samples: list[tuple[int, float]] = []  # (runs recorded, client RSS in MiB)
-    lines, seen = -1, 0  # the header is not a run; read only what was appended since
+    lines = -1  # the header is not a run
+    fh = None  # kept open: each read takes only what was appended since the last
     while proc.poll() is None:
         try:
             rss = client.memory_info().rss / 2**20
-            if manifest.exists():
-                with manifest.open("rb") as fh:
-                    fh.seek(seen)
-                    new = fh.read()
-                lines += new.count(b"\n")
-                seen += len(new)
         except psutil.NoSuchProcess:
             break
+        if fh is None and manifest.exists():
+            fh = manifest.open("rb")
+        if fh is not None:
+            lines += fh.read().count(b"\n")
         samples.append((max(lines, 0), rss))
         time.sleep(0.25)
+    if fh is not None:
+        fh.close()
     _, err = proc.communicate()
     wall = time.monotonic() - started
     assert proc.returncode == 0, err
