@@ -22,7 +22,9 @@ from distributed import Client, LocalCluster, get_task_stream
 from distributed.utils import key_split
 
 import xsweep as xs
-from _helpers import MISSIONS, ROOT, separate_cluster
+from _helpers import DATA, MISSIONS, ROOT, separate_cluster
+from xsweep._engine import EngineInfo
+from xsweep._execute import GmatChildPlugin, check_plan
 from xsweep._manifest import MANIFEST_NAME, Manifest, ManifestWriter, script_sha256
 
 pytestmark = [pytest.mark.gmat, pytest.mark.slow]
@@ -91,8 +93,11 @@ def test_grid_sweep_records_every_run(client: Client, tmp_path: Path) -> None:
     runs = {k for k in keys if key_split(k) == "gmat-run"}
     assert len(runs) == 6
     assert all(k.endswith(f"-{i:06d}") for i, k in enumerate(sorted(runs)))
+    # One task checked the plan on a worker's warm GMAT child (no planning child here).
+    plans = {k for k in keys if key_split(k) == "xsweep-plan"}
+    assert len(plans) == 1
     # The rest wrote the store: one block per leading grid index.
-    assert {key_split(k) for k in keys - runs} == {"xsweep-store"}
+    assert {key_split(k) for k in keys - runs - plans} == {"xsweep-store"}
 
 
 def test_embedded_cluster_prints_dashboard(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -176,6 +181,42 @@ def test_bad_plans_write_nothing(tmp_path: Path) -> None:
     with pytest.raises(xs.ConfigError, match="workers"):
         xs.run(REPORT, xs.grid({"Sat.SMA": [7000.0]}), out=out, workers=0)
     assert not out.exists()
+
+
+@pytest.mark.usefixtures("no_execution")
+def test_on_a_given_cluster_a_worker_refuses_bad_plans(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_child(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the workers' warm children check the plan, not one started here")
+
+    monkeypatch.setattr("xsweep._sweep.GmatChild", no_child)
+    out = tmp_path / "sweep"
+    with pytest.raises(xs.FieldError, match="did you mean 'SMA'"):
+        xs.run(REPORT, xs.grid({"Sat.SMAA": [7000.0]}), out=out, client=client)
+    with pytest.raises(xs.FieldTypeError):
+        xs.run(REPORT, xs.grid({"Sat.SMA": ["far", "near"]}), out=out, client=client)
+    broken = tmp_path / "broken.script"
+    shutil.copy(DATA / "unparseable.script", broken)
+    with pytest.raises(xs.ScriptLoadError, match=r"could not parse broken\.script") as refused:
+        xs.run(broken, xs.grid({"Sat.SMA": [7000.0]}), out=out, client=client)
+    assert refused.value.script == broken
+    assert not out.exists()
+
+
+def test_a_worker_that_cannot_see_the_script_checks_a_copy(client: Client, tmp_path: Path) -> None:
+    client.register_plugin(GmatChildPlugin())
+    elsewhere = str(tmp_path / "not-on-this-disk" / "leo_report.script")
+    text = REPORT.read_bytes()
+
+    def check(overrides: dict, script: bytes = text) -> object:
+        return client.submit(check_plan, elsewhere, script, overrides, pure=False).result()
+
+    assert isinstance(check({"Sat.SMA": 7100.0, "TOF": 60}), EngineInfo)
+    assert isinstance(check({"Sat.SMAA": 7100.0}), xs.FieldError)
+    refused = check({}, (DATA / "unparseable.script").read_bytes())
+    assert isinstance(refused, xs.ScriptLoadError)
+    assert "could not parse leo_report.script" in str(refused)
 
 
 @pytest.mark.usefixtures("no_execution")

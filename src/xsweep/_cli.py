@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import json
 import logging
 import math
@@ -755,4 +756,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def console() -> NoReturn:
     """Entry point of the ``xsweep`` console script."""
-    sys.exit(main())
+    code = main()
+    # Everything is written, closed and flushed by now: exit without the interpreter's
+    # garbage collection of every module a sweep imported (~0.5 s after each command).
+    gc.freeze()
+    sys.exit(code)

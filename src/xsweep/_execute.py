@@ -9,17 +9,20 @@ of xarray or the Dask client machinery.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
+import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from xsweep._child import GmatChild, RunRequest
+from xsweep._child import CheckRequest, GmatChild, RunRequest
 from xsweep._errors import DiskFullError
 from xsweep._records import RunOutcome
 
@@ -110,7 +113,8 @@ def execute_run(
             finally:
                 fresh.close()
         else:
-            outcome = _worker_child(request).run(request, timeout=timeout)
+            child = _worker_child(request.engine, request.gmat_root)
+            outcome = child.run(request, timeout=timeout)
         full = check_space(request.out_dir)
         if full is not None:
             return full
@@ -161,24 +165,61 @@ def execute_runs(
     return out
 
 
-def _worker_child(request: RunRequest) -> GmatChild:
+def check_plan(
+    script: str,
+    text: bytes,
+    overrides: Mapping[str, Any],
+    engine: str = "auto",
+    gmat_root: str | None = None,
+) -> Any:
+    """Run a sweep's planning check on this worker's warm GMAT child; a Dask task body.
+
+    ``text`` is the script's content: a worker that does not see ``script``
+    (another machine) checks a copy of the same name. Returns the engine's
+    :class:`~xsweep.EngineInfo`, or the error the check raised: returned, not
+    raised, since a refused plan is the caller's mistake, not a failed task
+    for the worker's log.
+    """
+    child = _worker_child(engine, gmat_root)
+    with contextlib.ExitStack() as stack:
+        path = script
+        if not _holds(script, text):
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="xsweep-plan-"))
+            path = os.path.join(scratch, os.path.basename(script))
+            with open(path, "wb") as fh:
+                fh.write(text)
+        try:
+            return child.check(CheckRequest(path, dict(overrides)))
+        except Exception as exc:
+            return exc
+
+
+def _holds(path: str, text: bytes) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read() == text
+    except OSError:
+        return False
+
+
+def _worker_child(engine: str, gmat_root: str | None) -> GmatChild:
     try:
         from distributed import get_worker
 
         worker = get_worker()
     except ValueError:  # not inside a Dask worker: keep one child for this process
-        return _local_child(request)
-    plugin = worker.plugins.get(plugin_name(request.engine, request.gmat_root))
+        return _local_child(engine, gmat_root)
+    plugin = worker.plugins.get(plugin_name(engine, gmat_root))
     if not isinstance(plugin, GmatChildPlugin):
-        return _local_child(request)
+        return _local_child(engine, gmat_root)
     return plugin.child()
 
 
 _local: dict[tuple[str, str | None], GmatChild] = {}
 
 
-def _local_child(request: RunRequest) -> GmatChild:
-    key = (request.engine, request.gmat_root)
+def _local_child(engine: str, gmat_root: str | None) -> GmatChild:
+    key = (engine, gmat_root)
     if key not in _local:
         _local[key] = GmatChild(*key)
     return _local[key]

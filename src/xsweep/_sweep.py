@@ -34,8 +34,10 @@ from xsweep._errors import (
     ClusterError,
     ConfigError,
     DiskFullError,
+    EngineError,
     RunFailedError,
     ScriptDriftError,
+    ScriptLoadError,
     ScriptNotFoundError,
     XsweepError,
 )
@@ -158,6 +160,42 @@ def _check_plan(
         child.close()
     assert isinstance(info, EngineInfo)
     return info
+
+
+def _check_plan_on(dask_client: Client, script: Path, space: Space, opts: _Options) -> EngineInfo:
+    """Run the planning check as a task on a worker's warm GMAT child (on a given cluster).
+
+    No GMAT boots in this process for it, and the engine recorded is the one
+    the workers run.
+    """
+    from xsweep._execute import check_plan
+
+    future = dask_client.submit(
+        check_plan,
+        str(script),
+        script.read_bytes(),
+        space.run(0).overrides,
+        opts.engine,
+        opts.gmat_root,
+        key=f"xsweep-plan-{uuid.uuid4().hex[:8]}",
+        pure=False,
+    )
+    try:
+        result = future.result()
+    except XsweepError:
+        raise
+    except Exception as exc:  # the cluster's failure, not the plan's
+        raise EngineError(
+            f"the planning check could not run on the cluster: {type(exc).__name__}: {exc}"
+        ) from exc
+    finally:
+        future.release()
+    if isinstance(result, ScriptLoadError):
+        result.script = script  # a worker may have checked a copy of it
+    if isinstance(result, BaseException):
+        raise result
+    assert isinstance(result, EngineInfo)
+    return result
 
 
 class Sweep:
@@ -375,9 +413,10 @@ def run(
 ) -> Sweep:
     """Run every point of ``space`` as a Dask task and record each outcome.
 
-    Planning comes first: the script is loaded in a throw-away GMAT child and
-    every field of the space is checked (it exists, it takes the value's
-    type); a bad plan raises and writes nothing. Then ``out`` gets a copy of
+    Planning comes first: the script is loaded in a throw-away GMAT child (on a
+    cluster passed as ``client``, in a worker's warm one) and every field of
+    the space is checked (it exists, it takes the value's type); a bad plan
+    raises and writes nothing. Then ``out`` gets a copy of
     the script (``mission.script``) and the manifest header, and every run is
     submitted as a ``dask.delayed`` task keyed ``gmat-run-<token>-<run_id>``.
     Each outcome is appended to ``manifest.jsonl`` (fsynced) as it completes;
@@ -491,10 +530,16 @@ def run(
         raise ConfigError(f"out={str(out_dir)!r} exists and is not an empty directory")
     source = _script_file(script)
     cluster = _Cluster(client, workers, progress, cluster_kwargs, opts)
-    child = GmatChild(opts.engine, opts.gmat_root, wait=False)  # boots while the scheduler starts
+    # On a cluster the caller gave, a worker's warm GMAT child checks the plan; otherwise a
+    # planning child boots here while the embedded scheduler starts (its workers start
+    # only once the plan passed).
+    child = None if cluster.plans_on_workers else GmatChild(opts.engine, opts.gmat_root, wait=False)
     try:
         with cluster:
-            info = _check_plan(source, sp, opts, child)
+            if child is None:
+                info = _check_plan_on(cluster.start_workers(), source, sp, opts)
+            else:
+                info = _check_plan(source, sp, opts, child)
             sha = _write_plan(out_dir, source, sp, opts, info)
             with _no_space_is_resumable(out_dir), ManifestWriter(out_dir) as writer:
                 _execute(
@@ -509,7 +554,8 @@ def run(
                     store=consolidate,
                 )
     finally:
-        child.close()
+        if child is not None:
+            child.close()
     return Sweep(out_dir)
 
 
@@ -881,6 +927,12 @@ class _Cluster:
         self._stack = contextlib.ExitStack()
         self.client: Client | None = client if isinstance(client, Client) else None
         self.cluster: Any = None
+        self._started = False
+
+    @property
+    def plans_on_workers(self) -> bool:
+        """Whether the planning check runs on a worker: a given cluster with warm children."""
+        return self.given is not None and self.opts.isolation == "worker"
 
     def plugin(self) -> Any:
         from xsweep._execute import GmatChildPlugin
@@ -922,6 +974,9 @@ class _Cluster:
         from dask.system import CPU_COUNT
 
         assert self.client is not None
+        if self._started:
+            return self.client
+        self._started = True
         if self.cluster is not None:
             if self.progress:
                 print(f"xsweep: Dask dashboard at {self.client.dashboard_link}", file=sys.stderr)
