@@ -115,6 +115,25 @@ def test_embedded_cluster_prints_dashboard(tmp_path: Path, capsys: pytest.Captur
     assert "ok=3" in err  # the progress bar counts by status
 
 
+def test_the_embedded_cluster_starts_no_more_workers_than_tasks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xsweep import _sweep
+
+    started: list[int] = []
+    original = _sweep._Cluster.start_workers
+
+    def counting(self: _sweep._Cluster, runs: int | None = None) -> Client:
+        dask_client = original(self, runs)
+        started.append(len(dask_client.nthreads()))
+        return dask_client
+
+    monkeypatch.setattr(_sweep._Cluster, "start_workers", counting)
+    sweep = xs.run(REPORT, xs.grid({"Sat.SMA": [7000.0]}), out=tmp_path / "s", progress=False)
+    assert sweep.counts["ok"] == 1
+    assert started == [1]  # not one per core: a second worker would have nothing to run
+
+
 def test_runs_per_task_batches_runs_but_records_each(client: Client, tmp_path: Path) -> None:
     space = xs.samples({"Sat.SMA": [7000.0, 6200.0, 7100.0, 7200.0, 7300.0], "TOF": [600] * 5})
     with get_task_stream(client) as stream:

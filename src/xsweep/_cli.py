@@ -286,7 +286,9 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("execution")
     where = group.add_mutually_exclusive_group()
     where.add_argument(
-        "--workers", type=_positive_int, help="worker processes of the local cluster (one per core)"
+        "--workers",
+        type=_positive_int,
+        help="worker processes of the local cluster (default: one per core, at most one per task)",
     )
     where.add_argument(
         "--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://host:8786)"

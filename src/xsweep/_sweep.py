@@ -443,7 +443,8 @@ def run(
         ``LocalCluster`` is started for this call: one single-threaded worker
         process per core, dashboard on.
     workers : int, optional
-        Worker processes of the embedded cluster (default: one per core).
+        Worker processes of the embedded cluster (default: one per core, but
+        no more than the sweep has tasks).
     timeout : float, optional
         Seconds a run may take; a run past it is killed (its GMAT child is
         respawned) and recorded as ``failed`` with reason ``timeout``.
@@ -549,9 +550,10 @@ def run(
                     out_dir / SCRIPT_NAME,
                     sha,
                     opts,
-                    cluster.start_workers(),
+                    cluster.start_workers(sp.n_runs),
                     progress=progress,
                     store=consolidate,
+                    store_here=cluster.embedded,
                 )
     finally:
         if child is not None:
@@ -774,9 +776,10 @@ def resume(
                     to_run,
                     sha,
                     opts,
-                    cluster.start_workers(),
+                    cluster.start_workers(len(todo)),
                     progress=progress,
                     store=consolidate,
+                    store_here=cluster.embedded,
                 )
         elif consolidate:
             from xsweep._store import LiveStore
@@ -872,9 +875,10 @@ def extend(
                 to_run,
                 sha,
                 opts,
-                cluster.start_workers(),
+                cluster.start_workers(bigger.n_runs - space.n_runs),
                 progress=progress,
                 store=consolidate,
+                store_here=cluster.embedded,
             )
     return Sweep(sweep_dir)
 
@@ -930,6 +934,11 @@ class _Cluster:
         self._started = False
 
     @property
+    def embedded(self) -> bool:
+        """Whether this is a cluster xsweep started (and not the caller's)."""
+        return self.cluster is not None
+
+    @property
     def plans_on_workers(self) -> bool:
         """Whether the planning check runs on a worker: a given cluster with warm children."""
         return self.given is not None and self.opts.isolation == "worker"
@@ -958,10 +967,20 @@ class _Cluster:
                     "plugins": () if plugin is None else (plugin,),
                     **self.cluster_kwargs,
                 }
+                config = dict(_QUIET_CLUSTER)
                 if kwargs["processes"]:  # worker processes, started by nannies
-                    kwargs.setdefault("env", {"XSWEEP_LEAN": "1"})
                     kwargs.setdefault("preload", ["xsweep._worker"])  # Ctrl-C: the client's
-                self._stack.enter_context(dask.config.set(_QUIET_CLUSTER))
+                    # A spawned worker re-imports the main module (the xsweep CLI, the
+                    # user's script) before it applies its own ``env``; set before the
+                    # spawn, XSWEEP_LEAN keeps that import from loading xarray and pandas.
+                    # The nannies set it in this process too: taken back at the end.
+                    spawn_env = dask.config.get("distributed.nanny.pre-spawn-environ", {})
+                    config["distributed.nanny.pre-spawn-environ"] = {
+                        **spawn_env,
+                        "XSWEEP_LEAN": "1",
+                    }
+                    self._stack.callback(_restore_env, "XSWEEP_LEAN", os.environ.get("XSWEEP_LEAN"))
+                self._stack.enter_context(dask.config.set(config))
                 self.cluster = self._stack.enter_context(LocalCluster(**kwargs))
                 self.client = self._stack.enter_context(Client(self.cluster))
         except BaseException:
@@ -969,8 +988,12 @@ class _Cluster:
             raise
         return self
 
-    def start_workers(self) -> Client:
-        """Start the embedded workers (or install the plugin on the caller's); return the client."""
+    def start_workers(self, runs: int | None = None) -> Client:
+        """Start the embedded workers (or install the plugin on the caller's); return the client.
+
+        Without an explicit ``workers``, the embedded cluster gets one worker per
+        core, but no more than ``runs`` runs can keep busy.
+        """
         from dask.system import CPU_COUNT
 
         assert self.client is not None
@@ -980,7 +1003,8 @@ class _Cluster:
         if self.cluster is not None:
             if self.progress:
                 print(f"xsweep: Dask dashboard at {self.client.dashboard_link}", file=sys.stderr)
-            n = self.workers or CPU_COUNT
+            tasks = CPU_COUNT if runs is None else -(-runs // self.opts.runs_per_task)
+            n = self.workers or max(1, min(CPU_COUNT, tasks))
             self.cluster.scale(n)
             self.client.wait_for_workers(n)
         else:
@@ -991,6 +1015,13 @@ class _Cluster:
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def _failed(reason: Literal["crashed", "exception"], error: str) -> RunOutcome:
@@ -1017,13 +1048,17 @@ def _execute(
     *,
     progress: bool,
     store: bool = True,
+    store_here: bool = False,
 ) -> None:
     """Run ``run_ids`` on Dask and append each outcome to the manifest as it completes.
 
     With ``store``, ``sweep.zarr`` is kept up to date as blocks of runs
     complete (:class:`~xsweep._store.LiveStore`): each block's write is a task
-    on the same cluster. A store write that fails is a warning, not a failed
-    sweep: the store is derived and :func:`xsweep.consolidate` rebuilds it.
+    on the same cluster or, with ``store_here``, a call in this process (an
+    embedded cluster: this process has xarray, Zarr and pyarrow loaded, where
+    a lean worker would spend ~1 s of CPU importing them for a ~70 ms write).
+    A store write that fails is a warning, not a failed sweep: the store is
+    derived and :func:`xsweep.consolidate` rebuilds it.
 
     With ``opts.runs_per_task`` > 1, consecutive runs share a task (keyed
     ``gmat-run-<token>-<first run_id>-<count>``), each still with its own
@@ -1077,6 +1112,12 @@ def _execute(
             except Exception as exc:
                 store_failed(exc, live.describe(block))
                 return
+            if store_here:
+                try:
+                    call()
+                except Exception as exc:
+                    store_failed(exc, live.describe(block))
+                continue
             key = f"xsweep-store-{token}-{block:06d}"
             future = dask_client.submit(call, key=key, pure=False)
             writing[key] = (future, block)
@@ -1191,7 +1232,7 @@ def _execute(
             submit_next()
         if live is not None:
             try:
-                live.finish(dask_client)
+                live.finish(None if store_here else dask_client)
             except Exception as exc:
                 store_failed(exc, "the rechunked store")
     except BaseException:
