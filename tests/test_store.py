@@ -119,6 +119,74 @@ def test_bad_paths_and_newer_stores_are_refused(grid_sweep: xs.Sweep, tmp_path: 
         xs.open_sweep(grid_sweep.path, group="nope")
 
 
+@pytest.mark.parametrize(
+    ("sizes", "along"),
+    [
+        ({"a": 3, "b": 5}, "b"),
+        ({"a": 5, "b": 1}, "a"),  # a trailing one-value dim is not what blocks run along
+        ({"a": 2, "b": 7, "c": 1, "d": 1}, "b"),
+        ({"a": 1, "b": 1}, "b"),
+        ({"a": 9}, "a"),
+    ],
+)
+def test_blocks_run_along_the_last_dim_with_more_than_one_value(
+    sizes: dict[str, int], along: str
+) -> None:
+    from xsweep._store import _Layout
+
+    space = xs.Space(xs.grid({name: np.arange(n, dtype=float) for name, n in sizes.items()}))
+    layout = _Layout(space, {}, 2)
+    assert space.dims[layout.axis] == along
+    shard = layout.shards()
+    assert shard == tuple(2 if d == along else 1 for d in space.dims)
+    # Every run is in exactly one block, and a block is at most one shard.
+    seen = np.zeros(space.shape, dtype=int)
+    for region in layout.blocks():
+        seen[region] += 1
+        assert all(r.stop - r.start <= s for r, s in zip(region, shard, strict=True))
+    assert (seen == 1).all()
+
+
+def test_a_monte_carlo_by_one_tof_is_one_block_not_one_per_run(
+    client: Client, tmp_path: Path
+) -> None:
+    import zarr
+
+    space = xs.monte_carlo(5, {"Sat.SMA": ("normal", 7000.0, 30.0)}, seed=4).merge(
+        xs.grid({"TOF": [60]})
+    )
+    assert xs.Space(space).dims == ("sample", "TOF")
+    sweep = xs.run(REPORT, space, out=tmp_path / "mc", client=client, progress=False)
+    root = zarr.open_group(sweep.path / "sweep.zarr", mode="r", zarr_format=3)
+    assert root.attrs["xsweep_block_dim"] == "sample"
+    assert root["status"].shards == (256, 1)
+    assert root["reports/RF/Sat.X"].shards[:2] == (256, 1)
+    ds = sweep.open()
+    frame = xs.read_output(sweep.path / "runs/run-000003/report-RF.parquet")
+    got = ds["Sat.X"].isel(sample=3, TOF=0).values[: len(frame)]
+    np.testing.assert_array_equal(got, frame["Sat.X"].to_numpy())
+    assert int((ds["status"] == 1).sum()) == 5
+
+
+def test_a_schema_1_store_still_opens_and_resume_rebuilds_it(
+    grid_sweep: xs.Sweep, tmp_path: Path, client: Client
+) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(grid_sweep.path, copy)
+    meta = copy / "sweep.zarr" / "zarr.json"
+    doc = json.loads(meta.read_text())
+    doc["attributes"]["xsweep_store_schema"] = 1  # as xsweep wrote it before the block dim
+    del doc["attributes"]["xsweep_block_dim"]
+    meta.write_text(json.dumps(doc))
+    expected = xs.open_sweep(grid_sweep.path).load()
+    xr.testing.assert_identical(xs.open_sweep(copy).load().drop_attrs(), expected.drop_attrs())
+    xs.resume(copy, client=client, progress=False)  # reruns the failed runs, updates the store
+    again = xs.open_sweep(copy).load()
+    assert again.attrs == expected.attrs  # schema 2, with its block dim
+    rerun = ["duration_s", "error"]  # the failed runs ran (and failed) again
+    xr.testing.assert_identical(again.drop_vars(rerun), expected.drop_vars(rerun))
+
+
 def test_monte_carlo_by_grid_selects_with_where_and_groupby(client: Client, tmp_path: Path) -> None:
     space = xr.merge(
         [

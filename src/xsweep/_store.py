@@ -43,7 +43,10 @@ if TYPE_CHECKING:
     from distributed import Client
 
 STORE_NAME = "sweep.zarr"
-STORE_SCHEMA = 1
+# 2: shards run along the last parameter dim with more than one value (``xsweep_block_dim``),
+# not always the last dim: a sweep ending in a one-value dim (a Monte Carlo crossed with
+# one TOF) wrote one block per run under 1.
+STORE_SCHEMA = 2
 STATUS_FLAGS = {"pending": 0, "ok": 1, "failed": 2}
 BLOCK_RUNS = 256  # runs per shard along the last parameter dim
 _CHUNK_BYTES = 32 * 1024
@@ -173,15 +176,35 @@ def _units(column: str) -> str | None:
     return _UNITS.get(column.rsplit(".", 1)[-1])
 
 
+def block_dim(dims: tuple[str, ...], shape: tuple[int, ...]) -> str:
+    """Pick the dim that shards run along: the last one with more than one value.
+
+    A trailing dim of one value (``TOF=[5400]`` after a Monte Carlo) would
+    otherwise make every run a shard of its own, and every block write a
+    write of one run.
+    """
+    for dim, size in zip(reversed(dims), reversed(shape), strict=True):
+        if size > 1:
+            return dim
+    return dims[-1]
+
+
 @dataclass
 class _Layout:
     space: Space
     outputs: dict[str, _Output]
     block: int
+    along: str | None = None  # the block dim; chosen from the space when None
 
     @property
     def dims(self) -> tuple[str, ...]:
         return self.space.dims
+
+    @property
+    def axis(self) -> int:
+        """Index of the dim that shards (blocks of runs) run along."""
+        along = self.along or block_dim(self.dims, self.shape)
+        return self.dims.index(along)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -199,20 +222,28 @@ class _Layout:
             return self.shards()
         runs = max(1, _CHUNK_BYTES // (8 * max(extra, 1)))
         # A power of two, so that it divides the shard (BLOCK_RUNS is one too).
-        last = min(2 ** int(math.log2(runs)), self.block)
-        return (*((1,) * (len(self.dims) - 1)), last, max(extra, 1))
+        along = min(2 ** int(math.log2(runs)), self.block)
+        return (*self._outer(along), max(extra, 1))
 
     def shards(self, extra: int | None = None) -> tuple[int, ...]:
-        outer = (*((1,) * (len(self.dims) - 1)), self.block)
+        outer = self._outer(self.block)
         return outer if extra is None else (*outer, max(extra, 1))
 
+    def _outer(self, along: int) -> tuple[int, ...]:
+        """``along`` runs along the block dim, one along every other parameter dim."""
+        return tuple(along if i == self.axis else 1 for i in range(len(self.dims)))
+
     def blocks(self) -> Iterator[tuple[slice, ...]]:
-        """Yield the index region of every shard along the parameter dims."""
-        last = self.shape[-1]
-        for lead in np.ndindex(*self.shape[:-1]):
-            for start in range(0, last, self.block):
-                stop = min(start + self.block, last)
-                yield (*(slice(i, i + 1) for i in lead), slice(start, stop))
+        """Yield the index region of every shard along the parameter dims (C order)."""
+        axis, size = self.axis, self.shape[self.axis]
+        grid = [n if i != axis else -(-size // self.block) for i, n in enumerate(self.shape)]
+        for pos in np.ndindex(*grid):
+            yield tuple(
+                slice(i, i + 1)
+                if d != axis
+                else slice(i * self.block, min((i + 1) * self.block, size))
+                for d, i in enumerate(pos)
+            )
 
 
 def _coords(space: Space) -> dict[str, Any]:
@@ -266,6 +297,7 @@ def _root_template(
         "xsweep_groups": sorted(layout.outputs),
         "xsweep_dims": list(dims),
         "xsweep_block_runs": layout.block,
+        "xsweep_block_dim": dims[layout.axis],
     }
     enc: dict[str, Any] = {}
     for name in ("run_id", "status", "duration_s", "reason", "error"):
@@ -652,7 +684,9 @@ class LiveStore:
             some = next(iter(group.array_values()))
             out.rows, out.chunk = int(some.shape[-1]), int(some.chunks[-1])
             outputs[key] = out
-        self.layout = _Layout(self.space, outputs, int(attrs["xsweep_block_runs"]))
+        self.layout = _Layout(
+            self.space, outputs, int(attrs["xsweep_block_runs"]), str(attrs["xsweep_block_dim"])
+        )
         old = tuple(zarr.open_array(self.path / "status", mode="r", zarr_format=3).shape)
         if old != self.space.shape:
             if any(o > n for o, n in zip(old, self.space.shape, strict=True)):
@@ -918,7 +952,8 @@ def open_sweep(
     # slice into the read).
     dims = [str(d) for d in plain.attrs.get("xsweep_dims", plain["status"].dims)]
     block = int(plain.attrs.get("xsweep_block_runs", BLOCK_RUNS))
-    chunks: dict[str, int] = {d: 1 for d in dims[:-1]} | {dims[-1]: block}
+    along = str(plain.attrs.get("xsweep_block_dim", dims[-1]))  # schema 1: the last dim
+    chunks: dict[str, int] = {d: 1 for d in dims} | {along: block}
     with warnings.catch_warnings():
         # The coordinates are one Zarr chunk each; they are replaced by loaded ones below.
         warnings.filterwarnings("ignore", "The specified chunks separate", UserWarning)

@@ -20,6 +20,7 @@ import sys
 import uuid
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -935,7 +936,7 @@ class _Cluster:
 
     @property
     def embedded(self) -> bool:
-        """Whether this is a cluster xsweep started (and not the caller's)."""
+        """Whether xsweep started this cluster (rather than the caller)."""
         return self.cluster is not None
 
     @property
@@ -1054,11 +1055,12 @@ def _execute(
 
     With ``store``, ``sweep.zarr`` is kept up to date as blocks of runs
     complete (:class:`~xsweep._store.LiveStore`): each block's write is a task
-    on the same cluster or, with ``store_here``, a call in this process (an
-    embedded cluster: this process has xarray, Zarr and pyarrow loaded, where
-    a lean worker would spend ~1 s of CPU importing them for a ~70 ms write).
-    A store write that fails is a warning, not a failed sweep: the store is
-    derived and :func:`xsweep.consolidate` rebuilds it.
+    on the same cluster or, with ``store_here`` (an embedded cluster), a call
+    on one background thread of this process, which has xarray, Zarr and
+    pyarrow loaded already (a lean worker would first import them: ~1 s of
+    CPU, and the sweep's last block waits for it). A store write that fails is
+    a warning, not a failed sweep: the store is derived and
+    :func:`xsweep.consolidate` rebuilds it.
 
     With ``opts.runs_per_task`` > 1, consecutive runs share a task (keyed
     ``gmat-run-<token>-<first run_id>-<count>``), each still with its own
@@ -1085,6 +1087,9 @@ def _execute(
     pending = iter(run_ids)
     inflight: dict[str, tuple[Any, list[Run]]] = {}
     writing: dict[str, tuple[Any, int]] = {}  # store block writes
+    # One writer thread: blocks are written in order, one at a time, as a worker would.
+    here = ThreadPoolExecutor(1, thread_name_prefix="xsweep-store") if store_here else None
+    written_here: list[tuple[Future[None], int]] = []
     completed = as_completed(with_results=True, raise_errors=False)
     live: LiveStore | None = None
     if store:
@@ -1112,16 +1117,21 @@ def _execute(
             except Exception as exc:
                 store_failed(exc, live.describe(block))
                 return
-            if store_here:
-                try:
-                    call()
-                except Exception as exc:
-                    store_failed(exc, live.describe(block))
+            if here is not None:
+                written_here.append((here.submit(call), block))
                 continue
             key = f"xsweep-store-{token}-{block:06d}"
             future = dask_client.submit(call, key=key, pure=False)
             writing[key] = (future, block)
             completed.add(future)
+
+    def reap(wait: bool) -> None:
+        """Take in this process's finished block writes (all of them, with ``wait``)."""
+        while written_here and (wait or written_here[0][0].done()):
+            done, block = written_here.pop(0)
+            exc = done.exception()
+            if exc is not None and live is not None:
+                store_failed(exc, live.describe(block))
 
     # Bound in a partial: Client.submit would take ``retries=`` as its own option.
     if per_task == 1:
@@ -1230,9 +1240,11 @@ def _execute(
             record_all(runs, result)
             future.release()
             submit_next()
+            reap(wait=False)
+        reap(wait=True)
         if live is not None:
             try:
-                live.finish(None if store_here else dask_client)
+                live.finish(dask_client)
             except Exception as exc:
                 store_failed(exc, "the rechunked store")
     except BaseException:
@@ -1246,4 +1258,6 @@ def _execute(
             dask_client.cancel([future for future, _ in (*inflight.values(), *writing.values())])
         raise
     finally:
+        if here is not None:  # a block being written is finished; queued ones are dropped
+            here.shutdown(wait=True, cancel_futures=True)
         bar.close()
