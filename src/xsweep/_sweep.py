@@ -439,10 +439,10 @@ def run(
         The sweep directory to create. It must not exist or be empty.
     client : distributed.Client or str, optional
         An existing Dask client, or a scheduler address (``"tcp://host:8786"``).
-        Nothing is started or shut down then. Workers must see ``out`` at the
-        same path (a shared file system). By default an embedded
-        ``LocalCluster`` is started for this call: one single-threaded worker
-        process per core, dashboard on.
+        Nothing is started or shut down then; a worker's warm GMAT child checks
+        the plan. Workers must see ``out`` at the same path (a shared file
+        system). By default an embedded ``LocalCluster`` is started for this
+        call: single-threaded worker processes (see ``workers``), dashboard on.
     workers : int, optional
         Worker processes of the embedded cluster (default: one per core, but
         no more than the sweep has tasks).
