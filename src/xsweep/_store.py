@@ -48,7 +48,7 @@ STORE_NAME = "sweep.zarr"
 # one TOF) wrote one block per run under 1.
 STORE_SCHEMA = 2
 STATUS_FLAGS = {"pending": 0, "ok": 1, "failed": 2}
-BLOCK_RUNS = 256  # runs per shard along the last parameter dim
+BLOCK_RUNS = 256  # runs per shard along the block dim (see block_dim)
 _CHUNK_BYTES = 32 * 1024
 _GROUP = {
     "report": "reports",
@@ -231,7 +231,8 @@ class _Layout:
 
     def _outer(self, along: int) -> tuple[int, ...]:
         """``along`` runs along the block dim, one along every other parameter dim."""
-        return tuple(along if i == self.axis else 1 for i in range(len(self.dims)))
+        axis = self.axis
+        return tuple(along if i == axis else 1 for i in range(len(self.dims)))
 
     def blocks(self) -> Iterator[tuple[slice, ...]]:
         """Yield the index region of every shard along the parameter dims (C order)."""

@@ -163,7 +163,9 @@ def _check_plan(
     return info
 
 
-def _check_plan_on(dask_client: Client, script: Path, space: Space, opts: _Options) -> EngineInfo:
+def _check_plan_on(
+    dask_client: Client, script: Path, text: bytes, space: Space, opts: _Options
+) -> EngineInfo:
     """Run the planning check as a task on a worker's warm GMAT child (on a given cluster).
 
     No GMAT boots in this process for it, and the engine recorded is the one
@@ -174,7 +176,7 @@ def _check_plan_on(dask_client: Client, script: Path, space: Space, opts: _Optio
     future = dask_client.submit(
         check_plan,
         str(script),
-        script.read_bytes(),
+        text,
         space.run(0).overrides,
         opts.engine,
         opts.gmat_root,
@@ -363,11 +365,13 @@ def _runs_frame(records: Any) -> pd.DataFrame:
 # --- run ---------------------------------------------------------------------
 
 
-def _write_plan(out_dir: Path, source: Path, space: Space, opts: _Options, info: EngineInfo) -> str:
-    """Create the sweep directory: ``mission.script`` and the manifest header."""
+def _write_plan(
+    out_dir: Path, source: Path, text: bytes, space: Space, opts: _Options, info: EngineInfo
+) -> str:
+    """Create the sweep directory: ``mission.script`` (``text``) and the manifest header."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_dir / SCRIPT_NAME, fsync=True) as tmp:
-        tmp.write_bytes(source.read_bytes())
+        tmp.write_bytes(text)
     sha = script_sha256(out_dir / SCRIPT_NAME)
     write_header(
         out_dir / MANIFEST_NAME,
@@ -536,13 +540,14 @@ def run(
     # planning child boots here while the embedded scheduler starts (its workers start
     # only once the plan passed).
     child = None if cluster.plans_on_workers else GmatChild(opts.engine, opts.gmat_root, wait=False)
+    text = source.read_bytes()  # what is checked on a cluster is what is copied
     try:
         with cluster:
             if child is None:
-                info = _check_plan_on(cluster.start_workers(), source, sp, opts)
+                info = _check_plan_on(cluster.start_workers(), source, text, sp, opts)
             else:
                 info = _check_plan(source, sp, opts, child)
-            sha = _write_plan(out_dir, source, sp, opts, info)
+            sha = _write_plan(out_dir, source, text, sp, opts, info)
             with _no_space_is_resumable(out_dir), ManifestWriter(out_dir) as writer:
                 _execute(
                     writer,
@@ -551,10 +556,9 @@ def run(
                     out_dir / SCRIPT_NAME,
                     sha,
                     opts,
-                    cluster.start_workers(sp.n_runs),
+                    cluster,
                     progress=progress,
                     store=consolidate,
-                    store_here=cluster.embedded,
                 )
     finally:
         if child is not None:
@@ -777,10 +781,9 @@ def resume(
                     to_run,
                     sha,
                     opts,
-                    cluster.start_workers(len(todo)),
+                    cluster,
                     progress=progress,
                     store=consolidate,
-                    store_here=cluster.embedded,
                 )
         elif consolidate:
             from xsweep._store import LiveStore
@@ -876,10 +879,9 @@ def extend(
                 to_run,
                 sha,
                 opts,
-                cluster.start_workers(bigger.n_runs - space.n_runs),
+                cluster,
                 progress=progress,
                 store=consolidate,
-                store_here=cluster.embedded,
             )
     return Sweep(sweep_dir)
 
@@ -1045,18 +1047,17 @@ def _execute(
     script: Path,
     sha: str,
     opts: _Options,
-    dask_client: Client,
+    cluster: _Cluster,
     *,
     progress: bool,
     store: bool = True,
-    store_here: bool = False,
 ) -> None:
     """Run ``run_ids`` on Dask and append each outcome to the manifest as it completes.
 
     With ``store``, ``sweep.zarr`` is kept up to date as blocks of runs
     complete (:class:`~xsweep._store.LiveStore`): each block's write is a task
-    on the same cluster or, with ``store_here`` (an embedded cluster), a call
-    on one background thread of this process, which has xarray, Zarr and
+    on the caller's cluster or, on an embedded one, a call on one background
+    thread of this process, which has xarray, Zarr and
     pyarrow loaded already (a lean worker would first import them: ~1 s of
     CPU, and the sweep's last block waits for it). A store write that fails is
     a warning, not a failed sweep: the store is derived and
@@ -1081,6 +1082,7 @@ def _execute(
     token = uuid.uuid4().hex[:8]  # keys stay unique across sweeps sharing one cluster
     counts = {"ok": 0, "failed": 0}
     bar = tqdm(total=len(run_ids), unit="run", desc="gmat-run", disable=not progress)
+    dask_client = cluster.start_workers(len(run_ids))
     nthreads = sum(dask_client.nthreads().values()) or 1
     window = max(4, 2 * nthreads)
     per_task = opts.runs_per_task
@@ -1088,7 +1090,7 @@ def _execute(
     inflight: dict[str, tuple[Any, list[Run]]] = {}
     writing: dict[str, tuple[Any, int]] = {}  # store block writes
     # One writer thread: blocks are written in order, one at a time, as a worker would.
-    here = ThreadPoolExecutor(1, thread_name_prefix="xsweep-store") if store_here else None
+    here = ThreadPoolExecutor(1, thread_name_prefix="xsweep-store") if cluster.embedded else None
     written_here: list[tuple[Future[None], int]] = []
     completed = as_completed(with_results=True, raise_errors=False)
     live: LiveStore | None = None
