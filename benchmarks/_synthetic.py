@@ -18,7 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import xsweep as xs
-from xsweep._manifest import MANIFEST_NAME, write_header
+from xsweep._manifest import write_header
+from xsweep._paths import MANIFEST_NAME
 
 FAIL_EVERY = 50  # one run in 50 failed, as a real sweep may have
 COLUMNS = ("Sat.ElapsedSecs", "Sat.X", "Sat.Y", "Sat.Z", "Sat.VX", "Sat.Earth.Altitude")

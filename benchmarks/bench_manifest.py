@@ -5,16 +5,17 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
-from xsweep._manifest import MANIFEST_NAME, Manifest, ManifestWriter, write_header
+from xsweep._manifest import Manifest, ManifestWriter, write_header
+from xsweep._paths import MANIFEST_NAME
+from xsweep._records import RunRecord
 
 from ._common import pick
 
 
-def _record(run_id: int) -> dict[str, Any]:
+def _record(run_id: int) -> RunRecord:
     rel = f"runs/run-{run_id:06d}"
-    return {
+    line = {
         "run_id": run_id,
         "index": [run_id],
         "labels": {},
@@ -35,6 +36,7 @@ def _record(run_id: int) -> dict[str, Any]:
         "pid": 1234,
         "extra": {"attempts": 1},
     }
+    return RunRecord.from_dict(line)
 
 
 class ManifestSuite:

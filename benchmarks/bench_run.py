@@ -6,9 +6,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from xsweep._child import GmatChild, RunRequest
-from xsweep._engine import get_engine
-from xsweep._mission import run_mission
+from xsweep.gmat.child import GmatChild, RunRequest
+from xsweep.gmat.engine import get_engine
+from xsweep.gmat.mission import run_mission
 
 from ._common import MISSION, TOF
 

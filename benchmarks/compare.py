@@ -66,7 +66,7 @@ _ENGINE = None
 
 def _limit_init() -> None:
     global _ENGINE
-    from xsweep._engine import get_engine
+    from xsweep.gmat.engine import get_engine
 
     _ENGINE = get_engine("embedded")
 

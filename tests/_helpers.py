@@ -46,7 +46,7 @@ def add_contacts(sweep: xs.Sweep, fixtures: dict[int, str]) -> None:
     """
     from gmat_run import Results
 
-    from xsweep._outputs import convert_results
+    from xsweep.gmat.outputs import convert_results
 
     lines = (sweep.path / "manifest.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]

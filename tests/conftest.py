@@ -8,6 +8,7 @@ import pytest
 from distributed import Client, LocalCluster
 from hypothesis import HealthCheck, settings
 
+import xsweep as xs
 from _helpers import MISSIONS
 
 # CI draws the same inputs every run (derandomize): a fuzz case's "some inputs worked" check
@@ -36,3 +37,14 @@ def client() -> Iterator[Client]:
         Client(cluster) as c,
     ):
         yield c
+
+
+@pytest.fixture(scope="session")
+def drag_sweep(tmp_path_factory: pytest.TempPathFactory) -> xs.Sweep:
+    """A finished 3 x 2 grid over the drag mission (run 0 fails: 6200 km is inside the Earth).
+
+    Shared by every test that only reads it; a test that changes a sweep copies it first.
+    """
+    space = xs.grid({"Sat.SMA": [6200.0, 7000.0, 7100.0], "TOF": [600, 1200]})
+    out = tmp_path_factory.mktemp("drag") / "s"
+    return xs.run(MISSIONS / "leo_drag.script", space, out=out, workers=2, progress=False)

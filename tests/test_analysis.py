@@ -43,24 +43,24 @@ def _assert_store_equals_parquet(sweep: xs.Sweep) -> int:
     checked = 0
     by_group: dict[str, xr.Dataset] = {}
     for run_id, rec in sweep.manifest.runs.items():
-        if rec["status"] != "ok":
+        if rec.status != "ok":
             continue
-        for out in rec["outputs"]:
+        for out in rec.outcome.outputs:
             group = {
                 "report": "reports",
                 "ephemeris": "ephemerides",
                 "contact": "contacts",
                 "solver": "solver",
-            }[out["kind"]] + f"/{out['name']}"
+            }[out.kind] + f"/{out.name}"
             if group not in by_group:
                 by_group[group] = _group_dataset(sweep.path, group).load()
             ds = by_group[group]
             index = dict(zip(ds["run_id"].dims, sweep.space.index_of(run_id), strict=True))
             point = ds.isel(index)
             assert int(point["run_id"]) == run_id
-            frame = xs.read_output(sweep.path / out["path"])
+            frame = xs.read_output(sweep.path / out.path)
             rows = len(frame)
-            assert rows == out["rows"]
+            assert rows == out.rows
             names = {
                 str(v.attrs.get("gmat_column", n)): str(n)
                 for n, v in ds.data_vars.items()
@@ -129,13 +129,6 @@ def test_contacts_consolidate_per_interval(client: Client, tmp_path: Path, fixtu
 
 
 # --- to_dataframe ----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def drag_sweep(client: Client, tmp_path_factory: pytest.TempPathFactory) -> xs.Sweep:
-    space = xs.grid({"Sat.SMA": [6200.0, 7000.0, 7100.0], "TOF": [600, 1200]})
-    out = tmp_path_factory.mktemp("drag") / "s"
-    return xs.run(DRAG, space, out=out, client=client, progress=False)
 
 
 def test_to_dataframe_has_gmat_sweeps_shape(drag_sweep: xs.Sweep) -> None:
@@ -252,10 +245,10 @@ def test_final_is_each_runs_last_row(drag_sweep: xs.Sweep) -> None:
     checked = 0
     for run_id, rec in drag_sweep.manifest.runs.items():
         point = last.where(last["run_id"] == run_id, drop=True).squeeze()
-        if rec["status"] != "ok":
+        if rec.status != "ok":
             assert np.isnan(float(point["Sat.Earth.Altitude"]))
             continue
-        frame = xs.read_output(drag_sweep.path / rec["outputs"][0]["path"])
+        frame = xs.read_output(drag_sweep.path / rec.outcome.outputs[0].path)
         assert float(point["Sat.Earth.Altitude"]) == frame["Sat.Earth.Altitude"].iloc[-1]
         assert point["time"].values == frame["Sat.UTCGregorian"].iloc[-1].to_datetime64()
         checked += 1

@@ -98,10 +98,10 @@ def test_round_trip_zip_and_extracted(
     # The per-run Parquet reads from inside the zip, bit for bit what the run wrote.
     runs = xs.Sweep(bundle).manifest.runs
     for run_id, rec in runs.items():
-        for out in rec["outputs"]:
-            theirs = xs.Sweep(bundle).read(run_id, out["name"])
-            pd.testing.assert_frame_equal(theirs, xs.read_output(sweep.path / out["path"]))
-            assert theirs.attrs == xs.read_output(sweep.path / out["path"]).attrs
+        for out in rec.outcome.outputs:
+            theirs = xs.Sweep(bundle).read(run_id, out.name)
+            pd.testing.assert_frame_equal(theirs, xs.read_output(sweep.path / out.path))
+            assert theirs.attrs == xs.read_output(sweep.path / out.path).attrs
     assert xs.Sweep(bundle).counts == sweep.counts
     assert xs.Sweep(copy).runs().equals(sweep.runs())
 

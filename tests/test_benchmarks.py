@@ -10,16 +10,12 @@ import importlib
 import inspect
 import itertools
 import os
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from _helpers import ROOT
-
 os.environ["XSWEEP_BENCH_QUICK"] = "1"  # read when the suites are imported
-sys.path.insert(0, str(ROOT))
 
 MODULES = ["bench_plan", "bench_manifest", "bench_run", "bench_sweep", "bench_store"]
 PREFIXES = ("time_", "peakmem_", "mem_", "track_")

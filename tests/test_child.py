@@ -12,7 +12,7 @@ import pytest
 
 import xsweep as xs
 from _helpers import MISSIONS
-from xsweep._child import GmatChild, RunRequest
+from xsweep.gmat.child import GmatChild, RunRequest
 
 pytestmark = pytest.mark.gmat
 

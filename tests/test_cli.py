@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 
 import xsweep as xs
 from _helpers import MISSIONS, ROOT
-from xsweep._cli import SpecError, build_space, main, parse_perturb, parse_scalar, parse_values
+from xsweep._cli import main
+from xsweep._cli_space import SpecError, build_space, parse_perturb, parse_scalar, parse_values
 
 REPORT = str(MISSIONS / "leo_report.script")
 DRAG = str(MISSIONS / "leo_drag.script")

@@ -15,18 +15,13 @@ from hypothesis import strategies as st
 
 import xsweep as xs
 from _helpers import fill, tmpfs
-from xsweep._manifest import (
-    LOCK_NAME,
-    MANIFEST_NAME,
-    Manifest,
-    ManifestWriter,
-    SweepLockedError,
-    canonical_script_bytes,
-    write_header,
-)
+from xsweep._errors import SweepLockedError
+from xsweep._manifest import Manifest, ManifestWriter, canonical_script_bytes, write_header
+from xsweep._paths import LOCK_NAME, MANIFEST_NAME
+from xsweep._records import RunRecord
 
 
-def _record(run_id: int, status: str = "ok") -> dict[str, object]:
+def _line(run_id: int, status: str = "ok") -> dict[str, object]:
     return {
         "run_id": run_id,
         "index": [run_id],
@@ -36,13 +31,17 @@ def _record(run_id: int, status: str = "ok") -> dict[str, object]:
     }
 
 
+def _record(run_id: int, status: str = "ok", **more: object) -> RunRecord:
+    return RunRecord.from_dict({**_line(run_id, status), **more})
+
+
 _OUT = {"kind": "report", "name": "RF", "path": "runs/run-000000/report-RF.parquet", "rows": 3}
 
 
 def _lines(header: dict[str, object], *runs: dict[str, object]) -> bytes:
     """A manifest: the header, then runs 0, 1, ... each ``_record`` updated by its dict."""
     head = {"kind": "header", "schema_version": 1, "n_runs": 5, **header}
-    recs = [{"kind": "run", **_record(i), **r} for i, r in enumerate(runs)]
+    recs = [{"kind": "run", **_line(i), **r} for i, r in enumerate(runs)]
     return b"".join(json.dumps(r).encode() + b"\n" for r in [head, *recs])
 
 
@@ -61,7 +60,7 @@ def test_append_and_load(tmp_path: Path) -> None:
     assert m.header["sweep_id"] == "abc"
     assert m.header["schema_version"] == 1
     assert sorted(m.runs) == [0, 1]
-    assert m.runs[1]["status"] == "ok"
+    assert m.runs[1].status == "ok"
     assert m.counts() == {"ok": 2, "failed": 0, "pending": 3}
     assert m.lines == 4
 
@@ -73,7 +72,7 @@ def test_an_append_that_hits_a_full_disk_leaves_no_partial_line(tmp_path: Path) 
             writer.append(_record(0))
             before = (d / MANIFEST_NAME).read_bytes()
             ballast = fill(fs, leave=4096)  # one page: the line below is 3 pages long
-            big = {**_record(1), "error": "x" * 12_000}
+            big = _record(1, error="x" * 12_000)
             with pytest.raises(OSError, match="No space left") as caught:
                 writer.append(big)
             assert caught.value.errno == errno.ENOSPC
@@ -81,7 +80,7 @@ def test_an_append_that_hits_a_full_disk_leaves_no_partial_line(tmp_path: Path) 
             ballast.unlink()
             writer.append(big)  # space freed: the same writer goes on, on a clean line
         m = Manifest.load(d / MANIFEST_NAME)
-        assert m.runs[1]["error"] == "x" * 12_000
+        assert m.runs[1].outcome.error == "x" * 12_000
         assert m.lines == 3
 
 

@@ -12,8 +12,8 @@ from gmat_run import Results
 
 import xsweep as xs
 from _helpers import DATA, MISSIONS, run_python
-from xsweep._engine import get_engine
-from xsweep._outputs import convert_results, json_attrs, write_parquet
+from xsweep.gmat.engine import get_engine
+from xsweep.gmat.outputs import convert_results, json_attrs, write_parquet
 
 pytestmark = pytest.mark.gmat
 
@@ -296,7 +296,7 @@ def test_parquet_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         Path(args[1]).write_bytes(b"PAR1 half")  # type: ignore[arg-type]
         raise OSError("disk full")
 
-    monkeypatch.setattr("xsweep._outputs.pq.write_table", boom)
+    monkeypatch.setattr("xsweep.gmat.outputs.pq.write_table", boom)
     with pytest.raises(OSError, match="disk full"):
         write_parquet(pd.DataFrame({"x": [9.0]}), target)
     assert pd.read_parquet(target)["x"].tolist() == [1.0, 2.0]

@@ -16,6 +16,7 @@ from distributed import Client
 
 import xsweep as xs
 from _helpers import MISSIONS
+from xsweep.store.layout import Layout
 
 pytestmark = [pytest.mark.gmat, pytest.mark.slow]
 
@@ -23,11 +24,9 @@ DRAG = MISSIONS / "leo_drag.script"
 REPORT = MISSIONS / "leo_report.script"
 
 
-@pytest.fixture(scope="module")
-def grid_sweep(client: Client, tmp_path_factory: pytest.TempPathFactory) -> xs.Sweep:
-    space = xs.grid({"Sat.SMA": [6200.0, 7000.0, 7100.0], "TOF": [600, 1200]})
-    out = tmp_path_factory.mktemp("grid") / "s"
-    return xs.run(DRAG, space, out=out, client=client, progress=False)
+@pytest.fixture
+def grid_sweep(drag_sweep: xs.Sweep) -> xs.Sweep:
+    return drag_sweep  # the session's 3 x 2 drag grid (tests/conftest.py)
 
 
 def test_the_store_holds_every_run_by_label(grid_sweep: xs.Sweep) -> None:
@@ -132,10 +131,8 @@ def test_bad_paths_and_newer_stores_are_refused(grid_sweep: xs.Sweep, tmp_path: 
 def test_blocks_run_along_the_last_dim_with_more_than_one_value(
     sizes: dict[str, int], along: str
 ) -> None:
-    from xsweep._store import _Layout
-
     space = xs.Space(xs.grid({name: np.arange(n, dtype=float) for name, n in sizes.items()}))
-    layout = _Layout(space, {}, 2)
+    layout = Layout(space, {}, 2)
     assert space.dims[layout.axis] == along
     shard = layout.shards()
     assert shard == tuple(2 if d == along else 1 for d in space.dims)
@@ -286,7 +283,7 @@ def _assert_matches_a_rebuild(sweep_dir: Path, tmp_path: Path) -> None:
 def test_resume_rewrites_only_the_blocks_of_rerun_runs(
     client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("xsweep._store.BLOCK_RUNS", 2)
+    monkeypatch.setattr("xsweep.store.layout.BLOCK_RUNS", 2)
     # Run 4 (6200 km: inside the Earth) fails; resume reruns only it.
     space = xs.grid({"Sat.SMA": [7000.0, 7050.0, 7100.0, 7150.0, 6200.0, 7200.0, 7250.0, 7300.0]})
     sweep = xs.run(DRAG, space, out=tmp_path / "s", client=client, progress=False)
@@ -308,7 +305,7 @@ def test_resume_rewrites_only_the_blocks_of_rerun_runs(
 def test_extend_grows_the_store_and_writes_only_new_blocks(
     client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("xsweep._store.BLOCK_RUNS", 4)
+    monkeypatch.setattr("xsweep.store.layout.BLOCK_RUNS", 4)
     space = xs.monte_carlo(6, {"Sat.SMA": ("normal", 7000.0, 20.0)}, seed=5)
     sweep = xs.run(REPORT, space, out=tmp_path / "mc", client=client, progress=False)
     store = sweep.path / "sweep.zarr"
@@ -334,7 +331,7 @@ def test_extend_grows_the_store_and_writes_only_new_blocks(
 def test_longer_runs_arriving_later_grow_the_step_axis(
     client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("xsweep._store.BLOCK_RUNS", 1)
+    monkeypatch.setattr("xsweep.store.layout.BLOCK_RUNS", 1)
     # One block per run; on two workers the shortest flight usually lands first.
     space = xs.grid({"TOF": [60, 600, 3000]})
     sweep = xs.run(REPORT, space, out=tmp_path / "tof", client=client, progress=False)
@@ -353,10 +350,10 @@ _WATCHED = """
 import sys
 import numpy as np
 import xsweep as xs
-import xsweep._store
+import xsweep.store.layout
 
 if __name__ == "__main__":
-    xsweep._store.BLOCK_RUNS = 4
+    xsweep.store.layout.BLOCK_RUNS = 4
     space = xs.grid({"Sat.SMA": np.linspace(7000.0, 7400.0, 160)})
     xs.run(sys.argv[1], space, out=sys.argv[2], workers=2, progress=False)
 """
@@ -389,7 +386,7 @@ def test_a_running_sweep_shows_its_finished_blocks(tmp_path: Path) -> None:
                 # Every run the store shows as ok is recorded, and its data is there.
                 for i in done[:3]:
                     run_id = int(ds["run_id"].values[i])
-                    assert records[run_id]["status"] == "ok"
+                    assert records[run_id].status == "ok"
                     frame = xs.read_output(out / f"runs/run-{run_id:06d}/report-RF.parquet")
                     got = ds["Sat.X"].isel({"Sat.SMA": i}).values[: len(frame)]
                     np.testing.assert_array_equal(got, frame["Sat.X"].to_numpy())
@@ -404,13 +401,7 @@ def test_a_running_sweep_shows_its_finished_blocks(tmp_path: Path) -> None:
 def test_selecting_one_run_reads_only_its_chunk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sys
-
     import zarr.storage
-
-    from _helpers import ROOT
-
-    sys.path.insert(0, str(ROOT))
     from benchmarks._synthetic import make_sweep
 
     # Long reports: one run per Zarr chunk, 64 runs per shard file.

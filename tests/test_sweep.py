@@ -23,9 +23,10 @@ from distributed.utils import key_split
 
 import xsweep as xs
 from _helpers import DATA, MISSIONS, ROOT, separate_cluster
-from xsweep._engine import EngineInfo
-from xsweep._execute import GmatChildPlugin, check_plan
-from xsweep._manifest import MANIFEST_NAME, Manifest, ManifestWriter, script_sha256
+from xsweep._manifest import Manifest, ManifestWriter, script_sha256
+from xsweep._paths import MANIFEST_NAME
+from xsweep._tasks import GmatChildPlugin, check_plan
+from xsweep.gmat.engine import EngineInfo
 
 pytestmark = [pytest.mark.gmat, pytest.mark.slow]
 
@@ -118,17 +119,17 @@ def test_embedded_cluster_prints_dashboard(tmp_path: Path, capsys: pytest.Captur
 def test_the_embedded_cluster_starts_no_more_workers_than_tasks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from xsweep import _sweep
+    from xsweep._cluster import Cluster
 
     started: list[int] = []
-    original = _sweep._Cluster.start_workers
+    original = Cluster.start_workers
 
-    def counting(self: _sweep._Cluster, runs: int | None = None) -> Client:
+    def counting(self: Cluster, runs: int | None = None) -> Client:
         dask_client = original(self, runs)
         started.append(len(dask_client.nthreads()))
         return dask_client
 
-    monkeypatch.setattr(_sweep._Cluster, "start_workers", counting)
+    monkeypatch.setattr(Cluster, "start_workers", counting)
     sweep = xs.run(REPORT, xs.grid({"Sat.SMA": [7000.0]}), out=tmp_path / "s", progress=False)
     assert sweep.counts["ok"] == 1
     assert started == [1]  # not one per core: a second worker would have nothing to run
@@ -179,7 +180,7 @@ def no_execution(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*args: object, **kwargs: object) -> None:
         raise AssertionError("a bad plan must not reach execution")
 
-    monkeypatch.setattr("xsweep._sweep._execute", fail)
+    monkeypatch.setattr("xsweep._dispatch.Dispatcher.run", fail)
 
 
 @pytest.mark.usefixtures("no_execution")
@@ -210,6 +211,7 @@ def test_on_a_given_cluster_a_worker_refuses_bad_plans(
         raise AssertionError("the workers' warm children check the plan, not one started here")
 
     monkeypatch.setattr("xsweep._sweep.GmatChild", no_child)
+    monkeypatch.setattr("xsweep._plan.GmatChild", no_child)
     out = tmp_path / "sweep"
     with pytest.raises(xs.FieldError, match="did you mean 'SMA'"):
         xs.run(REPORT, xs.grid({"Sat.SMAA": [7000.0]}), out=out, client=client)
@@ -281,7 +283,7 @@ def _gmat_children() -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         cmd = proc.info["cmdline"] or []
-        if "xsweep._child" in cmd:
+        if "xsweep.gmat.child" in cmd:
             found.append(proc)
     return found
 
@@ -520,8 +522,8 @@ def test_ctrl_c_keeps_finished_runs_and_resume_completes_bit_equal(tmp_path: Pat
     recorded = Manifest.load(out / MANIFEST_NAME)
     assert 0 < len(recorded.runs) < 60
     for rec in recorded.runs.values():
-        assert rec["status"] == "ok"
-        assert (out / rec["outputs"][0]["path"]).is_file()
+        assert rec.status == "ok"
+        assert (out / rec.outcome.outputs[0].path).is_file()
     kept = {i: _digest(out / f"runs/run-{i:06d}/report-RF.parquet") for i in recorded.runs}
 
     with (

@@ -10,129 +10,168 @@ import importlib
 import os as _os
 from typing import TYPE_CHECKING, Any
 
-from xsweep._errors import (
-    ClusterError,
-    ConfigError,
-    DiskFullError,
-    EngineError,
-    FieldError,
-    FieldTypeError,
-    ManifestCorruptError,
-    RunFailedError,
-    ScriptDriftError,
-    ScriptLoadError,
-    ScriptNotFoundError,
-    SpaceError,
-    SweepAbortedError,
-    UnsupportedFeatureError,
-    XsweepError,
-)
-from xsweep._records import OutputFile, RunOutcome
-from xsweep._version import __version__
+from xsweep._version import __version__ as __version__
+
+if TYPE_CHECKING:  # what type checkers see; tests/test_layering.py checks it against _PUBLIC
+    from xsweep._analysis import (
+        final as final,
+    )
+    from xsweep._analysis import (
+        on_time_grid as on_time_grid,
+    )
+    from xsweep._analysis import (
+        to_dataframe as to_dataframe,
+    )
+    from xsweep._archive import archive as archive
+    from xsweep._archive import extract as extract
+    from xsweep._designs import (
+        grid as grid,
+    )
+    from xsweep._designs import (
+        latin_hypercube as latin_hypercube,
+    )
+    from xsweep._designs import (
+        monte_carlo as monte_carlo,
+    )
+    from xsweep._designs import (
+        samples as samples,
+    )
+    from xsweep._errors import (
+        BundleError as BundleError,
+    )
+    from xsweep._errors import (
+        ClusterError as ClusterError,
+    )
+    from xsweep._errors import (
+        ConfigError as ConfigError,
+    )
+    from xsweep._errors import (
+        DiskFullError as DiskFullError,
+    )
+    from xsweep._errors import (
+        EngineError as EngineError,
+    )
+    from xsweep._errors import (
+        FieldError as FieldError,
+    )
+    from xsweep._errors import (
+        FieldTypeError as FieldTypeError,
+    )
+    from xsweep._errors import (
+        ManifestCorruptError as ManifestCorruptError,
+    )
+    from xsweep._errors import (
+        RunFailedError as RunFailedError,
+    )
+    from xsweep._errors import (
+        ScriptDriftError as ScriptDriftError,
+    )
+    from xsweep._errors import (
+        ScriptLoadError as ScriptLoadError,
+    )
+    from xsweep._errors import (
+        ScriptNotFoundError as ScriptNotFoundError,
+    )
+    from xsweep._errors import (
+        SpaceError as SpaceError,
+    )
+    from xsweep._errors import (
+        StoreError as StoreError,
+    )
+    from xsweep._errors import (
+        SweepAbortedError as SweepAbortedError,
+    )
+    from xsweep._errors import (
+        SweepLockedError as SweepLockedError,
+    )
+    from xsweep._errors import (
+        UnsupportedFeatureError as UnsupportedFeatureError,
+    )
+    from xsweep._errors import (
+        XsweepError as XsweepError,
+    )
+    from xsweep._handle import Sweep as Sweep
+    from xsweep._records import OutputFile as OutputFile
+    from xsweep._records import RunOutcome as RunOutcome
+    from xsweep._source import Verification as Verification
+    from xsweep._source import verify as verify
+    from xsweep._space import Run as Run
+    from xsweep._space import Space as Space
+    from xsweep._sweep import extend as extend
+    from xsweep._sweep import resume as resume
+    from xsweep._sweep import run as run
+    from xsweep.gmat.engine import EngineInfo as EngineInfo
+    from xsweep.gmat.engine import get_engine as get_engine
+    from xsweep.gmat.mission import run_mission as run_mission
+    from xsweep.gmat.outputs import read_output as read_output
+    from xsweep.store.open import open_sweep as open_sweep
+    from xsweep.store.write import consolidate as consolidate
+
+# Every public name, and the module that defines it. Each loads on first use, so a
+# GMAT child or a lean Dask worker that imports ``xsweep`` gets none of xarray or Dask.
+_PUBLIC = {
+    "BundleError": "xsweep._errors",
+    "ClusterError": "xsweep._errors",
+    "ConfigError": "xsweep._errors",
+    "DiskFullError": "xsweep._errors",
+    "EngineError": "xsweep._errors",
+    "FieldError": "xsweep._errors",
+    "FieldTypeError": "xsweep._errors",
+    "ManifestCorruptError": "xsweep._errors",
+    "RunFailedError": "xsweep._errors",
+    "ScriptDriftError": "xsweep._errors",
+    "ScriptLoadError": "xsweep._errors",
+    "ScriptNotFoundError": "xsweep._errors",
+    "SpaceError": "xsweep._errors",
+    "StoreError": "xsweep._errors",
+    "SweepAbortedError": "xsweep._errors",
+    "SweepLockedError": "xsweep._errors",
+    "UnsupportedFeatureError": "xsweep._errors",
+    "XsweepError": "xsweep._errors",
+    "OutputFile": "xsweep._records",
+    "RunOutcome": "xsweep._records",
+    "Run": "xsweep._space",
+    "Space": "xsweep._space",
+    "grid": "xsweep._designs",
+    "latin_hypercube": "xsweep._designs",
+    "monte_carlo": "xsweep._designs",
+    "samples": "xsweep._designs",
+    "run": "xsweep._sweep",
+    "resume": "xsweep._sweep",
+    "extend": "xsweep._sweep",
+    "Sweep": "xsweep._handle",
+    "run_mission": "xsweep.gmat.mission",
+    "read_output": "xsweep.gmat.outputs",
+    "EngineInfo": "xsweep.gmat.engine",
+    "get_engine": "xsweep.gmat.engine",
+    "open_sweep": "xsweep.store.open",
+    "consolidate": "xsweep.store.write",
+    "final": "xsweep._analysis",
+    "on_time_grid": "xsweep._analysis",
+    "to_dataframe": "xsweep._analysis",
+    "archive": "xsweep._archive",
+    "extract": "xsweep._archive",
+    "Verification": "xsweep._source",
+    "verify": "xsweep._source",
+}
+__all__ = sorted([*_PUBLIC, "__version__"])
+_PLAIN = ("xsweep._errors", "xsweep._records")  # need no xarray, nor the accessor
 
 # GMAT children and the workers of an embedded cluster set XSWEEP_LEAN: they never touch
 # xarray, and skipping its import (and pandas') makes a sweep start ~0.4 s sooner.
 if not _os.environ.get("XSWEEP_LEAN"):
     from xsweep import _accessor  # noqa: F401  (registers the .xsweep accessor)
-    from xsweep._space import Run, Space, grid, latin_hypercube, monte_carlo, samples
-
-if TYPE_CHECKING:
-    from xsweep._analysis import final, on_time_grid, to_dataframe
-    from xsweep._archive import BundleError, Verification, archive, extract, verify
-    from xsweep._engine import EngineInfo, get_engine
-    from xsweep._manifest import SweepLockedError
-    from xsweep._mission import run_mission
-    from xsweep._outputs import read_output
-    from xsweep._space import Run, Space, grid, latin_hypercube, monte_carlo, samples
-    from xsweep._store import StoreError, consolidate, open_sweep
-    from xsweep._sweep import Sweep, extend, resume, run
-
-_LAZY = {
-    "BundleError": "xsweep._archive",
-    "Verification": "xsweep._archive",
-    "archive": "xsweep._archive",
-    "extract": "xsweep._archive",
-    "verify": "xsweep._archive",
-    "Run": "xsweep._space",
-    "Space": "xsweep._space",
-    "grid": "xsweep._space",
-    "latin_hypercube": "xsweep._space",
-    "monte_carlo": "xsweep._space",
-    "samples": "xsweep._space",
-    "EngineInfo": "xsweep._engine",
-    "get_engine": "xsweep._engine",
-    "SweepLockedError": "xsweep._manifest",
-    "run_mission": "xsweep._mission",
-    "read_output": "xsweep._outputs",
-    "StoreError": "xsweep._store",
-    "consolidate": "xsweep._store",
-    "open_sweep": "xsweep._store",
-    "final": "xsweep._analysis",
-    "on_time_grid": "xsweep._analysis",
-    "to_dataframe": "xsweep._analysis",
-    "Sweep": "xsweep._sweep",
-    "extend": "xsweep._sweep",
-    "resume": "xsweep._sweep",
-    "run": "xsweep._sweep",
-}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        importlib.import_module("xsweep._accessor")  # registered on first use, if lean
-        value = getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _PUBLIC:
+        if _PUBLIC[name] not in _PLAIN:  # registered on first use, if lean
+            importlib.import_module("xsweep._accessor")
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'xsweep' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
-
-
-__all__ = [
-    "BundleError",
-    "ClusterError",
-    "ConfigError",
-    "DiskFullError",
-    "EngineError",
-    "EngineInfo",
-    "FieldError",
-    "FieldTypeError",
-    "ManifestCorruptError",
-    "OutputFile",
-    "Run",
-    "RunFailedError",
-    "RunOutcome",
-    "ScriptDriftError",
-    "ScriptLoadError",
-    "ScriptNotFoundError",
-    "Space",
-    "SpaceError",
-    "StoreError",
-    "Sweep",
-    "SweepAbortedError",
-    "SweepLockedError",
-    "UnsupportedFeatureError",
-    "Verification",
-    "XsweepError",
-    "__version__",
-    "archive",
-    "consolidate",
-    "extend",
-    "extract",
-    "final",
-    "get_engine",
-    "grid",
-    "latin_hypercube",
-    "monte_carlo",
-    "on_time_grid",
-    "open_sweep",
-    "read_output",
-    "resume",
-    "run",
-    "run_mission",
-    "samples",
-    "to_dataframe",
-    "verify",
-]
+    return sorted(set(globals()) | set(_PUBLIC))

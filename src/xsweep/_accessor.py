@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from xsweep._store import STATUS_FLAGS
+from xsweep._analysis import final, on_time_grid, to_dataframe
+from xsweep._records import STATUS_FLAGS
+from xsweep._space import Space
 
 if TYPE_CHECKING:
     from xsweep._space import Space
@@ -41,8 +43,6 @@ class XsweepAccessor:
     @property
     def space(self) -> Space:
         """Return the Dataset as a validated :class:`xsweep.Space` (or raise ``SpaceError``)."""
-        from xsweep._space import Space
-
         return Space(self._ds)
 
     @property
@@ -58,8 +58,6 @@ class XsweepAccessor:
         parameter coordinates of every run (computes only those small variables).
         """
         if not self.is_sweep:
-            from xsweep._space import Space
-
             return Space(self._ds).runs()
         ds = self._ds
         dims = list(ds["run_id"].dims)
@@ -88,14 +86,10 @@ class XsweepAccessor:
 
     def to_dataframe(self) -> pd.DataFrame:
         """Flatten the sweep into gmat-sweep's long DataFrame (see :func:`xsweep.to_dataframe`)."""
-        from xsweep._analysis import to_dataframe
-
         return to_dataframe(self._ds)
 
     def final(self) -> xr.Dataset:
         """Each run's last row (see :func:`xsweep.final`)."""
-        from xsweep._analysis import final
-
         return final(self._ds)
 
     def on_time_grid(
@@ -106,6 +100,4 @@ class XsweepAccessor:
         mode: Literal["elapsed", "absolute"] = "elapsed",
     ) -> xr.Dataset:
         """Interpolate every run onto one time axis (see :func:`xsweep.on_time_grid`)."""
-        from xsweep._analysis import on_time_grid
-
         return on_time_grid(self._ds, times, step=step, mode=mode)

@@ -15,10 +15,10 @@ import pandas as pd
 import xarray as xr
 
 from xsweep._errors import ConfigError
-from xsweep._store import STATUS_FLAGS
+from xsweep._records import OUTPUT_AXES, STATUS_FLAGS
 
 _FLAGS = np.asarray(list(STATUS_FLAGS), dtype=object)  # names by flag value
-_AXES = ("step", "interval", "iteration")
+_AXES = tuple(dict.fromkeys(OUTPUT_AXES.values()))  # step, interval, iteration
 # The second index level gmat-sweep uses, by output axis.
 _SECOND_LEVEL = {"interval": "interval_id", "iteration": "iteration"}
 

@@ -22,90 +22,32 @@ import shutil
 import stat
 import uuid
 import zipfile
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 from xsweep._atomic import atomic_path
-from xsweep._errors import ConfigError, XsweepError
-from xsweep._manifest import MANIFEST_NAME, Manifest, ManifestWriter
+from xsweep._errors import BundleError, ConfigError
+from xsweep._manifest import Manifest, ManifestWriter
+from xsweep._paths import MANIFEST_NAME, STORE_NAME
+from xsweep._paths import sweep_dir as resolve_sweep_dir
+from xsweep._source import (
+    COPY_BYTES,
+    HASH_NAME,
+    Verification,
+    digest,
+    hash_list,
+    open_zip,
+    unsafe_names,
+)
+from xsweep._space import Space
+from xsweep.store.live import LiveStore
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-HASH_NAME = "MANIFEST.hash"
 README_NAME = "README.md"
-_STORE = "sweep.zarr"
-_RUNS = "runs"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold
 _FILE_MODE = (stat.S_IFREG | 0o644) << 16
-_COPY_BYTES = 1 << 20
 # Text is deflated; everything else is compressed already and stored as is, so a
 # reader can seek into it.
 _TEXT = (".jsonl", ".script", ".md", ".hash", ".log", ".json", ".txt")
-
-
-class BundleError(XsweepError):
-    """A bundle is not a valid xsweep zip: unreadable, unsafe, or failing its hashes."""
-
-
-@dataclass(frozen=True)
-class Verification:
-    """The result of :func:`verify`: what differs from ``MANIFEST.hash``.
-
-    Attributes
-    ----------
-    path : pathlib.Path
-        The bundle.
-    checked : int
-        Members whose hash was computed.
-    missing : list of str
-        Listed in ``MANIFEST.hash`` but not in the zip.
-    extra : list of str
-        In the zip but not listed.
-    altered : list of str
-        Present and listed, with a different SHA-256.
-    unsafe : list of str
-        Names :func:`extract` refuses: absolute, with ``..``, symlinks, duplicates.
-    """
-
-    path: Path
-    checked: int
-    missing: list[str] = field(default_factory=list)
-    extra: list[str] = field(default_factory=list)
-    altered: list[str] = field(default_factory=list)
-    unsafe: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when every member is listed, present, safe and unaltered."""
-        return not (self.missing or self.extra or self.altered or self.unsafe)
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    def problems(self) -> list[str]:
-        """One line per problem, ``"<kind>: <member>"``."""
-        return [
-            f"{kind}: {name}"
-            for kind, names in (
-                ("altered", self.altered),
-                ("missing", self.missing),
-                ("extra", self.extra),
-                ("unsafe", self.unsafe),
-            )
-            for name in names
-        ]
-
-    def raise_for_problems(self) -> None:
-        """Raise :class:`BundleError` naming every problem, if there are any."""
-        problems = self.problems()
-        if problems:
-            listed = "; ".join(problems[:20])
-            more = len(problems) - 20
-            tail = f"; and {more} more" if more > 0 else ""
-            raise BundleError(f"{self.path} fails verification: {listed}{tail}")
 
 
 # -- writing --
@@ -113,16 +55,16 @@ class Verification:
 
 def _members(sweep_dir: Path, manifest: Manifest, include_logs: bool) -> list[tuple[str, Path]]:
     """Every file the bundle holds, as (member name, source path), sorted by name."""
-    logs = {str(r["log"]) for r in manifest.runs.values() if r.get("log")}
+    logs = {r.outcome.log for r in manifest.runs.values() if r.outcome.log}
     found: dict[str, Path] = {}
     top = [MANIFEST_NAME, *sorted(p.name for p in sweep_dir.glob("mission*.script"))]
     for name in top:
         found[name] = sweep_dir / name
-    roots = [sweep_dir / _STORE]
+    roots = [sweep_dir / STORE_NAME]
     # Only recorded runs: a run cut off mid-way left nothing a reader could use.
     records = manifest.runs.values()
-    run_dirs = {PurePosixPath(o["path"]).parent for r in records for o in r["outputs"]}
-    run_dirs |= {PurePosixPath(r["log"]).parent for r in records if r.get("log")}
+    run_dirs = {PurePosixPath(o.path).parent for r in records for o in r.outcome.outputs}
+    run_dirs |= {PurePosixPath(r.outcome.log).parent for r in records if r.outcome.log}
     roots += [sweep_dir / d for d in sorted(run_dirs)]
     for root in roots:
         for dirpath, dirnames, filenames in os.walk(root):
@@ -151,7 +93,7 @@ def _write_member(zf: zipfile.ZipFile, name: str, source: IO[bytes], size: int) 
     """Stream one member into the zip; return its SHA-256."""
     digest = hashlib.sha256()
     with zf.open(_info(name, size), "w") as dst:
-        while chunk := source.read(_COPY_BYTES):
+        while chunk := source.read(COPY_BYTES):
             digest.update(chunk)
             dst.write(chunk)
     return digest.hexdigest()
@@ -164,7 +106,7 @@ def _readme(manifest: Manifest, n_members: int) -> str:
     engine = header.get("engine", {})
     dims = ", ".join(f"{d} ({n})" for d, n in manifest.space.get("dims", {}).items())
     records = manifest.runs.values()
-    outputs = sorted({f"{o['kind']} {o['name']}" for r in records for o in r["outputs"]})
+    outputs = sorted({f"{o.kind} {o.name}" for r in records for o in r.outcome.outputs})
     lines = [
         "# xsweep sweep bundle",
         "",
@@ -280,12 +222,7 @@ def archive(
     >>> xs.open_sweep(bundle)["status"].values.tolist()
     [1, 1]
     """
-    from xsweep._space import Space
-    from xsweep._store import LiveStore
-
-    sweep_dir = Path(path).expanduser().resolve()
-    if not (sweep_dir / MANIFEST_NAME).is_file():
-        raise ConfigError(f"{sweep_dir} is not a sweep directory (no {MANIFEST_NAME})")
+    sweep_dir = resolve_sweep_dir(path)
     target = Path(out).expanduser().resolve() if out is not None else sweep_dir.with_suffix(".zip")
     _check_out(sweep_dir, target, overwrite)
     with ManifestWriter(sweep_dir) as writer:  # a consistent snapshot: nothing appends meanwhile
@@ -308,160 +245,7 @@ def archive(
     return target
 
 
-# -- reading --
-
-
-def is_bundle(path: str | os.PathLike[str]) -> bool:
-    """Tell whether ``path`` is a zip file (a bundle, if it is anything xsweep reads)."""
-    p = Path(path)
-    return p.is_file() and zipfile.is_zipfile(p)
-
-
-def _open_zip(path: Path) -> zipfile.ZipFile:
-    try:
-        return zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise BundleError(f"{path} is not a readable zip ({exc})") from None
-
-
-def _hash_list(zf: zipfile.ZipFile, path: Path) -> dict[str, str]:
-    try:
-        text = zf.read(HASH_NAME).decode()
-    except KeyError:
-        raise BundleError(f"{path} is not an xsweep bundle (no {HASH_NAME})") from None
-    listed: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        digest, sep, name = line.partition("  ")
-        if not sep or len(digest) != 64 or not name:
-            raise BundleError(f"{path}: {HASH_NAME} line {number} is malformed: {line[:80]!r}")
-        listed[name] = digest
-    return listed
-
-
-def _unsafe(infos: Iterable[zipfile.ZipInfo]) -> list[str]:
-    seen: set[str] = set()
-    bad: list[str] = []
-    for info in infos:
-        name = info.filename
-        parts = PurePosixPath(name).parts
-        mode = info.external_attr >> 16
-        if (
-            name.startswith(("/", "\\"))
-            or "\\" in name
-            or (len(name) > 1 and name[1] == ":")
-            or ".." in parts
-            or stat.S_ISLNK(mode)
-            or name in seen
-        ):
-            bad.append(name)
-        seen.add(name)
-    return bad
-
-
-def _digest(zf: zipfile.ZipFile, info: zipfile.ZipInfo, sink: IO[bytes] | None = None) -> str:
-    digest = hashlib.sha256()
-    with zf.open(info) as src:
-        while chunk := src.read(_COPY_BYTES):
-            digest.update(chunk)
-            if sink is not None:
-                sink.write(chunk)
-    return digest.hexdigest()
-
-
-def _check(zf: zipfile.ZipFile, path: Path) -> Verification:
-    listed = _hash_list(zf, path)
-    infos = [i for i in zf.infolist() if not i.is_dir() and i.filename != HASH_NAME]
-    names = {i.filename for i in infos}
-    altered: list[str] = []
-    checked = 0
-    for info in infos:
-        if info.filename in listed:
-            checked += 1
-            try:
-                ok = _digest(zf, info) == listed[info.filename]
-            except (zipfile.BadZipFile, OSError, EOFError):  # CRC or zlib failure
-                ok = False
-            if not ok:
-                altered.append(info.filename)
-    return Verification(
-        path,
-        checked,
-        missing=sorted(set(listed) - names),
-        extra=sorted(names - set(listed)),
-        altered=sorted(altered),
-        unsafe=_unsafe(zf.infolist()),
-    )
-
-
-def verify(bundle: str | os.PathLike[str]) -> Verification:
-    r"""Check every member of a bundle against its ``MANIFEST.hash``.
-
-    Parameters
-    ----------
-    bundle : path-like
-        The zip written by :func:`archive`.
-
-    Returns
-    -------
-    Verification
-        ``.ok`` is true when nothing is missing, extra, altered or unsafe;
-        otherwise the offending member names are listed by kind.
-
-    Raises
-    ------
-    BundleError
-        ``bundle`` is not a zip, or has no readable ``MANIFEST.hash``.
-
-    Examples
-    --------
-    >>> import tempfile, zipfile
-    >>> import xsweep as xs
-    >>> bad = tempfile.mktemp(suffix=".zip")
-    >>> with zipfile.ZipFile(bad, "w") as zf:
-    ...     zf.writestr("manifest.jsonl", "{}\n")
-    ...     zf.writestr("MANIFEST.hash", "0" * 64 + "  manifest.jsonl\n")
-    >>> xs.verify(bad).problems()
-    ['altered: manifest.jsonl']
-    """
-    path = Path(bundle).expanduser().resolve()
-    with _open_zip(path) as zf:
-        return _check(zf, path)
-
-
-def check_header(path: Path) -> set[str]:
-    """Check cheaply (for ``open_sweep``) that the manifest member matches its hash.
-
-    Returns the bundle's member names.
-    """
-    with _open_zip(path) as zf:
-        listed = _hash_list(zf, path)
-        if MANIFEST_NAME not in listed or MANIFEST_NAME not in zf.NameToInfo:
-            raise BundleError(f"{path} is not an xsweep bundle (no {MANIFEST_NAME})")
-        if _digest(zf, zf.getinfo(MANIFEST_NAME)) != listed[MANIFEST_NAME]:
-            raise BundleError(f"{path} fails verification: altered: {MANIFEST_NAME}")
-        return set(zf.NameToInfo)
-
-
-def read_manifest(path: Path) -> Manifest:
-    """Read a bundle's manifest member (no hash check)."""
-    with _open_zip(path) as zf:
-        try:
-            data = zf.read(MANIFEST_NAME)
-        except KeyError:
-            raise BundleError(f"{path} is not an xsweep bundle (no {MANIFEST_NAME})") from None
-    return Manifest.from_bytes(data, path / MANIFEST_NAME)
-
-
-def read_member_parquet(path: Path, member: str) -> pd.DataFrame:
-    """Read one Parquet member of a bundle (attrs restored)."""
-    import pandas as pd
-
-    with _open_zip(path) as zf:
-        try:
-            with zf.open(member) as fh:  # stored members seek in place
-                return pd.read_parquet(fh)
-        except KeyError:
-            raise BundleError(f"{path} has no member {member}") from None
+# -- unpacking --
 
 
 def extract(
@@ -517,12 +301,12 @@ def extract(
         raise ConfigError(f"{target} exists; pass overwrite=True to replace it")
     if target.is_relative_to(path):
         raise ConfigError(f"cannot extract {path} into itself")
-    with _open_zip(path) as zf:
+    with open_zip(path) as zf:
         infos = zf.infolist()
-        unsafe = _unsafe(infos)
+        unsafe = unsafe_names(infos)
         if unsafe:
             raise BundleError(f"{path} has unsafe member names, refusing to extract: {unsafe[:10]}")
-        listed = _hash_list(zf, path)
+        listed = hash_list(zf, path)
         files = [i for i in infos if not i.is_dir()]
         names = {i.filename for i in files} - {HASH_NAME}
         Verification(
@@ -539,10 +323,10 @@ def extract(
                 out.parent.mkdir(parents=True, exist_ok=True)
                 with open(out, "wb") as sink:
                     try:
-                        digest = _digest(zf, info, sink)
+                        found = digest(zf, info, sink)
                     except (zipfile.BadZipFile, OSError, EOFError):
-                        digest = ""
-                if info.filename != HASH_NAME and digest != listed[info.filename]:
+                        found = ""
+                if info.filename != HASH_NAME and found != listed[info.filename]:
                     altered.append(info.filename)
             Verification(path, len(files), altered=altered).raise_for_problems()
             if target.exists():

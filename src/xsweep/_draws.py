@@ -173,3 +173,19 @@ def new_entropy(seed: Any) -> int:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or int(seed) < 0:
         raise SpaceError(f"seed must be a non-negative integer or None, got {seed!r}")
     return int(seed)
+
+
+def recipe_json(
+    method: Method, entropy: int, dim: str, dist: Distribution, blocks: list[int]
+) -> str:
+    """Serialise a random field's draw recipe (the ``xsweep_draw`` attribute)."""
+    return json.dumps(
+        {
+            "method": method,
+            "entropy": str(entropy),
+            "dim": dim,
+            "blocks": blocks,
+            "dist": dist.recipe,
+        },
+        sort_keys=True,
+    )

@@ -9,9 +9,10 @@ do not know xsweep.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import errno
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -227,6 +228,31 @@ class ManifestCorruptError(XsweepError):
         super().__init__(f"{where}: {message}")
 
 
+class SweepLockedError(XsweepError):
+    """Another live process is writing this sweep directory.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The sweep directory.
+    owner : str
+        ``host:pid`` of the process holding the lock, when known.
+    """
+
+    def __init__(self, path: Path, owner: str) -> None:
+        self.path = path
+        self.owner = owner
+        super().__init__(f"sweep {path} is being written by another process ({owner or 'unknown'})")
+
+
+class StoreError(XsweepError):
+    """The consolidated store is missing, from a newer xsweep, or unreadable."""
+
+
+class BundleError(XsweepError):
+    """A bundle is not a valid xsweep zip: unreadable, unsafe, or failing its hashes."""
+
+
 class RunFailedError(XsweepError):
     """A run failed, raised only for callers that asked to fail fast.
 
@@ -246,6 +272,17 @@ class RunFailedError(XsweepError):
         self.error = error
         label = "run" if run_id is None else f"run {run_id}"
         super().__init__(f"{label} failed ({reason}): {error}")
+
+
+@contextlib.contextmanager
+def disk_full_is_resumable(path: Path) -> Iterator[None]:
+    """Turn a full disk under a sweep (a manifest append, the lock file) into DiskFullError."""
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(exc, XsweepError) or exc.errno not in _NO_SPACE:
+            raise
+        raise DiskFullError(f"no space left on the device ({exc})", path) from exc
 
 
 def close_names(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:

@@ -26,36 +26,18 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import filelock
 
 from xsweep._atomic import atomic_path
-from xsweep._errors import ManifestCorruptError, XsweepError
-from xsweep._records import OUTPUT_KINDS, REASONS
+from xsweep._errors import ManifestCorruptError, SweepLockedError
+from xsweep._paths import LOCK_NAME, MANIFEST_NAME
+from xsweep._records import RunRecord, is_int, json_safe
 
 SCHEMA_VERSION = 1
-MANIFEST_NAME = "manifest.jsonl"
-LOCK_NAME = ".manifest.lock"
-
-
-class SweepLockedError(XsweepError):
-    """Another live process is writing this sweep directory.
-
-    Attributes
-    ----------
-    path : pathlib.Path
-        The sweep directory.
-    owner : str
-        ``host:pid`` of the process holding the lock, when known.
-    """
-
-    def __init__(self, path: Path, owner: str) -> None:
-        self.path = path
-        self.owner = owner
-        super().__init__(f"sweep {path} is being written by another process ({owner or 'unknown'})")
 
 
 def canonical_script_bytes(raw: bytes) -> bytes:
@@ -71,15 +53,6 @@ def script_sha256(path: str | os.PathLike[str]) -> str:
     return hashlib.sha256(canonical_script_bytes(Path(path).read_bytes())).hexdigest()
 
 
-def json_safe(value: Any) -> Any:
-    """Make an override value JSON-safe (numpy scalars, datetimes as ISO strings)."""
-    if hasattr(value, "dtype") and getattr(value.dtype, "kind", "") == "M":
-        return str(value)
-    if hasattr(value, "item"):
-        return value.item()
-    return value
-
-
 @dataclass
 class Manifest:
     """A loaded manifest: the header and the latest record of every run id.
@@ -90,7 +63,7 @@ class Manifest:
         The ``manifest.jsonl`` file.
     header : dict
         The first line.
-    runs : dict of int to dict
+    runs : dict of int to RunRecord
         Run id to its last recorded line (last-wins).
     extensions : list of dict
         The ``extend`` records, in order; the last one holds the current space.
@@ -100,7 +73,7 @@ class Manifest:
 
     path: Path
     header: dict[str, Any]
-    runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    runs: dict[int, RunRecord] = field(default_factory=dict)
     extensions: list[dict[str, Any]] = field(default_factory=list)
     lines: int = 1
 
@@ -148,13 +121,13 @@ class Manifest:
         """Count recorded runs by status, plus ``pending`` (never recorded)."""
         out = {"ok": 0, "failed": 0}
         for rec in self.runs.values():
-            out[rec["status"]] = out.get(rec["status"], 0) + 1
+            out[rec.status] += 1
         out["pending"] = self.n_runs - len(self.runs)
         return out
 
-    def failed(self) -> dict[int, dict[str, Any]]:
+    def failed(self) -> dict[int, RunRecord]:
         """Return the records of the runs whose latest outcome is ``failed``."""
-        return {rid: r for rid, r in self.runs.items() if r["status"] == "failed"}
+        return {rid: r for rid, r in self.runs.items() if r.status == "failed"}
 
 
 def _read(path: Path) -> tuple[Manifest, int]:
@@ -170,7 +143,7 @@ def _parse(data: bytes, path: Path) -> tuple[Manifest, int]:
     if not torn_tail:
         chunks = chunks[:-1]
     good_bytes = 0
-    records: list[dict[str, Any]] = []
+    records: list[dict[str, Any] | RunRecord] = []
     n_runs: int | None = None  # the planned runs so far: the header's, then each extension's
     for number, chunk in enumerate(chunks, start=1):
         last = number == len(chunks)
@@ -181,8 +154,10 @@ def _parse(data: bytes, path: Path) -> tuple[Manifest, int]:
             _check_record(record, first=number == 1)
             if number == 1 or record["kind"] == "extend":
                 n_runs = record.get("n_runs")  # None: a newer schema, refused below
-            elif n_runs is not None and record["run_id"] >= n_runs:
-                raise ValueError(f"run_id {record['run_id']} is beyond the {n_runs} planned runs")
+            else:
+                record = RunRecord.from_dict(record)
+                if n_runs is not None and record.run_id >= n_runs:
+                    raise ValueError(f"run_id {record.run_id} is beyond the {n_runs} planned runs")
         except (ValueError, KeyError, TypeError) as exc:
             if last and number > 1:
                 warnings.warn(
@@ -196,6 +171,7 @@ def _parse(data: bytes, path: Path) -> tuple[Manifest, int]:
         records.append(record)
         good_bytes += len(chunk) + 1
     header = records[0]
+    assert isinstance(header, dict)
     if header["schema_version"] > SCHEMA_VERSION:
         raise ManifestCorruptError(
             f"schema_version {header['schema_version']} is newer than this xsweep "
@@ -203,87 +179,35 @@ def _parse(data: bytes, path: Path) -> tuple[Manifest, int]:
             path,
             1,
         )
-    runs: dict[int, dict[str, Any]] = {}
+    runs: dict[int, RunRecord] = {}
     extensions: list[dict[str, Any]] = []
     for rec in records[1:]:
-        if rec["kind"] == "extend":
-            extensions.append(rec)
+        if isinstance(rec, RunRecord):
+            runs[rec.run_id] = rec
         else:
-            runs[int(rec["run_id"])] = rec
+            extensions.append(rec)
     good_bytes = min(good_bytes, len(data))
     return Manifest(path, header, runs, extensions, len(records)), good_bytes
 
 
 def _check_record(record: Mapping[str, Any], *, first: bool) -> None:
-    """Raise ValueError unless ``record`` has the shape every reader relies on."""
+    """Raise ValueError unless a header or extend line has the shape readers rely on."""
     if first:
-        if record.get("kind") != "header" or not _is_int(record.get("schema_version")):
+        if record.get("kind") != "header" or not is_int(record.get("schema_version")):
             raise ValueError("the first line must be the header")
         if record["schema_version"] > SCHEMA_VERSION:
             return  # refused, by version, once read
-        if not (_is_int(record.get("n_runs")) and record["n_runs"] >= 0):
+        if not (is_int(record.get("n_runs")) and record["n_runs"] >= 0):
             raise ValueError("the header needs n_runs, a non-negative integer")
         if "space" in record and not isinstance(record["space"], dict):
             raise ValueError("the header's space must be an object")
         return
     if record.get("kind") == "extend":
-        if not _is_int(record.get("n_runs")) or not isinstance(record.get("space"), dict):
+        if not is_int(record.get("n_runs")) or not isinstance(record.get("space"), dict):
             raise ValueError("an extend record needs n_runs and space")
         return
     if record.get("kind") != "run":
         raise ValueError(f"unknown record kind {record.get('kind')!r}")
-    if not _is_int(record.get("run_id")) or record["run_id"] < 0:
-        raise ValueError("run_id must be a non-negative integer")
-    status, reason = record.get("status"), record.get("reason")
-    if status == "ok":
-        if reason is not None:
-            raise ValueError("an ok run has no failure reason")
-    elif status == "failed":
-        if reason not in REASONS:
-            raise ValueError(f"a failed run needs a reason in {REASONS}, got {reason!r}")
-    else:
-        raise ValueError(f"unknown status {status!r}")
-    outputs = record.get("outputs", [])
-    if not isinstance(outputs, list):
-        raise ValueError("outputs must be a list")
-    for out in outputs:
-        if not isinstance(out, dict):
-            raise ValueError("every output must be an object")
-        if not isinstance(out.get("path"), str) or not isinstance(out.get("name"), str):
-            raise ValueError("an output's name and path must be strings")
-        if out.get("kind") not in OUTPUT_KINDS:
-            raise ValueError(f"unknown output kind {out.get('kind')!r}")
-        if not _is_int(out.get("rows")) or out["rows"] < 0:
-            raise ValueError("an output's rows must be a non-negative integer")
-        _check_relative(out["path"], "an output's path")
-    if record.get("log") is not None:
-        if not isinstance(record["log"], str):
-            raise ValueError("log must be a string")
-        _check_relative(record["log"], "log")
-    for key in ("labels", "overrides", "extra"):
-        if not isinstance(record.get(key, {}), dict):
-            raise ValueError(f"{key} must be an object")
-    index = record.get("index", [])
-    if not isinstance(index, list) or not all(_is_int(i) for i in index):
-        raise ValueError("index must be a list of integers")
-    for key in ("error", "started", "ended", "host", "script_sha256"):
-        if record.get(key) is not None and not isinstance(record[key], str):
-            raise ValueError(f"{key} must be a string")
-    for key in ("duration_s", "gmat_s"):
-        value = record.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise ValueError(f"{key} must be a number")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_relative(path: str, what: str) -> None:
-    """Paths in a manifest stay inside the sweep directory."""
-    pure = PurePosixPath(path)
-    if not path or pure.is_absolute() or ".." in pure.parts or "\\" in path or ":" in path:
-        raise ValueError(f"{what} must be a relative path inside the sweep, got {path!r}")
 
 
 _VERSIONED = (
@@ -398,11 +322,18 @@ class ManifestWriter:
             self._release()
             raise
 
-    def append(self, record: Mapping[str, Any], *, kind: str = "run") -> None:
-        """Append one record (a ``"run"`` outcome or an ``"extend"``) and fsync it."""
+    def append(self, record: RunRecord) -> None:
+        """Append one run's outcome and fsync it."""
+        self._write({"kind": "run", **record.to_dict()})
+
+    def append_extension(self, record: Mapping[str, Any]) -> None:
+        """Append an ``extend`` record (the grown space) and fsync it."""
+        self._write({"kind": "extend", **record})
+
+    def _write(self, record: Mapping[str, Any]) -> None:
         if self._fh is None:
             raise RuntimeError("ManifestWriter is not open")
-        line = json.dumps({"kind": kind, **record}, allow_nan=False, default=json_safe)
+        line = json.dumps(record, allow_nan=False, default=json_safe)
         data = memoryview(line.encode() + b"\n")
         start = os.fstat(self._fh.fileno()).st_size
         try:

@@ -1,15 +1,19 @@
-"""Records that cross process and disk boundaries.
+"""Records that cross process and disk boundaries, and the names they share.
 
 They are frozen dataclasses with one serialiser each (``to_dict`` /
 ``from_dict``, JSON-safe), so the same record travels from a GMAT child
-process to a Dask worker, to the client and into the manifest unchanged.
+process to a Dask worker (:class:`RunOutcome`), to the client and into the
+manifest (:class:`RunRecord`) and back unchanged.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 from typing import Any, Literal, get_args
 
 Status = Literal["ok", "failed"]
@@ -19,6 +23,19 @@ OutputKind = Literal["report", "ephemeris", "contact", "solver"]
 STATUSES: tuple[Status, ...] = get_args(Status)
 REASONS: tuple[Reason, ...] = get_args(Reason)
 OUTPUT_KINDS: tuple[OutputKind, ...] = get_args(OutputKind)
+
+# A run's status as the store (and the accessor) codes it: CF flag values.
+STATUS_FLAGS = {"pending": 0, "ok": 1, "failed": 2}
+# The axis of each output kind in the store, and the store's own variables: together
+# with a few manifest columns, names a space may not use.
+OUTPUT_AXES: dict[OutputKind, str] = {
+    "report": "step",
+    "ephemeris": "step",
+    "contact": "interval",
+    "solver": "iteration",
+}
+STORE_VARIABLES = ("time", "elapsed_s", "run_id", "status", "reason", "error", "duration_s")
+RESERVED = frozenset({*STORE_VARIABLES, *OUTPUT_AXES.values(), "gmat_s", "started", "ended"})
 
 
 def now_iso() -> str:
@@ -111,6 +128,26 @@ class RunOutcome:
         if self.status == "failed" and self.reason not in REASONS:
             raise ValueError(f"a failed run needs a reason in {REASONS}, got {self.reason!r}")
 
+    @classmethod
+    def failed(
+        cls, reason: Reason, error: str, *, started: str | None = None, t0: float | None = None
+    ) -> RunOutcome:
+        """Return the outcome of a run that failed outside GMAT's own run (no outputs).
+
+        ``started`` (ISO time) and ``t0`` (a ``time.perf_counter()`` reading)
+        say when the attempt began; by default it began and ended now.
+        """
+        ended = now_iso()
+        return cls(
+            status="failed",
+            reason=reason,
+            outputs=(),
+            started=ended if started is None else started,
+            ended=ended,
+            duration_s=0.0 if t0 is None else time.perf_counter() - t0,
+            error=error,
+        )
+
     @property
     def ok(self) -> bool:
         """True when the run succeeded."""
@@ -138,7 +175,7 @@ class RunOutcome:
             "outputs": [o.to_dict() for o in self.outputs],
             "started": self.started,
             "ended": self.ended,
-            "duration_s": self.duration_s,
+            "duration_s": None if math.isnan(self.duration_s) else self.duration_s,
             "gmat_s": self.gmat_s,
             "error": self.error,
             "log": self.log,
@@ -164,3 +201,172 @@ class RunOutcome:
             pid=int(data.get("pid", 0)),
             extra=dict(data.get("extra", {})),
         )
+
+
+def json_safe(value: Any) -> Any:
+    """Make an override or label value JSON-safe (numpy scalars, datetimes as ISO strings)."""
+    if hasattr(value, "dtype") and getattr(value.dtype, "kind", "") == "M":
+        return str(value)
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One run line of the manifest: which point of the space ran, and its outcome.
+
+    Built by the client as each outcome arrives (:meth:`of`), written as one
+    JSON line (:meth:`to_dict`), and read back by every reader of a sweep
+    (:meth:`from_dict`, which refuses a line readers could not rely on).
+
+    Attributes
+    ----------
+    run_id : int
+        The run's id in its sweep.
+    index : tuple of int
+        Its position along each dim of the space.
+    labels, overrides : dict
+        Its coordinate labels and the field values GMAT got (JSON-safe).
+    script_sha256 : str
+        Canonical hash of the script it ran with.
+    outcome : RunOutcome
+        What happened, paths relative to the sweep directory.
+    """
+
+    run_id: int
+    index: tuple[int, ...]
+    labels: Mapping[str, Any]
+    overrides: Mapping[str, Any]
+    script_sha256: str
+    outcome: RunOutcome
+
+    @classmethod
+    def of(
+        cls,
+        run_id: int,
+        index: tuple[int, ...],
+        labels: Mapping[str, Any],
+        overrides: Mapping[str, Any],
+        script_sha256: str,
+        outcome: RunOutcome,
+        run_dir: str,
+    ) -> RunRecord:
+        """Record ``outcome`` of a run whose files are under ``run_dir`` (relative, POSIX)."""
+        return cls(
+            run_id=run_id,
+            index=tuple(int(i) for i in index),
+            labels={k: json_safe(v) for k, v in labels.items()},
+            overrides={k: json_safe(v) for k, v in overrides.items()},
+            script_sha256=script_sha256,
+            outcome=outcome.rebased(run_dir),
+        )
+
+    @property
+    def status(self) -> Status:
+        """The outcome's status."""
+        return self.outcome.status
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the manifest line's fields (JSON-safe, in their on-disk order)."""
+        return {
+            "run_id": self.run_id,
+            "index": list(self.index),
+            "labels": dict(self.labels),
+            "overrides": dict(self.overrides),
+            "script_sha256": self.script_sha256,
+            **self.outcome.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
+        """Rebuild a manifest run line; raise ``ValueError`` if readers could not rely on it."""
+        _check_run_line(data)
+        duration = data.get("duration_s")
+        outcome = RunOutcome(
+            status=data["status"],
+            reason=data.get("reason"),
+            outputs=tuple(OutputFile.from_dict(o) for o in data.get("outputs", ())),
+            started=str(data.get("started") or ""),
+            ended=str(data.get("ended") or ""),
+            duration_s=math.nan if duration is None else float(duration),
+            gmat_s=float(data.get("gmat_s") or 0.0),
+            error=data.get("error"),
+            log=data.get("log"),
+            host=str(data.get("host") or ""),
+            pid=_int(data.get("pid"), "pid"),
+            extra=dict(data.get("extra", {})),
+        )
+        return cls(
+            run_id=int(data["run_id"]),
+            index=tuple(data.get("index", ())),
+            labels=dict(data.get("labels", {})),
+            overrides=dict(data.get("overrides", {})),
+            script_sha256=str(data.get("script_sha256") or ""),
+            outcome=outcome,
+        )
+
+
+def is_int(value: Any) -> bool:
+    """Tell whether ``value`` is an integer, and not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int(value: Any, what: str) -> int:
+    if value is None:
+        return 0
+    if not is_int(value):
+        raise ValueError(f"{what} must be an integer")
+    return int(value)
+
+
+def _check_run_line(record: Mapping[str, Any]) -> None:
+    """Raise ValueError unless a run line has the shape every reader relies on."""
+    if not is_int(record.get("run_id")) or record["run_id"] < 0:
+        raise ValueError("run_id must be a non-negative integer")
+    status, reason = record.get("status"), record.get("reason")
+    if status == "ok":
+        if reason is not None:
+            raise ValueError("an ok run has no failure reason")
+    elif status == "failed":
+        if reason not in REASONS:
+            raise ValueError(f"a failed run needs a reason in {REASONS}, got {reason!r}")
+    else:
+        raise ValueError(f"unknown status {status!r}")
+    outputs = record.get("outputs", [])
+    if not isinstance(outputs, list):
+        raise ValueError("outputs must be a list")
+    for out in outputs:
+        if not isinstance(out, dict):
+            raise ValueError("every output must be an object")
+        if not isinstance(out.get("path"), str) or not isinstance(out.get("name"), str):
+            raise ValueError("an output's name and path must be strings")
+        if out.get("kind") not in OUTPUT_KINDS:
+            raise ValueError(f"unknown output kind {out.get('kind')!r}")
+        if not is_int(out.get("rows")) or out["rows"] < 0:
+            raise ValueError("an output's rows must be a non-negative integer")
+        check_relative(out["path"], "an output's path")
+    if record.get("log") is not None:
+        if not isinstance(record["log"], str):
+            raise ValueError("log must be a string")
+        check_relative(record["log"], "log")
+    for key in ("labels", "overrides", "extra"):
+        if not isinstance(record.get(key, {}), dict):
+            raise ValueError(f"{key} must be an object")
+    index = record.get("index", [])
+    if not isinstance(index, list) or not all(is_int(i) for i in index):
+        raise ValueError("index must be a list of integers")
+    for key in ("error", "started", "ended", "host", "script_sha256"):
+        if record.get(key) is not None and not isinstance(record[key], str):
+            raise ValueError(f"{key} must be a string")
+    for key in ("duration_s", "gmat_s"):
+        value = record.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError(f"{key} must be a number")
+
+
+def check_relative(path: str, what: str) -> None:
+    """Raise ValueError unless ``path`` stays inside the sweep directory (relative, POSIX)."""
+    pure = PurePosixPath(path)
+    if not path or pure.is_absolute() or ".." in pure.parts or "\\" in path or ":" in path:
+        raise ValueError(f"{what} must be a relative path inside the sweep, got {path!r}")

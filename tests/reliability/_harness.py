@@ -40,11 +40,11 @@ def finished(sweep_dir: Path) -> dict[str, str]:
     manifest = xs.Sweep(sweep_dir).manifest
     out: dict[str, str] = {}
     for rec in manifest.runs.values():
-        if rec["status"] == "ok":
-            for o in rec["outputs"]:
-                path = sweep_dir / o["path"]
+        if rec.status == "ok":
+            for o in rec.outcome.outputs:
+                path = sweep_dir / o.path
                 if path.is_file():  # a deleted one is what a case checks for
-                    out[o["path"]] = hashlib.sha256(path.read_bytes()).hexdigest()
+                    out[o.path] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 
 

@@ -62,7 +62,7 @@ def _gmat_children(proc: subprocess.Popen[str]) -> list[psutil.Process]:
     children = [
         p
         for p in psutil.Process(proc.pid).children(recursive=True)
-        if "xsweep._child" in " ".join(p.cmdline())
+        if "xsweep.gmat.child" in " ".join(p.cmdline())
     ]
     assert children, "no GMAT child found"
     return children
@@ -166,7 +166,7 @@ def test_kill_the_scheduler_mid_sweep(reference: Path, tmp_path: Path, client: C
 
 
 def test_a_disk_that_fills_up_mid_sweep(reference: Path, tmp_path: Path) -> None:
-    from xsweep._execute import MIN_FREE_BYTES
+    from xsweep._tasks import MIN_FREE_BYTES
 
     whole = sum(p.stat().st_blocks * 512 for p in reference.rglob("*"))
     with tmpfs(tmp_path / "fs", f"{whole * 2 + MIN_FREE_BYTES}") as fs:

@@ -249,7 +249,7 @@ def test_any_override_plans_runs_or_is_refused(client: Client, tmp_path: Path) -
         # A run GMAT rejects at run time is a recorded failure, not a crash.
         assert sweep.counts["pending"] == 0
         for rec in sweep.manifest.runs.values():
-            assert rec["status"] == "ok" or rec["error"], rec
+            assert rec.status == "ok" or rec.outcome.error, rec
         tally.accepted += 1
         shutil.rmtree(out)
 
@@ -336,7 +336,7 @@ def _read_everything(sweep_dir: Path) -> None:
     sweep.failed()
     sweep.space  # noqa: B018
     for run_id, rec in sweep.manifest.runs.items():
-        if rec["status"] == "ok":
+        if rec.status == "ok":
             sweep.read(run_id)
     xs.to_dataframe(xs.open_sweep(sweep_dir).load())
 

@@ -1,6 +1,6 @@
-"""Worker side of a sweep: a Dask worker plugin owning warm GMAT children.
+"""What runs on a Dask worker: the task bodies, and a plugin owning warm GMAT children.
 
-Each Dask worker starts one long-lived GMAT child process (see ``_child``)
+Each Dask worker starts one long-lived GMAT child process (see ``gmat.child``)
 when it starts, and a task hands that child one run at a time. The task
 waits on the child's pipe without holding the GIL, so the worker's
 heartbeats keep flowing however long GMAT runs. This module imports nothing
@@ -17,18 +17,19 @@ import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from xsweep._child import CheckRequest, GmatChild, RunRequest
 from xsweep._errors import DiskFullError
+from xsweep._paths import sweep_of_run_dir
 from xsweep._records import RunOutcome
+from xsweep.gmat.child import CheckRequest, GmatChild, RunRequest
 
 Isolation = Literal["worker", "process"]
+ISOLATIONS: tuple[Isolation, ...] = get_args(Isolation)
 PLUGIN_PREFIX = "xsweep-gmat-child"
-TASK_PREFIX = "gmat-run"
+RUN_PREFIX = "gmat-run"  # the dashboard groups a sweep's runs under this name
 # Below this, a file system is full for a sweep's purposes: GMAT does not report a
 # report it failed to write, so an outcome (ok or not) may rest on cut-short files.
 MIN_FREE_BYTES = 1 << 20
@@ -42,9 +43,15 @@ def plugin_name(engine: str, gmat_root: str | None) -> str:
     return f"{PLUGIN_PREFIX}-{engine}-{digest}"
 
 
-def task_key(run_id: int) -> str:
-    """Return the Dask key of a run: grouped as ``gmat-run`` on the dashboard."""
-    return f"{TASK_PREFIX}-{run_id:06d}"
+def run_key(token: str, first: int, count: int | None = None) -> str:
+    """Return the Dask key of a task running run ``first`` (and ``count`` runs, batched).
+
+    ``gmat-run-<token>-<run_id>``, with ``-<count>`` appended for a batch of
+    a sweep with ``runs_per_task`` > 1: the dashboard groups them as
+    ``gmat-run``; ``token`` keeps keys unique across sweeps that share a cluster.
+    """
+    key = f"{RUN_PREFIX}-{token}-{first:06d}"
+    return key if count is None else f"{key}-{count}"
 
 
 class GmatChildPlugin(WorkerPlugin):
@@ -140,7 +147,7 @@ def check_space(out_dir: str) -> DiskFullError | None:
     return DiskFullError(
         f"no space left on the device ({free} bytes free under {where}, xsweep needs "
         f"{MIN_FREE_BYTES}); the run writing to {out_dir} is not recorded",
-        Path(out_dir).parent.parent,
+        sweep_of_run_dir(out_dir),
     )
 
 

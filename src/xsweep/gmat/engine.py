@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from gmat_run import GmatInstall, Mission
 from gmat_run.errors import GmatLoadError, GmatNotFoundError
@@ -35,7 +35,7 @@ from xsweep._errors import (
 )
 
 EngineKind = Literal["auto", "embedded", "desktop"]
-ENGINE_KINDS: tuple[str, ...] = ("auto", "embedded", "desktop")
+ENGINE_KINDS: tuple[EngineKind, ...] = get_args(EngineKind)
 
 # Object types that live in GMAT plugins the embedded wheel leaves out
 # (gmatpy.capabilities().deferred_plugins): stations and event locators,

@@ -1,4 +1,4 @@
-"""Runs as Dask tasks on a LocalCluster whose workers own warm GMAT children."""
+"""Task bodies (_tasks) on a LocalCluster whose workers own warm GMAT children."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from distributed import Client, LocalCluster
 
 from _helpers import MISSIONS
-from xsweep._child import RunRequest
-from xsweep._execute import GmatChildPlugin, execute_run, task_key
+from xsweep._tasks import GmatChildPlugin, execute_run
+from xsweep.gmat.child import RunRequest
 
 pytestmark = [pytest.mark.gmat, pytest.mark.slow]
 
@@ -38,7 +38,7 @@ def test_tasks_run_on_warm_children(client: Client, tmp_path: Path) -> None:
         for i in range(8)
     ]
     futures = [
-        client.submit(execute_run, r, key=task_key(i), pure=False) for i, r in enumerate(requests)
+        client.submit(execute_run, r, key=f"warm-{i}", pure=False) for i, r in enumerate(requests)
     ]
     outcomes = client.gather(futures)
     assert [o.status for o in outcomes] == ["ok"] * 8
@@ -47,7 +47,7 @@ def test_tasks_run_on_warm_children(client: Client, tmp_path: Path) -> None:
     child_pids = {o.pid for o in outcomes}
     assert not child_pids & worker_pids  # GMAT ran in the children, not the workers
     assert 1 <= len(child_pids) <= 2  # one warm child per worker, reused
-    assert futures[3].key == "gmat-run-000003"
+    # (The keys a sweep gives its runs are checked on a real sweep in test_sweep.py.)
 
 
 def test_process_isolation_and_retries(client: Client, tmp_path: Path) -> None:
@@ -66,7 +66,7 @@ def test_closing_the_cluster_leaves_no_gmat_children(tmp_path: Path) -> None:
         Client(cluster) as c,
     ):
         c.register_plugin(GmatChildPlugin())
-        pid = c.submit(execute_run, request, key=task_key(0)).result().pid
+        pid = c.submit(execute_run, request, key="warm-0").result().pid
         os.kill(pid, 0)  # alive while the worker is
     assert not _alive_after(pid, seconds=5.0)
 
@@ -88,7 +88,7 @@ def test_a_full_disk_is_returned_not_raised_and_crosses_processes(tmp_path: Path
 
     import xsweep as xs
     from _helpers import fill, tmpfs
-    from xsweep._execute import MIN_FREE_BYTES, check_space
+    from xsweep._tasks import MIN_FREE_BYTES, check_space
 
     with tmpfs(tmp_path / "fs", f"{4 * MIN_FREE_BYTES}") as fs:
         run_dir = fs / "sweep" / "runs" / "run-000003"  # not made yet: its parents are looked at

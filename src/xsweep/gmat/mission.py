@@ -24,11 +24,11 @@ from gmat_run import Mission
 from gmat_run.errors import GmatFieldError, GmatRunError
 from gmat_run.mission import _suggest_fields
 
-from xsweep._engine import Engine, EngineInfo, EngineKind, get_engine, gmat_errors
 from xsweep._epochs import format_epoch, is_datetime
 from xsweep._errors import FieldError, FieldTypeError, close_names
-from xsweep._outputs import convert_results, write_text
 from xsweep._records import OutputFile, Reason, RunOutcome, now_iso
+from xsweep.gmat.engine import Engine, EngineInfo, EngineKind, get_engine, gmat_errors
+from xsweep.gmat.outputs import convert_results, write_text
 
 # Object types whose value is addressed by the bare object name ("TOF").
 _VALUE_TYPES = frozenset({"Variable", "String"})

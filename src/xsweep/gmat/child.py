@@ -1,6 +1,6 @@
 """A long-lived GMAT child process with a warm engine, driven over a pipe.
 
-The parent (a Dask worker, or the planner) starts ``python -m xsweep._child``
+The parent (a Dask worker, or the planner) starts ``python -m xsweep.gmat.child``
 with ``subprocess`` (not ``multiprocessing``: Dask worker processes are
 daemonic and may not start multiprocessing children; GMAT must not be used
 after ``fork`` anyway). Requests and replies are length-prefixed pickles on
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from xsweep._errors import EngineError
-from xsweep._records import Reason, RunOutcome, now_iso
+from xsweep._records import RunOutcome, now_iso
 
 _HEADER = struct.Struct("!Q")
 
@@ -56,6 +56,11 @@ class CheckRequest:
     overrides: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class ModulesRequest:
+    """Ask the child which modules it has imported (it must stay free of xarray and Dask)."""
+
+
 def _send(stream: IO[bytes], obj: Any) -> None:
     payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     stream.write(_HEADER.pack(len(payload)) + payload)
@@ -78,18 +83,6 @@ def _recv(stream: IO[bytes]) -> Any:
     return pickle.loads(_read_exact(stream, size))
 
 
-def _failed(reason: Reason, error: str, started: str, t0: float) -> RunOutcome:
-    return RunOutcome(
-        status="failed",
-        reason=reason,
-        outputs=(),
-        started=started,
-        ended=now_iso(),
-        duration_s=time.perf_counter() - t0,
-        error=error,
-    )
-
-
 def serve() -> None:
     """Child main loop: answer run requests until stdin closes."""
     proto_out = os.fdopen(os.dup(1), "wb")
@@ -97,11 +90,11 @@ def serve() -> None:
     proto_in = os.fdopen(os.dup(0), "rb")
     # A terminal's Ctrl-C reaches the whole process group; the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from xsweep._mission import check_overrides, run_mission
+    from xsweep.gmat.mission import check_overrides, run_mission  # after the fd swap: GMAT
 
     hello = _recv(proto_in)
     try:
-        from xsweep._engine import get_engine
+        from xsweep.gmat.engine import get_engine
 
         get_engine(hello.get("engine", "auto"), gmat_root=hello.get("gmat_root"))
         _send(proto_out, {"ready": True, "pid": os.getpid()})
@@ -113,6 +106,9 @@ def serve() -> None:
             request = _recv(proto_in)
         except EOFError:
             return
+        if isinstance(request, ModulesRequest):
+            _send(proto_out, sorted(sys.modules))
+            continue
         if isinstance(request, CheckRequest):
             try:
                 reply: Any = check_overrides(
@@ -136,7 +132,9 @@ def serve() -> None:
                 keep_raw=request.keep_raw,
             )
         except Exception as exc:
-            outcome = _failed("exception", f"{type(exc).__name__}: {exc}", started, t0)
+            outcome = RunOutcome.failed(
+                "exception", f"{type(exc).__name__}: {exc}", started=started, t0=t0
+            )
         _send(proto_out, outcome)
 
 
@@ -186,7 +184,7 @@ class GmatChild:
         self._stop()
         stderr = open(Path(self._scratch) / "stderr.txt", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "xsweep._child"],
+            [sys.executable, "-m", "xsweep.gmat.child"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,
@@ -261,21 +259,27 @@ class GmatChild:
         try:
             self._ensure_ready()
         except _DiedBooting as exc:
-            return _failed("crashed", str(exc), started, t0)
+            return RunOutcome.failed("crashed", str(exc), started=started, t0=t0)
         try:
             reply = self._exchange(request, timeout)
         except (EOFError, BrokenPipeError):
             code = self.proc.wait()  # type: ignore[union-attr]
             tail = self._stderr_tail()
             self.start()
-            return _failed(
-                "crashed", f"GMAT child exited ({_describe(code)}){_tail(tail)}", started, t0
+            return RunOutcome.failed(
+                "crashed",
+                f"GMAT child exited ({_describe(code)}){_tail(tail)}",
+                started=started,
+                t0=t0,
             )
         if reply is None:
             self.kill()
             self.start()
-            return _failed(
-                "timeout", f"run exceeded timeout={timeout} s; GMAT child killed", started, t0
+            return RunOutcome.failed(
+                "timeout",
+                f"run exceeded timeout={timeout} s; GMAT child killed",
+                started=started,
+                t0=t0,
             )
         assert isinstance(reply, RunOutcome)
         return reply
@@ -297,6 +301,14 @@ class GmatChild:
         if isinstance(reply, Exception):
             raise reply
         return reply
+
+    def modules(self, *, timeout: float = 60.0) -> list[str]:
+        """Return the names of the modules the child has imported."""
+        self._ensure_ready()
+        reply = self._exchange(ModulesRequest(), timeout)
+        if not isinstance(reply, list):
+            raise EngineError("the GMAT child did not list its modules")
+        return [str(name) for name in reply]
 
     def kill(self) -> None:
         """Kill the child now."""
@@ -341,7 +353,7 @@ def _tail(text: str) -> str:
 
 if __name__ == "__main__":
     # Run the imported module's serve, so pickled requests match its classes (not __main__'s).
-    from xsweep._child import serve as _serve
+    from xsweep.gmat.child import serve as _serve
 
     _serve()
     # Every reply is flushed and every output renamed into place: skip GMAT's and the

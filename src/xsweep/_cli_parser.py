@@ -1,0 +1,252 @@
+"""The ``xsweep`` argument parser: every command, its options, its help and example."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import textwrap
+from typing import Any, NoReturn
+
+from xsweep._cli_space import parse_scalar
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    value = parse_scalar(text)
+    if not isinstance(value, int) or value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = parse_scalar(text)
+    if not isinstance(value, int) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = parse_scalar(text)
+    if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return float(value)
+
+
+def _subparser(sub: Any, name: str, summary: str, example: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=summary,
+        description=summary,
+        epilog="example:\n" + textwrap.indent(textwrap.dedent(example).strip(), "  "),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
+def _execution_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("execution")
+    where = group.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="worker processes of the local cluster (default: one per core, at most one per task)",
+    )
+    where.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://host:8786)"
+    )
+    group.add_argument("--isolation", choices=("worker", "process"), help="GMAT isolation per run")
+    group.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="kill a run past this")
+    group.add_argument("--retries", type=_count, metavar="N", help="retries of a crashed run")
+    group.add_argument("--engine", choices=("auto", "embedded", "desktop"), help="GMAT engine")
+    group.add_argument("--gmat-root", metavar="PATH", help="desktop GMAT install root")
+    group.add_argument("--runs-per-task", type=_positive_int, metavar="N", help="runs per task")
+    group.add_argument("--keep-raw", action="store_true", default=None, help="keep GMAT's files")
+    group.add_argument("--no-progress", action="store_true", help="no progress bar")
+    group.add_argument(
+        "--no-store", action="store_true", help="do not keep sweep.zarr up to date while running"
+    )
+
+
+def _space_options(parser: argparse.ArgumentParser, *, table: bool = False) -> None:
+    group = parser.add_argument_group("parameter space")
+    group.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="FIELD=SPEC",
+        help="a grid axis; SPEC is start:stop:num (inclusive), v1,v2,... or @file.csv",
+    )
+    group.add_argument(
+        "--zip",
+        action="append",
+        default=[],
+        dest="zipped",
+        metavar="FIELD=SPEC",
+        help="fields that vary together (equal lengths), on one dim",
+    )
+    group.add_argument("--zip-dim", default="zip", metavar="DIM", help="the --zip dim's name")
+    group.add_argument(
+        "--perturb",
+        action="append",
+        default=[],
+        metavar="FIELD=DIST",
+        help="a random field: normal:MU:SIGMA, uniform:LO:HI or lognormal:MU:SIGMA",
+    )
+    group.add_argument("--n", type=_positive_int, help="number of random samples")
+    group.add_argument("--seed", type=_count, help="random seed (default: fresh entropy)")
+    if table:
+        group.add_argument(
+            "--table", required=True, metavar="FILE", help="runs.csv or runs.parquet"
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``xsweep`` argument parser."""
+    parser = _Parser(
+        prog="xsweep",
+        description="Parameter sweeps over GMAT mission scripts, on Dask.",
+        epilog=(
+            "exit codes: 0 all runs ok, 1 some runs failed or pending (or the cluster was lost), "
+            "2 usage or configuration error, 130 interrupted. "
+            "'xsweep COMMAND --help' shows a command's options and an example."
+        ),
+    )
+    from xsweep._version import __version__
+
+    parser.add_argument("--version", action="version", version=f"xsweep {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    _sweep_commands(sub)
+    _store_commands(sub)
+    return parser
+
+
+def _sweep_commands(sub: Any) -> None:
+    """Add the commands that run GMAT: run, monte-carlo, lhs, samples, resume, extend."""
+    runners = {
+        "run": (
+            "Run a grid (optionally zipped fields, or mixed with random fields).",
+            """
+            xsweep run mission.script --grid Sat.SMA=7000:7400:5 --grid Sat.INC=28.5,98 \\
+                --out sweep/
+            """,
+        ),
+        "monte-carlo": (
+            "Run a Monte Carlo space: N random draws (optionally crossed with a grid).",
+            """
+            xsweep monte-carlo mission.script --n 200 --perturb Sat.SMA=normal:7000:5 \\
+                --perturb Sat.INC=uniform:28:29 --seed 7 --out mc/
+            """,
+        ),
+        "lhs": (
+            "Run a Latin hypercube space: N stratified draws (optionally crossed with a grid).",
+            """
+            xsweep lhs mission.script --n 50 --perturb Sat.SMA=uniform:6900:7300 --seed 1 \\
+                --out lhs/
+            """,
+        ),
+        "samples": (
+            "Run explicit rows from a table: one column per field, one row per run.",
+            """
+            xsweep samples mission.script --table runs.csv --out rows/
+            """,
+        ),
+    }
+    for name, (summary, example) in runners.items():
+        p = _subparser(sub, name, summary, example)
+        p.add_argument("script", help="the GMAT mission script")
+        p.add_argument("--out", required=True, metavar="DIR", help="the sweep directory to create")
+        _space_options(p, table=name == "samples")
+        _execution_options(p)
+        p.set_defaults(method="latin_hypercube" if name == "lhs" else None)
+
+    p = _subparser(
+        sub,
+        "resume",
+        "Finish a sweep: rerun its failed and never-recorded runs only.",
+        "xsweep resume sweep/",
+    )
+    p.add_argument("dir", help="the sweep directory")
+    p.add_argument("--script", metavar="PATH", help="run this script instead of the recorded one")
+    p.add_argument(
+        "--allow-script-drift", action="store_true", help="accept a script whose hash differs"
+    )
+    _execution_options(p)
+
+    p = _subparser(
+        sub,
+        "extend",
+        "Add N samples to a Monte Carlo or Latin hypercube sweep and run them.",
+        "xsweep extend mc/ --n 100",
+    )
+    p.add_argument("dir", help="the sweep directory")
+    p.add_argument("--n", type=_positive_int, required=True, help="samples to add")
+    _execution_options(p)
+
+
+def _store_commands(sub: Any) -> None:
+    """Add the commands that read or pack a sweep: show, consolidate, archive, verify..."""
+    p = _subparser(
+        sub,
+        "show",
+        "Summarise a sweep (also a running one, or a bundle): fingerprint, status, failures.",
+        "xsweep show sweep/ --json",
+    )
+    p.add_argument("dir", help="the sweep directory or bundle zip")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--failed", type=_count, default=10, metavar="N", help="failed runs to list")
+
+    p = _subparser(
+        sub,
+        "consolidate",
+        "Rebuild a sweep's Zarr store from its Parquet.",
+        "xsweep consolidate sweep/",
+    )
+    p.add_argument("dir", help="the sweep directory")
+
+    p = _subparser(
+        sub,
+        "archive",
+        "Pack a sweep into one deterministic, verifiable zip.",
+        "xsweep archive sweep/ --out sweep.zip",
+    )
+    p.add_argument("dir", help="the sweep directory")
+    p.add_argument("--out", metavar="FILE", help="the zip (default: DIR.zip beside DIR)")
+    p.add_argument("--include-logs", action="store_true", help="include each run's gmat.log")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing zip")
+
+    p = _subparser(
+        sub,
+        "verify",
+        "Check every member of a bundle against its hashes.",
+        "xsweep verify sweep.zip",
+    )
+    p.add_argument("file", help="the bundle zip")
+
+    p = _subparser(
+        sub,
+        "extract",
+        "Unpack a bundle safely (hashes checked) into a sweep directory.",
+        "xsweep extract sweep.zip copy/ && xsweep resume copy/",
+    )
+    p.add_argument("file", help="the bundle zip")
+    p.add_argument("dest", help="the sweep directory to create")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing directory")
+
+    p = _subparser(
+        sub,
+        "open",
+        "Open a sweep's store (directory or bundle) and print the Dataset summary.",
+        "xsweep open sweep.zip --group RF",
+    )
+    p.add_argument("dir", help="the sweep directory or bundle zip")
+    p.add_argument("--group", help="one output (RF, reports/RF)")
+    p.add_argument("--verify", action="store_true", help="verify a bundle fully first")

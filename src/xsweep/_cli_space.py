@@ -1,0 +1,226 @@
+"""The command line's grammar of spaces: ``FIELD=SPEC`` values, ``--perturb`` and tables.
+
+Every form maps onto the Python API (``xs.grid``, ``xs.samples``,
+``xs.monte_carlo``, ``xs.latin_hypercube``, merged): the CLI builds no space
+of its own. Imports of numpy, pandas and xarray wait until a space is built,
+so ``xsweep --help`` and ``xsweep show`` start fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from xsweep._errors import ConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import xarray as xr
+
+_DISTRIBUTIONS = ("normal", "uniform", "lognormal")
+
+
+class SpecError(ConfigError):
+    """A malformed value in the command-line grammar (``FIELD=SPEC``, ``--perturb``)."""
+
+
+def parse_scalar(text: str) -> int | float | str:
+    """Read one value: an integer, a float, or (anything else) a string."""
+    text = text.strip()
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _number(text: str) -> int | float | None:
+    value = parse_scalar(text)
+    return value if isinstance(value, int | float) and text.strip() else None
+
+
+def parse_assignment(text: str, option: str) -> tuple[str, str]:
+    """Split ``FIELD=SPEC`` at its first ``=``."""
+    field, sep, spec = text.partition("=")
+    field = field.strip()
+    if not sep or not field:
+        raise SpecError(f"{option} {text!r}: expected FIELD=SPEC")
+    if not spec.strip():
+        raise SpecError(f"{option} {text!r}: no values after '='")
+    return field, spec
+
+
+def _range(field: str, parts: list[str]) -> np.ndarray:
+    import numpy as np
+
+    start, stop = _number(parts[0]), _number(parts[1])
+    assert start is not None
+    assert stop is not None
+    num = parse_scalar(parts[2])
+    if not isinstance(num, int) or num < 1:
+        raise SpecError(f"{field}: start:stop:num needs a whole num >= 1, got {parts[2]!r}")
+    if not (math.isfinite(start) and math.isfinite(stop)):
+        raise SpecError(f"{field}: start and stop must be finite, got {parts[0]!r}:{parts[1]!r}")
+    if isinstance(start, int) and isinstance(stop, int):
+        step, rest = divmod(stop - start, num - 1) if num > 1 else (0, 0)
+        if rest == 0:  # whole-number steps between whole numbers stay integers
+            return np.asarray([start + i * step for i in range(num)], dtype=np.int64)
+    return np.linspace(float(start), float(stop), num)
+
+
+def _from_file(field: str, path_text: str) -> Any:
+    path = Path(path_text).expanduser()
+    table = _read_table(path)
+    if field in table.columns:
+        return table[field].to_numpy()
+    if len(table.columns) == 1:
+        return table.iloc[:, 0].to_numpy()
+    raise SpecError(
+        f"{field}: {path} has columns {list(map(str, table.columns))}; "
+        f"name one {field!r} or give a single column"
+    )
+
+
+def _read_table(path: Path) -> Any:
+    import pandas as pd
+
+    if not path.is_file():
+        raise SpecError(f"{path}: no such file")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            table = pd.read_parquet(path)
+        else:
+            table = pd.read_csv(path, skipinitialspace=True)
+    except Exception as exc:
+        raise SpecError(f"{path}: cannot read it as a table ({exc})") from None
+    if table.empty:
+        raise SpecError(f"{path}: the table has no rows")
+    return table
+
+
+def parse_values(field: str, spec: str) -> Any:
+    """Read a value SPEC: ``start:stop:num``, ``v1,v2,...`` or ``@file.csv``.
+
+    ``start:stop:num`` is ``numpy.linspace(start, stop, num)`` (inclusive); when
+    ``start`` and ``stop`` are integers and the step is whole, the values are
+    integers. A list is split like one CSV row (quote a value holding a comma);
+    each item is an integer, a float, or else a string. ``@file`` reads a CSV
+    (or ``.parquet``) file's column named ``field``, or its only column.
+
+    Examples
+    --------
+    >>> parse_values("Sat.SMA", "7000:7200:3").tolist()
+    [7000, 7100, 7200]
+    >>> parse_values("Sat.ECC", "0:1:3").tolist()
+    [0.0, 0.5, 1.0]
+    >>> parse_values("Sat.INC", "28.5,51.6,98")
+    [28.5, 51.6, 98]
+    >>> parse_values("Sat.Epoch", '"01 Jan 2026 00:00:00.000"')
+    ['01 Jan 2026 00:00:00.000']
+    """
+    text = spec.strip()
+    if text.startswith("@"):
+        return _from_file(field, text[1:])
+    parts = text.split(":")
+    if len(parts) == 3 and _number(parts[0]) is not None and _number(parts[1]) is not None:
+        return _range(field, parts)
+    try:
+        rows = list(csv.reader([text], skipinitialspace=True, strict=True))
+    except csv.Error as exc:
+        raise SpecError(f"{field}={spec!r}: not a comma-separated list ({exc})") from None
+    items = rows[0] if len(rows) == 1 else []
+    if not items or any(not item.strip() for item in items):
+        raise SpecError(f"{field}={spec!r}: empty value in the list")
+    return [parse_scalar(item) for item in items]
+
+
+def parse_perturb(text: str) -> tuple[str, tuple[str, float, float]]:
+    """Read ``FIELD=normal:MU:SIGMA`` (or ``uniform:LO:HI``, ``lognormal:MU:SIGMA``).
+
+    Examples
+    --------
+    >>> parse_perturb("Sat.SMA=normal:7000:5")
+    ('Sat.SMA', ('normal', 7000.0, 5.0))
+    """
+    field, spec = parse_assignment(text, "--perturb")
+    name, *params = (p.strip() for p in spec.split(":"))
+    if name not in _DISTRIBUTIONS:
+        raise SpecError(
+            f"--perturb {text!r}: unknown distribution {name!r}; expected one of "
+            f"{', '.join(_DISTRIBUTIONS)} (normal:MU:SIGMA, uniform:LO:HI, lognormal:MU:SIGMA)"
+        )
+    numbers = [_number(p) for p in params]
+    if len(params) != 2 or any(n is None for n in numbers):
+        raise SpecError(f"--perturb {text!r}: expected {name}:A:B with two numbers")
+    a, b = (float(n) for n in numbers if n is not None)
+    return field, (name, a, b)
+
+
+def build_space(
+    *,
+    grid: Sequence[str] = (),
+    zipped: Sequence[str] = (),
+    perturb: Sequence[str] = (),
+    n: int | None = None,
+    seed: int | None = None,
+    method: str = "monte_carlo",
+    table: str | None = None,
+    zip_dim: str = "zip",
+) -> xr.Dataset:
+    """Build the space the command-line options describe, with the Python API.
+
+    ``--grid`` fields are full-factorial dims; ``--zip`` fields vary together
+    on ``zip_dim``; ``--perturb`` fields are drawn (``n`` samples, ``method``)
+    on ``sample``; a ``--table`` gives explicit rows on ``sample``. The parts
+    are merged (every combination of them).
+    """
+    import xarray as xr
+
+    import xsweep as xs
+
+    seen: set[str] = set()
+
+    def take(field: str) -> str:
+        if field in seen:
+            raise SpecError(f"{field} is given twice")
+        seen.add(field)
+        return field
+
+    parts: list[xr.Dataset] = []
+    grid_fields: dict[str, Any] = {}
+    for text in grid:
+        field, spec = parse_assignment(text, "--grid")
+        grid_fields[take(field)] = parse_values(field, spec)
+    if grid_fields:
+        parts.append(xs.grid(grid_fields))
+    zip_fields: dict[str, Any] = {}
+    for text in zipped:
+        field, spec = parse_assignment(text, "--zip")
+        zip_fields[take(field)] = parse_values(field, spec)
+    if zip_fields:
+        parts.append(xs.samples(zip_fields, dim=zip_dim))
+    if table is not None:
+        frame = _read_table(Path(table).expanduser())
+        for column in frame.columns:
+            take(str(column))
+        parts.append(xs.samples(frame))
+    dists: dict[str, Any] = {}
+    for text in perturb:
+        field, dist = parse_perturb(text)
+        dists[take(field)] = dist
+    if dists:
+        if n is None:
+            raise SpecError("--perturb needs --n (the number of samples)")
+        make = xs.monte_carlo if method == "monte_carlo" else xs.latin_hypercube
+        parts.append(make(n, dists, seed=seed))
+    elif n is not None:
+        raise SpecError("--n needs at least one --perturb field to draw")
+    elif seed is not None:
+        raise SpecError("--seed needs at least one --perturb field to draw")
+    if not parts:
+        raise SpecError("no parameters: give --grid, --zip, --perturb or --table")
+    return parts[0] if len(parts) == 1 else xr.merge(parts, combine_attrs="no_conflicts")

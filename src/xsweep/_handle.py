@@ -1,0 +1,164 @@
+"""The handle on a sweep: :class:`Sweep`, over a sweep directory or a bundle."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+
+from xsweep._errors import ConfigError, RunFailedError
+from xsweep._manifest import Manifest
+from xsweep._records import RunRecord
+from xsweep._source import open_source
+from xsweep._space import Space
+from xsweep.store.open import open_sweep
+
+
+class Sweep:
+    """Handle on a sweep directory: its manifest, counts and failures.
+
+    Returned by :func:`run`, :func:`resume` and :func:`extend`; also opens an
+    existing (finished, partial or running) sweep directory.
+
+    Parameters
+    ----------
+    path : path-like
+        The sweep directory (the one holding ``manifest.jsonl``), or an
+        archive bundle (read-only: a bundle can be inspected and opened, and
+        resumed once extracted).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import xsweep as xs
+    >>> out = tempfile.mkdtemp()
+    >>> sweep = xs.run(
+    ...     "examples/missions/leo_report.script",
+    ...     xs.grid({"Sat.SMA": [7000, 7100], "TOF": [60]}),
+    ...     out=out,
+    ...     workers=1,
+    ...     progress=False,
+    ... )
+    >>> sweep.counts
+    {'ok': 2, 'failed': 0, 'pending': 0}
+    >>> runs = xs.Sweep(out).runs()
+    >>> runs["status"].tolist(), runs["Sat.SMA"].tolist()
+    (['ok', 'ok'], [7000, 7100])
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._source = open_source(path)
+        self.path = self._source.path
+        self.is_bundle = self._source.is_bundle
+
+    @property
+    def manifest(self) -> Manifest:
+        """The manifest as it is on disk now (re-read on every access)."""
+        return self._source.manifest()
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Runs by status: ``ok``, ``failed`` and ``pending`` (never recorded)."""
+        return self.manifest.counts()
+
+    @property
+    def n_runs(self) -> int:
+        """Number of planned runs (extensions included)."""
+        return self.manifest.n_runs
+
+    @property
+    def space(self) -> Space:
+        """The sweep's parameter space, rebuilt from the manifest."""
+        return Space.from_dict(self.manifest.space, verify=False)
+
+    def runs(self) -> pd.DataFrame:
+        """Every recorded run's latest outcome, indexed by ``run_id``.
+
+        Columns: ``status``, ``reason``, ``error``, ``duration_s``,
+        ``gmat_s``, ``attempts``, ``host``, ``pid``, ``started``, ``ended``,
+        ``log``, then one column per label and per field (the overrides).
+        """
+        return _runs_frame(self.manifest.runs.values())
+
+    def failed(self) -> pd.DataFrame:
+        """Return the runs whose latest outcome is ``failed``: reason, message, overrides."""
+        return _runs_frame(self.manifest.failed().values())
+
+    def read(self, run_id: int, output: str | None = None) -> pd.DataFrame:
+        """Read one run's output from its Parquet file, as gmat-run parsed it.
+
+        Parameters
+        ----------
+        run_id : int
+            The run.
+        output : str, optional
+            The output's GMAT name (``"RF"``); needed when the run has several.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The output, with its ``attrs`` (epoch scales, headers).
+
+        Raises
+        ------
+        ConfigError
+            The run has no recorded outputs, or ``output`` names none of them.
+        """
+        rec = self.manifest.runs.get(int(run_id))
+        if rec is None or not rec.outcome.outputs:
+            state = "was never recorded" if rec is None else f"is {rec.status} with no outputs"
+            raise ConfigError(f"run {run_id} {state}")
+        outputs = rec.outcome.outputs
+        names = [o.name for o in outputs]
+        chosen = [o for o in outputs if output is None or o.name == output]
+        if len(chosen) != 1:
+            raise ConfigError(f"run {run_id} has outputs {names}; pass output= one of them")
+        return self._source.read_parquet(chosen[0].path)
+
+    def open(self, *, group: str | None = None) -> Any:
+        """Open the sweep's consolidated store lazily (see :func:`xsweep.open_sweep`)."""
+        return open_sweep(self.path, group=group)
+
+    def raise_for_failed(self) -> None:
+        """Raise :class:`RunFailedError` for the first failed run, if there is one."""
+        failed = self.manifest.failed()
+        if failed:
+            run_id = min(failed)
+            outcome = failed[run_id].outcome
+            raise RunFailedError(run_id, str(outcome.reason), outcome.error or "")
+
+    def __repr__(self) -> str:
+        counts = self.counts
+        parts = ", ".join(f"{v} {k}" for k, v in counts.items())
+        return f"<xsweep.Sweep {str(self.path)!r}: {sum(counts.values())} runs, {parts}>"
+
+
+_RUN_COLUMNS = (
+    "status",
+    "reason",
+    "error",
+    "duration_s",
+    "gmat_s",
+    "attempts",
+    "host",
+    "pid",
+    "started",
+    "ended",
+    "log",
+)
+
+
+def _runs_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
+    rows = []
+    for rec in records:
+        outcome = rec.outcome
+        row: dict[str, Any] = {c: getattr(outcome, c, None) for c in _RUN_COLUMNS}
+        row["attempts"] = outcome.extra.get("attempts")
+        row.update(rec.labels)
+        row.update(rec.overrides)
+        row["run_id"] = rec.run_id
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=["run_id", *_RUN_COLUMNS] if not rows else None)
+    return frame.set_index("run_id").sort_index()

@@ -1,0 +1,70 @@
+"""The names inside a sweep directory, and the one check that a path is a sweep.
+
+```
+sweep/
+  manifest.jsonl        MANIFEST_NAME
+  .manifest.lock        LOCK_NAME
+  mission.script        SCRIPT_NAME (a drifted script: mission-<hash>.script)
+  runs/run-000042/      RUNS_DIR, run_dir_name(42)
+  sweep.zarr/           STORE_NAME
+```
+
+Every module that names one of these takes it from here.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+from xsweep._errors import ConfigError
+
+MANIFEST_NAME = "manifest.jsonl"
+LOCK_NAME = ".manifest.lock"
+SCRIPT_NAME = "mission.script"
+RUNS_DIR = "runs"
+STORE_NAME = "sweep.zarr"
+
+
+def run_dir_name(run_id: int) -> str:
+    """Return a run's directory, relative to the sweep directory (POSIX)."""
+    return f"{RUNS_DIR}/run-{run_id:06d}"
+
+
+def drifted_script_name(sha256: str) -> str:
+    """Return the name a drifted script is copied in under, from its hash."""
+    return f"mission-{sha256[:12]}.script"
+
+
+def sweep_of_run_dir(run_dir: str) -> Path:
+    """Return the sweep directory a run directory (``<sweep>/runs/run-NNNNNN``) belongs to."""
+    return Path(run_dir).parent.parent
+
+
+def is_bundle(path: str | os.PathLike[str]) -> bool:
+    """Tell whether ``path`` is a zip file (a bundle, if it is anything xsweep reads)."""
+    p = Path(path)
+    return p.is_file() and zipfile.is_zipfile(p)
+
+
+def sweep_dir(path: str | os.PathLike[str], *, bundle: bool = False) -> Path:
+    """Resolve ``path`` to a sweep directory (or, with ``bundle``, an archive zip too).
+
+    Raises
+    ------
+    ConfigError
+        ``path`` holds no manifest; or it is a bundle and ``bundle`` is false
+        (a bundle is read-only: extract it to write to it).
+    """
+    resolved = Path(path).expanduser().resolve()
+    if is_bundle(resolved):
+        if bundle:
+            return resolved
+        raise ConfigError(
+            f"{resolved} is an archive bundle, which is read-only; unpack it with "
+            "xs.extract(bundle, dest) and use the directory"
+        )
+    if not (resolved / MANIFEST_NAME).is_file():
+        raise ConfigError(f"{resolved} is not a sweep directory (no {MANIFEST_NAME})")
+    return resolved

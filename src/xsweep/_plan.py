@@ -1,0 +1,301 @@
+"""Planning a sweep: its options, the script and its drift, the plan check, the header.
+
+A plan is checked before anything is written: the script loads in a GMAT
+child (a throw-away one here, or a worker's warm one on a cluster the caller
+gave) and run 0's values are written into it, so an unknown field or a value
+of the wrong type refuses the whole sweep. Then :func:`write_plan` creates the
+sweep directory: ``mission.script`` and the manifest header. Resume and
+extend reopen a sweep here (:func:`reopen`): its recorded options, its space
+redrawn bit for bit, and the script checked against the recorded hash.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from xsweep._atomic import atomic_path
+from xsweep._errors import (
+    ConfigError,
+    EngineError,
+    ScriptDriftError,
+    ScriptLoadError,
+    ScriptNotFoundError,
+    XsweepError,
+)
+from xsweep._manifest import (
+    Manifest,
+    ManifestWriter,
+    platform_versions,
+    script_sha256,
+    write_header,
+)
+from xsweep._paths import MANIFEST_NAME, SCRIPT_NAME, drifted_script_name
+from xsweep._records import RunRecord, now_iso
+from xsweep._space import Space
+from xsweep._tasks import ISOLATIONS, Isolation, check_plan
+from xsweep.gmat.child import CheckRequest, GmatChild
+from xsweep.gmat.engine import ENGINE_KINDS, EngineInfo, EngineKind
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+
+@dataclass(frozen=True)
+class Options:
+    """How runs execute; recorded in the header, reused by resume and extend."""
+
+    engine: EngineKind
+    gmat_root: str | None
+    timeout: float | None
+    retries: int
+    isolation: Isolation
+    keep_raw: bool
+    runs_per_task: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the options the header records (``gmat_root`` is the machine's, not)."""
+        return {name: getattr(self, name) for name in RECORDED_OPTIONS}
+
+
+# The options a sweep's header records, in its order; resume and extend default to them.
+RECORDED_OPTIONS = ("engine", "timeout", "retries", "isolation", "keep_raw", "runs_per_task")
+
+
+def options(
+    *,
+    engine: Any,
+    gmat_root: Any,
+    timeout: Any,
+    retries: Any,
+    isolation: Any,
+    keep_raw: Any,
+    runs_per_task: Any = 1,
+) -> Options:
+    """Validate the execution options; raise ConfigError on the first bad one."""
+    if engine not in ENGINE_KINDS:
+        raise ConfigError(f"engine must be one of {ENGINE_KINDS}, got {engine!r}")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
+    ):
+        raise ConfigError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ConfigError(f"retries must be a non-negative integer, got {retries!r}")
+    if isolation not in ISOLATIONS:
+        raise ConfigError(f"isolation must be one of {ISOLATIONS}, got {isolation!r}")
+    if isinstance(runs_per_task, bool) or not isinstance(runs_per_task, int) or runs_per_task < 1:
+        raise ConfigError(f"runs_per_task must be a positive integer, got {runs_per_task!r}")
+    return Options(
+        engine=engine,
+        gmat_root=None if gmat_root is None else str(Path(gmat_root).expanduser()),
+        timeout=None if timeout is None else float(timeout),
+        retries=retries,
+        isolation=isolation,
+        keep_raw=bool(keep_raw),
+        runs_per_task=runs_per_task,
+    )
+
+
+def check_workers(workers: Any) -> None:
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise ConfigError(f"workers must be a positive integer or None, got {workers!r}")
+
+
+def script_file(script: str | os.PathLike[str]) -> Path:
+    path = Path(script).expanduser().resolve()
+    if not path.is_file():
+        raise ScriptNotFoundError(path)
+    return path
+
+
+def check_plan_here(
+    script: Path, space: Space, opts: Options, child: GmatChild | None = None
+) -> EngineInfo:
+    """Load the script in a throw-away GMAT child and write run 0's values into it.
+
+    Every field is checked (existence, close-name suggestions, value type)
+    before anything is written or any worker starts. The check runs in a
+    child so the client process never loads GMAT; pass ``child`` to use one
+    already booting. The child is closed either way.
+    """
+    if child is None:
+        child = GmatChild(opts.engine, opts.gmat_root, wait=False)
+    try:
+        info = child.check(CheckRequest(str(script), space.run(0).overrides))
+    finally:
+        child.close()
+    assert isinstance(info, EngineInfo)
+    return info
+
+
+def check_plan_on(
+    dask_client: Client, script: Path, text: bytes, space: Space, opts: Options
+) -> EngineInfo:
+    """Run the planning check as a task on a worker's warm GMAT child (on a given cluster).
+
+    No GMAT boots in this process for it, and the engine recorded is the one
+    the workers run.
+    """
+    future = dask_client.submit(
+        check_plan,
+        str(script),
+        text,
+        space.run(0).overrides,
+        opts.engine,
+        opts.gmat_root,
+        key=f"xsweep-plan-{uuid.uuid4().hex[:8]}",
+        pure=False,
+    )
+    try:
+        result = future.result()
+    except XsweepError:
+        raise
+    except Exception as exc:  # the cluster's failure, not the plan's
+        raise EngineError(
+            f"the planning check could not run on the cluster: {type(exc).__name__}: {exc}"
+        ) from exc
+    finally:
+        future.release()
+    if isinstance(result, ScriptLoadError):
+        result.script = script  # a worker may have checked a copy of it
+    if isinstance(result, BaseException):
+        raise result
+    assert isinstance(result, EngineInfo)
+    return result
+
+
+def write_plan(
+    out_dir: Path, source: Path, text: bytes, space: Space, opts: Options, info: EngineInfo
+) -> str:
+    """Create the sweep directory: ``mission.script`` (``text``) and the manifest header."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / SCRIPT_NAME, fsync=True) as tmp:
+        tmp.write_bytes(text)
+    sha = script_sha256(out_dir / SCRIPT_NAME)
+    write_header(
+        out_dir / MANIFEST_NAME,
+        {
+            "sweep_id": uuid.uuid4().hex,
+            "created": now_iso(),
+            "script": {"file": SCRIPT_NAME, "source": str(source), "name": source.name},
+            "script_sha256": sha,
+            "n_runs": space.n_runs,
+            "dims": dict(zip(space.dims, space.shape, strict=True)),
+            "fields": list(space.fields),
+            "seeds": space.seeds,
+            "space": space.to_dict(),
+            "engine": {
+                "kind": info.kind,
+                "gmat_version": info.gmat_version,
+                "gmatpy_version": info.gmatpy_version,
+            },
+            "options": opts.to_dict(),
+            "versions": platform_versions(),
+        },
+    )
+    return sha
+
+
+def resolve_script(
+    sweep_dir: Path,
+    manifest: Manifest,
+    script: str | os.PathLike[str] | None,
+    allow_script_drift: bool,
+) -> tuple[Path, str, bool]:
+    """Return the script to run, its hash, and whether it drifted from the record."""
+    recorded = str(manifest.header["script_sha256"])
+    candidate = script_file(sweep_dir / SCRIPT_NAME if script is None else script)
+    found = script_sha256(candidate)
+    if found == recorded:
+        return candidate, found, False
+    what = f"{candidate}" if script is not None else f"{SCRIPT_NAME} in the sweep directory"
+    if not allow_script_drift:
+        raise ScriptDriftError(
+            f"{what} differs from the script this sweep ran (recorded sha256 {recorded}, "
+            f"found {found}); pass allow_script_drift=True to run the rest with it anyway",
+            recorded,
+            found,
+        )
+    warnings.warn(
+        f"script drift: {what} has sha256 {found}, the sweep recorded {recorded}; the "
+        "remaining runs use it (each run's record carries the hash it ran with)",
+        UserWarning,
+        stacklevel=3,
+    )
+    # Keep the sweep self-contained: the drifted script is copied in, named by its hash.
+    copy = sweep_dir / drifted_script_name(found)
+    if not copy.exists():
+        with atomic_path(copy, fsync=True) as tmp:
+            tmp.write_bytes(candidate.read_bytes())
+    return copy, found, True
+
+
+def outputs_intact(sweep_dir: Path, record: RunRecord) -> str | None:
+    """Return why an ok run's outputs are damaged, or None if they are intact."""
+    import pyarrow.parquet as pq
+
+    for out in record.outcome.outputs:
+        path = sweep_dir / out.path
+        try:
+            rows = pq.ParquetFile(path).metadata.num_rows
+        except FileNotFoundError:
+            return f"{out.path} is missing"
+        except Exception as exc:
+            return f"{out.path} is unreadable ({type(exc).__name__})"
+        if rows != out.rows:
+            return f"{out.path} has {rows} rows, the manifest recorded {out.rows}"
+    return None
+
+
+def reopen(writer: ManifestWriter, given: Mapping[str, Any]) -> tuple[Manifest, Options, Space]:
+    """Read back a locked sweep: its manifest, its options (``given`` ones win), its space.
+
+    The space is redrawn and must match the manifest bit for bit.
+    """
+    assert writer.manifest is not None
+    manifest = writer.manifest
+    opts = resume_options(manifest, given)
+    space = Space.from_dict(manifest.space, verify=True)
+    if space.n_runs != manifest.n_runs:
+        raise ConfigError(
+            f"the manifest's space has {space.n_runs} runs but it records n_runs={manifest.n_runs}"
+        )
+    return manifest, opts, space
+
+
+def resume_options(manifest: Manifest, given: Mapping[str, Any]) -> Options:
+    recorded = dict(manifest.header.get("options", {}))
+    kind = manifest.header.get("engine", {}).get("kind")
+    merged = {
+        "engine": kind if kind in ENGINE_KINDS else recorded.get("engine", "auto"),
+        "timeout": recorded.get("timeout"),
+        "retries": recorded.get("retries", 0),
+        "isolation": recorded.get("isolation", "worker"),
+        "keep_raw": recorded.get("keep_raw", False),
+        "runs_per_task": recorded.get("runs_per_task", 1),
+        "gmat_root": None,
+    }
+    merged.update({k: v for k, v in given.items() if v is not None})
+    return options(**merged)
+
+
+def unfinished_runs(path: Path, manifest: Manifest, space: Space) -> list[int]:
+    """Return the runs to rerun: never recorded, failed, or ok with damaged outputs."""
+    todo = []
+    for run_id in range(space.n_runs):
+        rec = manifest.runs.get(run_id)
+        if rec is None or rec.status != "ok":
+            todo.append(run_id)
+            continue
+        damage = outputs_intact(path, rec)
+        if damage is not None:
+            warnings.warn(f"run {run_id}: {damage}; rerunning it", UserWarning, stacklevel=5)
+            todo.append(run_id)
+    return todo

@@ -1,0 +1,303 @@
+"""Where a sweep is read from: its directory, or an archive bundle (a zip), read-only.
+
+Both give the manifest, a run's Parquet output and the Zarr store with the
+same calls, so a reader never asks which one it has. This module also holds
+the bundle's integrity checks (``MANIFEST.hash``), which :func:`xsweep.verify`
+and :func:`xsweep.open_sweep` use; writing bundles is ``_archive``'s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+import pandas as pd
+
+from xsweep._errors import BundleError, StoreError
+from xsweep._manifest import Manifest
+from xsweep._paths import MANIFEST_NAME, STORE_NAME, sweep_dir
+
+HASH_NAME = "MANIFEST.hash"
+COPY_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The result of :func:`verify`: what differs from ``MANIFEST.hash``.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The bundle.
+    checked : int
+        Members whose hash was computed.
+    missing : list of str
+        Listed in ``MANIFEST.hash`` but not in the zip.
+    extra : list of str
+        In the zip but not listed.
+    altered : list of str
+        Present and listed, with a different SHA-256.
+    unsafe : list of str
+        Names :func:`xsweep.extract` refuses: absolute, with ``..``, symlinks, duplicates.
+    """
+
+    path: Path
+    checked: int
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    altered: list[str] = field(default_factory=list)
+    unsafe: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every member is listed, present, safe and unaltered."""
+        return not (self.missing or self.extra or self.altered or self.unsafe)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def problems(self) -> list[str]:
+        """One line per problem, ``"<kind>: <member>"``."""
+        return [
+            f"{kind}: {name}"
+            for kind, names in (
+                ("altered", self.altered),
+                ("missing", self.missing),
+                ("extra", self.extra),
+                ("unsafe", self.unsafe),
+            )
+            for name in names
+        ]
+
+    def raise_for_problems(self) -> None:
+        """Raise :class:`BundleError` naming every problem, if there are any."""
+        problems = self.problems()
+        if problems:
+            listed = "; ".join(problems[:20])
+            more = len(problems) - 20
+            tail = f"; and {more} more" if more > 0 else ""
+            raise BundleError(f"{self.path} fails verification: {listed}{tail}")
+
+
+def open_zip(path: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise BundleError(f"{path} is not a readable zip ({exc})") from None
+
+
+def hash_list(zf: zipfile.ZipFile, path: Path) -> dict[str, str]:
+    try:
+        text = zf.read(HASH_NAME).decode()
+    except KeyError:
+        raise BundleError(f"{path} is not an xsweep bundle (no {HASH_NAME})") from None
+    listed: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64 or not name:
+            raise BundleError(f"{path}: {HASH_NAME} line {number} is malformed: {line[:80]!r}")
+        listed[name] = digest
+    return listed
+
+
+def unsafe_names(infos: Iterable[zipfile.ZipInfo]) -> list[str]:
+    seen: set[str] = set()
+    bad: list[str] = []
+    for info in infos:
+        name = info.filename
+        parts = PurePosixPath(name).parts
+        mode = info.external_attr >> 16
+        if (
+            name.startswith(("/", "\\"))
+            or "\\" in name
+            or (len(name) > 1 and name[1] == ":")
+            or ".." in parts
+            or stat.S_ISLNK(mode)
+            or name in seen
+        ):
+            bad.append(name)
+        seen.add(name)
+    return bad
+
+
+def digest(zf: zipfile.ZipFile, info: zipfile.ZipInfo, sink: IO[bytes] | None = None) -> str:
+    digest = hashlib.sha256()
+    with zf.open(info) as src:
+        while chunk := src.read(COPY_BYTES):
+            digest.update(chunk)
+            if sink is not None:
+                sink.write(chunk)
+    return digest.hexdigest()
+
+
+def _check(zf: zipfile.ZipFile, path: Path) -> Verification:
+    listed = hash_list(zf, path)
+    infos = [i for i in zf.infolist() if not i.is_dir() and i.filename != HASH_NAME]
+    names = {i.filename for i in infos}
+    altered: list[str] = []
+    checked = 0
+    for info in infos:
+        if info.filename in listed:
+            checked += 1
+            try:
+                ok = digest(zf, info) == listed[info.filename]
+            except (zipfile.BadZipFile, OSError, EOFError):  # CRC or zlib failure
+                ok = False
+            if not ok:
+                altered.append(info.filename)
+    return Verification(
+        path,
+        checked,
+        missing=sorted(set(listed) - names),
+        extra=sorted(names - set(listed)),
+        altered=sorted(altered),
+        unsafe=unsafe_names(zf.infolist()),
+    )
+
+
+def verify(bundle: str | os.PathLike[str]) -> Verification:
+    r"""Check every member of a bundle against its ``MANIFEST.hash``.
+
+    Parameters
+    ----------
+    bundle : path-like
+        The zip written by :func:`xsweep.archive`.
+
+    Returns
+    -------
+    Verification
+        ``.ok`` is true when nothing is missing, extra, altered or unsafe;
+        otherwise the offending member names are listed by kind.
+
+    Raises
+    ------
+    BundleError
+        ``bundle`` is not a zip, or has no readable ``MANIFEST.hash``.
+
+    Examples
+    --------
+    >>> import tempfile, zipfile
+    >>> import xsweep as xs
+    >>> bad = tempfile.mktemp(suffix=".zip")
+    >>> with zipfile.ZipFile(bad, "w") as zf:
+    ...     zf.writestr("manifest.jsonl", "{}\n")
+    ...     zf.writestr("MANIFEST.hash", "0" * 64 + "  manifest.jsonl\n")
+    >>> xs.verify(bad).problems()
+    ['altered: manifest.jsonl']
+    """
+    path = Path(bundle).expanduser().resolve()
+    with open_zip(path) as zf:
+        return _check(zf, path)
+
+
+class DirectorySource:
+    """A sweep directory, read as it is on disk now.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The (resolved) sweep directory.
+    """
+
+    is_bundle = False
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def manifest(self) -> Manifest:
+        """Read the manifest as it is on disk now."""
+        return Manifest.load(self.path / MANIFEST_NAME)
+
+    def read_parquet(self, member: str) -> pd.DataFrame:
+        """Read a Parquet file, by its path relative to the sweep (attrs restored)."""
+        return pd.read_parquet(self.path / member)
+
+    def zarr_store(self, *, check_members: bool = False) -> tuple[Any, str | None]:
+        """Return the Zarr store to open and the group prefix in it (``None`` here)."""
+        if not (self.path / STORE_NAME).is_dir():
+            raise StoreError(
+                f"{self.path} has no consolidated store ({STORE_NAME}); build it with "
+                f"xs.consolidate({str(self.path)!r})"
+            )
+        return self.path / STORE_NAME, None
+
+
+class BundleSource:
+    """An archive bundle, read straight from the zip (stored members seek in place).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The (resolved) bundle.
+    """
+
+    is_bundle = True
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def manifest(self) -> Manifest:
+        """Read the bundle's manifest member (not checked against its hash: see :func:`verify`)."""
+        with open_zip(self.path) as zf:
+            try:
+                data = zf.read(MANIFEST_NAME)
+            except KeyError:
+                raise BundleError(
+                    f"{self.path} is not an xsweep bundle (no {MANIFEST_NAME})"
+                ) from None
+        return Manifest.from_bytes(data, self.path / MANIFEST_NAME)
+
+    def read_parquet(self, member: str) -> pd.DataFrame:
+        """Read one Parquet member (attrs restored)."""
+        with open_zip(self.path) as zf:
+            try:
+                with zf.open(member) as fh:
+                    return pd.read_parquet(fh)
+            except KeyError:
+                raise BundleError(f"{self.path} has no member {member}") from None
+
+    def zarr_store(self, *, check_members: bool = False) -> tuple[Any, str | None]:
+        """Return the zip as a Zarr store and ``sweep.zarr`` as the prefix in it.
+
+        The manifest member is checked against its hash first (cheap); with
+        ``check_members``, every member.
+        """
+        import zarr  # only a bundle needs zarr here; a directory's store is opened by path
+
+        members = check_header(self.path)
+        if check_members:
+            verify(self.path).raise_for_problems()
+        if f"{STORE_NAME}/zarr.json" not in members:
+            raise StoreError(f"{self.path} holds no {STORE_NAME}; xsweep did not archive it")
+        return zarr.storage.ZipStore(self.path, mode="r"), STORE_NAME
+
+
+def open_source(path: str | os.PathLike[str]) -> DirectorySource | BundleSource:
+    """Return the source of a sweep directory or bundle.
+
+    Raises
+    ------
+    ConfigError
+        ``path`` is neither a sweep directory nor a zip.
+    """
+    resolved = sweep_dir(path, bundle=True)
+    if resolved.is_file():
+        return BundleSource(resolved)
+    return DirectorySource(resolved)
+
+
+def check_header(path: Path) -> set[str]:
+    """Check cheaply that a bundle's manifest member matches its hash; return its member names."""
+    with open_zip(path) as zf:
+        listed = hash_list(zf, path)
+        if MANIFEST_NAME not in listed or MANIFEST_NAME not in zf.NameToInfo:
+            raise BundleError(f"{path} is not an xsweep bundle (no {MANIFEST_NAME})")
+        if digest(zf, zf.getinfo(MANIFEST_NAME)) != listed[MANIFEST_NAME]:
+            raise BundleError(f"{path} fails verification: altered: {MANIFEST_NAME}")
+        return set(zf.NameToInfo)

@@ -1,0 +1,395 @@
+"""Keeping the store in step with the manifest while a sweep runs.
+
+:class:`LiveStore` decides which blocks to write and prepares the arrays they
+need; :class:`BlockWriter` writes them as the client loop hands it finished
+runs: on one background thread of the client (an embedded cluster) or as
+``xsweep-store`` tasks on the caller's cluster. A failed store write is a
+warning, never a failed sweep: the store is derived, and
+:func:`xsweep.consolidate` rebuilds it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import xarray as xr
+
+from xsweep._manifest import Manifest
+from xsweep._paths import MANIFEST_NAME, STORE_NAME
+from xsweep._records import STATUS_FLAGS, RunRecord
+from xsweep._space import Space
+from xsweep.store.layout import (
+    STORE_SCHEMA,
+    Layout,
+    Output,
+    coord_variables,
+    group_attrs,
+    group_template,
+    new_layout,
+    read_schema,
+    reserved_names,
+    run_id_grid,
+    scan_outputs,
+)
+from xsweep.store.write import beside, build, create, create_group, snapshot, write_block
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+# Warnings point at the caller's line: the first frame outside xsweep.
+_PACKAGE = os.path.dirname(os.path.dirname(__file__))
+
+
+class LiveStore:
+    """Keeps a sweep's store in step with its manifest while runs finish.
+
+    The client side of consolidation: it decides which blocks (shards of
+    runs) to write and prepares the arrays they need (creates an output's
+    group when its first run arrives, grows the output axis as longer runs
+    arrive, grows the parameter dims after an extension); the writes are
+    tasks, one per block, so no two writers touch one file. A block is
+    written once all of its runs of this session have finished; at the
+    start, blocks whose stored status disagrees with the manifest (an
+    interrupted sweep's last blocks) are written too.
+    """
+
+    def __init__(self, sweep_dir: Path, space: Space, manifest: Manifest) -> None:
+        self.dir = sweep_dir
+        self.path = sweep_dir / STORE_NAME
+        self.space = space
+        self.header = dict(manifest.header)
+        self.records: dict[int, RunRecord] = dict(manifest.runs)
+        self.ids = run_id_grid(space)
+        self.layout = new_layout(space)
+        self.regions: list[tuple[slice, ...]] = []
+        self.waiting: dict[int, int] = {}
+        self._schemas: set[tuple[str, str]] = set()  # (output, script hash) schemas read
+        self._block_grid: np.ndarray = np.empty(0, dtype=np.int64)
+        self._block_of_run = np.empty(0, dtype=np.int64)
+        self._pos_of_run = np.empty(0, dtype=np.int64)
+
+    def start(self, run_ids: Iterable[int]) -> list[int]:
+        """Prepare the store for a session running ``run_ids``; return the blocks to write now."""
+        try:
+            self._prepare()
+        except Exception as exc:  # derived data: start it afresh
+            warnings.warn(
+                f"{self.path} cannot be updated in place ({type(exc).__name__}: {exc}); "
+                "rebuilding it",
+                UserWarning,
+                stacklevel=3,
+            )
+            self._create()
+        stale = self._stale()
+        for run_id in run_ids:
+            block = int(self._block_of_run[run_id])
+            self.waiting[block] = self.waiting.get(block, 0) + 1
+        return sorted(stale - self.waiting.keys())
+
+    def finished(self, record: RunRecord) -> list[int]:
+        """Note a run's new manifest record; return the block if it is now complete."""
+        run_id = record.run_id
+        self.records[run_id] = record
+        block = int(self._block_of_run[run_id])
+        left = self.waiting.get(block)
+        if left is None:
+            return []
+        if left > 1:
+            self.waiting[block] = left - 1
+            return []
+        del self.waiting[block]
+        return [block]
+
+    def task(self, block: int) -> Callable[[], None]:
+        """Return the write of one block as a picklable call; grow the arrays it needs first."""
+        region = self.regions[block]
+        ids = self.ids[region]
+        records = {r: self.records[r] for r in ids.reshape(-1).tolist() if r in self.records}
+        self._ensure_outputs(records.values())
+        if block not in self.waiting:
+            # Written for the last time this session: the manifest keeps its records, and
+            # the client's memory stays flat however many runs a sweep has.
+            for run_id in records:
+                del self.records[run_id]
+        return functools.partial(
+            write_block,
+            str(self.path),
+            self.layout.dims,
+            snapshot(self.layout.outputs),
+            region,
+            ids,
+            records,
+        )
+
+    def sync(self) -> None:
+        """Write every block that disagrees with the manifest, here, in this process."""
+        for block in self.start(()):
+            self.task(block)()
+        self.finish(None)
+
+    def describe(self, block: int) -> str:
+        """Name the runs of a block, for messages."""
+        ids = self.ids[self.regions[block]]
+        return f"runs {int(ids.min())}..{int(ids.max())}"
+
+    def finish(self, client: Client | None) -> None:
+        """Rebuild the store if its output axis outgrew its chunks many times over."""
+        if any(out.rows > 2 * max(out.chunk, 1) for out in self.layout.outputs.values()):
+            runs = Manifest.load(self.dir / MANIFEST_NAME).runs  # written blocks' records too
+            build(self.dir, self.space, self.header, runs, client)
+
+    # -- preparation --
+
+    def _create(self) -> None:
+        self.layout = new_layout(self.space)
+        with beside(self.dir) as tmp:
+            create(tmp, self.layout, self.header, self.ids)
+        self._index_blocks()
+
+    def _prepare(self) -> None:
+        import zarr
+
+        if not self.path.is_dir():
+            self._create()
+            return
+        root = zarr.open_group(self.path, mode="r+", zarr_format=3)
+        attrs: dict[str, Any] = dict(root.attrs)
+        if (
+            attrs.get("xsweep_store_schema") != STORE_SCHEMA
+            or list(attrs.get("xsweep_dims", ())) != list(self.space.dims)
+            or attrs.get("sweep_id") != self.header.get("sweep_id")
+        ):
+            self._create()
+            return
+        outputs: dict[str, Output] = {}
+        for key in attrs.get("xsweep_groups", ()):
+            group = zarr.open_group(self.path, path=key, mode="r", zarr_format=3)
+            a: dict[str, Any] = dict(group.attrs)
+            out = Output(a["gmat_kind"], a["gmat_name"], columns=dict(a["xsweep_columns"]))
+            out.epoch = a["xsweep_epoch"]
+            out.names = dict(a["xsweep_names"])
+            some = next(iter(group.array_values()))
+            out.rows, out.chunk = int(some.shape[-1]), int(some.chunks[-1])
+            outputs[key] = out
+        self.layout = Layout(
+            self.space, outputs, int(attrs["xsweep_block_runs"]), str(attrs["xsweep_block_dim"])
+        )
+        old = tuple(zarr.open_array(self.path / "status", mode="r", zarr_format=3).shape)
+        if old != self.space.shape:
+            if any(o > n for o, n in zip(old, self.space.shape, strict=True)):
+                self._create()
+                return
+            self._grow(root)
+        self._index_blocks()
+
+    def _grow(self, root: Any) -> None:
+        """Grow every array to the extended space's sizes; rewrite coordinates and run ids."""
+        sizes = dict(zip(self.space.dims, self.space.shape, strict=True))
+        groups = [root, *(root[key] for key in self.layout.outputs)]
+        for group in groups:
+            for arr in group.array_values():
+                names = arr.metadata.dimension_names or ()
+                arr.resize(
+                    tuple(sizes.get(str(d), n) for d, n in zip(names, arr.shape, strict=True))
+                )
+        coords = xr.Dataset(coords=coord_variables(self.space))
+        coords["run_id"] = (self.space.dims, self.ids)
+        coords.attrs = dict(root.attrs)  # writing the group would clear them
+        coords.to_zarr(self.path, mode="a", zarr_format=3, consolidated=False)
+
+    def _index_blocks(self) -> None:
+        self.regions = list(self.layout.blocks())
+        grid = np.empty(self.space.shape, dtype=np.int64)
+        for block, region in enumerate(self.regions):
+            grid[region] = block
+        flat_ids = self.ids.reshape(-1)
+        self._block_grid = grid
+        self._block_of_run = np.empty(self.space.n_runs, dtype=np.int64)
+        self._block_of_run[flat_ids] = grid.reshape(-1)
+        self._pos_of_run = np.empty(self.space.n_runs, dtype=np.int64)
+        self._pos_of_run[flat_ids] = np.arange(self.space.n_runs)
+
+    def _stale(self) -> set[int]:
+        """Blocks whose stored status disagrees with the manifest."""
+        import zarr
+
+        stored = zarr.open_array(self.path / "status", mode="r", zarr_format=3)[...]
+        want = np.zeros(self.space.n_runs, dtype=np.int8)
+        for run_id, rec in self.records.items():
+            if run_id < self.space.n_runs:
+                want[self._pos_of_run[run_id]] = STATUS_FLAGS[rec.status]
+        bad = np.asarray(stored).reshape(-1) != want
+        return set(np.unique(self._block_grid.reshape(-1)[bad]).tolist())
+
+    def _ensure_outputs(self, records: Iterable[RunRecord]) -> None:
+        """Create the groups of outputs seen for the first time; grow those that changed.
+
+        An output grows along its axis when a longer run arrives, and gains
+        arrays when a run of another script (a drifted resume) has new columns.
+        """
+        import zarr
+
+        need, all_samples = scan_outputs(records)
+        samples = {
+            key: {sha: path for sha, path in by_sha.items() if (key, sha) not in self._schemas}
+            for key, by_sha in all_samples.items()
+        }
+        reserved = reserved_names(self.space)
+        created = False
+        for key, entry in need.items():
+            out = self.layout.outputs.get(key)
+            if out is None:
+                out = entry
+                for sample in samples.get(key, {}).values():
+                    read_schema(self.dir / sample, out, reserved)
+                create_group(self.path, self.layout, out)
+                self.layout.outputs[key] = out
+                created = True
+            else:
+                group = zarr.open_group(self.path, path=key, mode="r+", zarr_format=3)
+                if entry.rows > out.rows:
+                    for arr in group.array_values():
+                        arr.resize((*arr.shape[:-1], entry.rows))
+                    out.rows = entry.rows
+                new: list[str] = []
+                for sample in samples.get(key, {}).values():
+                    new += read_schema(self.dir / sample, out, reserved)
+                if new:
+                    ds, enc = group_template(self.layout, out, only=new)
+                    ds.attrs = {}
+                    ds.to_zarr(
+                        self.path,
+                        group=key,
+                        mode="a",
+                        encoding=enc,
+                        compute=False,
+                        zarr_format=3,
+                        consolidated=False,
+                    )
+                    group = zarr.open_group(self.path, path=key, mode="r+", zarr_format=3)
+                    group.attrs.update(group_attrs(out))
+            self._schemas.update((key, sha) for sha in samples.get(key, {}))
+        if created:
+            root = zarr.open_group(self.path, mode="r+", zarr_format=3)
+            root.attrs.update({"xsweep_groups": sorted(self.layout.outputs)})
+
+
+class BlockWriter:
+    """Write a :class:`LiveStore`'s blocks as the runs in them finish.
+
+    Parameters
+    ----------
+    live : LiveStore
+        The store to keep current.
+    client : distributed.Client, optional
+        Write each block as a task on this (the caller's) cluster, keyed
+        ``xsweep-store-<token>-<block>``. Without it, blocks are written in
+        order on one background thread of this process, which has xarray,
+        Zarr and pyarrow loaded already (a lean worker would import them
+        first: ~1 s of CPU the sweep's last block waits for).
+    token : str
+        The sweep session's key token.
+    """
+
+    def __init__(self, live: LiveStore, client: Client | None, token: str) -> None:
+        self.live: LiveStore | None = live
+        self.client = client
+        self.token = token
+        self._here = (
+            None if client is not None else ThreadPoolExecutor(1, thread_name_prefix="xsweep-store")
+        )
+        self._writes: list[tuple[Any, int]] = []  # (future, block), oldest first
+
+    def start(self, run_ids: Iterable[int]) -> None:
+        """Prepare the store for a session running ``run_ids``; write its stale blocks."""
+        if self.live is None:
+            return
+        try:
+            blocks = self.live.start(run_ids)
+        except Exception as exc:
+            self._fail(exc, "its metadata")
+            return
+        self._write(blocks)
+
+    def finished(self, record: RunRecord) -> None:
+        """Take in a recorded run: write its block if it is now complete."""
+        if self.live is not None:
+            self._write(self.live.finished(record))
+        self._reap(wait=False)
+
+    def close(self, client: Client | None) -> None:
+        """Wait for every write; rebuild the store if its output axis outgrew its chunks."""
+        self._reap(wait=True)
+        if self.live is not None:
+            try:
+                self.live.finish(client)
+            except Exception as exc:
+                self._fail(exc, "the rechunked store")
+
+    def cancel(self) -> None:
+        """Drop the writes not started yet; the one in progress here finishes.
+
+        Their blocks disagree with the manifest, so the next resume rewrites them.
+        """
+        if self.client is not None:
+            self.client.cancel([future for future, _ in self._writes])
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop the writer thread (after the write in progress)."""
+        if self._here is not None:
+            self._here.shutdown(wait=True, cancel_futures=True)
+
+    def _write(self, blocks: list[int]) -> None:
+        for block in blocks:
+            if self.live is None:
+                return
+            try:
+                call = self.live.task(block)
+            except Exception as exc:
+                self._fail(exc, self.live.describe(block))
+                return
+            if self._here is not None:
+                future: Any = self._here.submit(call)
+            else:
+                assert self.client is not None
+                key = f"xsweep-store-{self.token}-{block:06d}"
+                future = self.client.submit(call, key=key, pure=False)
+            self._writes.append((future, block))
+
+    def _reap(self, wait: bool) -> None:
+        """Take in finished writes, oldest first (all of them, with ``wait``)."""
+        while self._writes and (wait or self._writes[0][0].done()):
+            future, block = self._writes.pop(0)
+            exc = _exception(future)
+            if exc is not None and self.live is not None:
+                self._fail(exc, self.live.describe(block))
+            if not isinstance(future, Future):
+                future.release()
+
+    def _fail(self, exc: BaseException, what: str) -> None:
+        assert self.live is not None
+        path = self.live.dir
+        self.live = None  # stop updating; the rest of the sweep still runs
+        warnings.warn(
+            f"{path / STORE_NAME} is not up to date: writing {what} failed "
+            f"({type(exc).__name__}: {exc}); xs.consolidate({str(path)!r}) rebuilds it",
+            UserWarning,
+            skip_file_prefixes=(_PACKAGE,),
+        )
+
+
+def _exception(future: Any) -> BaseException | None:
+    """Wait for a write (a thread's or a Dask future) and return its exception, if any."""
+    try:
+        exc: BaseException | None = future.exception()
+    except BaseException as cancelled:  # a Dask future cancelled under us
+        return cancelled
+    return exc

@@ -1,0 +1,138 @@
+"""Opening the store: :func:`open_sweep`, lazily, from a sweep directory or a bundle."""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+
+import numpy as np
+import xarray as xr
+
+from xsweep._errors import ConfigError, StoreError
+from xsweep._records import OUTPUT_AXES
+from xsweep._source import open_source
+from xsweep.store.layout import BLOCK_RUNS, GROUPS, STORE_SCHEMA
+
+
+def _objectify(ds: xr.Dataset) -> xr.Dataset:
+    """Turn variable-length strings into object arrays (lazily).
+
+    numpy's StringDType cannot hold NaN, which ``where``, reindexing and
+    alignment fill in; object arrays can, as they always have in xarray.
+    """
+    strings = [n for n, v in ds.variables.items() if isinstance(v.dtype, np.dtypes.StringDType)]
+    return ds.assign({n: ds[n].astype(object) for n in strings if n in ds.data_vars})
+
+
+def _within(prefix: str | None, group: str | None) -> str | None:
+    parts = [p for p in (prefix, group) if p]
+    return "/".join(parts) or None
+
+
+def open_sweep(
+    path: str | os.PathLike[str],
+    *,
+    group: str | None = None,
+    verify: bool = False,
+) -> xr.Dataset | xr.DataTree:
+    """Open a sweep's consolidated store lazily, indexed by the parameter dims.
+
+    Nothing is computed at open: every variable is Dask-backed. The sole output
+    of a sweep (its only ReportFile, say) opens as one Dataset; a sweep with
+    several outputs opens as a DataTree (``reports/RF``, ``ephemerides/Eph``...)
+    or, with ``group=``, as the Dataset of one of them. Parameter values are
+    coordinates, so ``ds.sel({"Sat.SMA": 7100})`` works; a failed run is NaN
+    data with its ``status``, never a missing label.
+
+    An archive bundle (:func:`xsweep.archive`) opens the same way, straight
+    from the zip: its manifest is checked against ``MANIFEST.hash`` at open,
+    every member with ``verify=True``.
+
+    Parameters
+    ----------
+    path : path-like
+        The sweep directory, or a bundle zip.
+    group : str, optional
+        One output: its store path (``"reports/RF"``) or its GMAT name
+        (``"RF"``) when that is unambiguous.
+    verify : bool
+        For a bundle: check every member's SHA-256 first (reads the whole zip).
+
+    Returns
+    -------
+    xarray.Dataset or xarray.DataTree
+
+    Raises
+    ------
+    ConfigError
+        ``path`` is not a sweep directory, or ``group`` names no output.
+    StoreError
+        The store is missing (run :func:`consolidate`), or was written by a
+        newer xsweep.
+    BundleError
+        A bundle's manifest (or, with ``verify``, any member) fails its hash.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import xsweep as xs
+    >>> out = tempfile.mkdtemp()
+    >>> space = xs.grid({"Sat.SMA": [7000, 7100], "TOF": [600]})
+    >>> _ = xs.run("examples/missions/leo_report.script", space, out=out, workers=1,
+    ...            progress=False)
+    >>> ds = xs.open_sweep(out)
+    >>> ds["Sat.Earth.Altitude"].sel({"Sat.SMA": 7100}).dims
+    ('TOF', 'step')
+    """
+    store, prefix = open_source(path).zarr_store(check_members=verify)
+    at = functools.partial(_within, prefix)
+    # Metadata first, without Dask: the schema check, and the shard shape to chunk by.
+    plain = xr.open_zarr(store, group=at(None), consolidated=False, zarr_format=3, chunks=None)
+    schema = plain.attrs.get("xsweep_store_schema")
+    if not isinstance(schema, int) or schema > STORE_SCHEMA:
+        raise StoreError(
+            f"{store} has store schema {schema!r}; this xsweep reads up to {STORE_SCHEMA}: "
+            "upgrade xsweep"
+        )
+    # One Dask chunk per shard: a few tasks per variable, not one per Zarr chunk. A
+    # label selection still reads only the Zarr chunks it needs (Dask pushes the
+    # slice into the read).
+    dims = [str(d) for d in plain.attrs.get("xsweep_dims", plain["status"].dims)]
+    block = int(plain.attrs.get("xsweep_block_runs", BLOCK_RUNS))
+    along = str(plain.attrs.get("xsweep_block_dim", dims[-1]))  # schema 1: the last dim
+    chunks: dict[str, int] = {d: 1 for d in dims} | {along: block}
+    with warnings.catch_warnings():
+        # The coordinates are one Zarr chunk each; they are replaced by loaded ones below.
+        warnings.filterwarnings("ignore", "The specified chunks separate", UserWarning)
+        root: xr.Dataset = xr.open_zarr(
+            store, group=at(None), consolidated=False, zarr_format=3, chunks=chunks
+        )
+    # Parameter coordinates are small labels, not data: load them now (straight from
+    # Zarr, no Dask), so that ``where(..., drop=True)`` and ``groupby`` on them work.
+    root = root.assign_coords({name: plain[name].variable.load() for name in root.coords})
+    groups = list(root.attrs.get("xsweep_groups", []))
+    if group is None:
+        if not groups:
+            return _objectify(root)
+        if len(groups) > 1:
+            tree: xr.DataTree = xr.open_datatree(
+                store,
+                engine="zarr",
+                group=at(None),
+                consolidated=False,
+                chunks=chunks | dict.fromkeys(OUTPUT_AXES.values(), -1),
+            )
+            tree.dataset = tree.to_dataset(inherit=False).assign_coords(root.coords)
+            return tree.map_over_datasets(_objectify)
+        group = groups[0]
+    matches = [g for g in groups if g == group or g.rsplit("/", 1)[-1] == group]
+    if len(matches) != 1:
+        raise ConfigError(f"group={group!r} names no single output of this sweep; it has {groups}")
+    axis = next(OUTPUT_AXES[k] for k, g in GROUPS.items() if matches[0].startswith(f"{g}/"))
+    part = xr.open_zarr(
+        store, group=at(matches[0]), consolidated=False, zarr_format=3, chunks=chunks | {axis: -1}
+    )
+    ds = xr.merge([root, part], compat="override", join="exact", combine_attrs="override")
+    ds.attrs = {**root.attrs, **part.attrs}
+    return _objectify(ds)

@@ -1,0 +1,286 @@
+"""Writing the store: one block of runs at a time, or the whole store beside the old one.
+
+A block write reads its runs' Parquet and writes one shard's region of every
+array; ``status`` goes last, as the block's commit mark. :func:`consolidate`
+(and :func:`build`) rebuild the whole store from the manifest and Parquet,
+beside the old one, then rename it into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import xarray as xr
+
+from xsweep._manifest import ManifestWriter
+from xsweep._paths import STORE_NAME
+from xsweep._paths import sweep_dir as resolve_sweep_dir
+from xsweep._records import STATUS_FLAGS, RunRecord
+from xsweep._space import Space
+from xsweep.store.layout import (
+    STR,
+    Layout,
+    Output,
+    find_outputs,
+    group_template,
+    new_layout,
+    reserved_names,
+    root_template,
+    run_id_grid,
+)
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+
+def _read_columns(path: Path, columns: Iterable[str]) -> dict[str, np.ndarray]:
+    """Read those of ``columns`` that one Parquet file has, as numpy arrays (no DataFrame)."""
+    import pyarrow.parquet as pq
+
+    # ParquetFile on one thread: 0.3 ms a small file, read_table's dataset layer 1.5 ms.
+    table = pq.ParquetFile(path).read(use_threads=False)
+    return {name: table.column(name).to_numpy() for name in columns if name in table.column_names}
+
+
+def _seconds(values: np.ndarray) -> np.ndarray:
+    """Convert durations to float seconds, NaT to NaN."""
+    delta = values.astype("timedelta64[ns]")
+    out = delta.astype(np.int64) / 1e9
+    out[np.isnat(delta)] = np.nan
+    return out
+
+
+def write_block(
+    store: str,
+    dims: tuple[str, ...],
+    outputs: Mapping[str, Output],
+    region: tuple[slice, ...],
+    run_ids: np.ndarray,
+    records: Mapping[int, RunRecord],
+) -> None:
+    """Write one shard's region of every variable, reading the Parquet of its runs.
+
+    The output groups are written first and the root's ``status`` last: it is
+    the block's commit mark. A write cut short leaves a block whose status
+    disagrees with the manifest, and the next update rewrites it.
+    """
+    sweep_dir = Path(store).parent
+    shape = run_ids.shape
+    recs = {pos: records.get(int(run_ids[pos])) for pos in np.ndindex(*shape)}
+    zregion = dict(zip(dims, region, strict=True))
+    for out in outputs.values():
+        n = max(out.rows, 1)
+        arrays = _output_arrays(sweep_dir, out, recs, shape)
+        data: dict[str, Any] = {}
+        for column, kind in out.columns.items():
+            name = out.names[column]
+            value = arrays[column]
+            data[name] = ((*dims, out.axis), value.astype(STR) if kind == "U" else value)
+        if out.epoch is not None:
+            t = arrays[out.epoch]
+            elapsed = (t - t[..., :1]).astype("timedelta64[ns]").astype(np.float64) / 1e9
+            elapsed[np.isnat(t)] = np.nan
+            data["elapsed_s"] = ((*dims, out.axis), elapsed)
+        xr.Dataset(data).to_zarr(
+            store,
+            group=out.path,
+            region={**zregion, out.axis: slice(0, n)},
+            mode="r+",
+            zarr_format=3,
+            consolidated=False,
+        )
+    status = np.zeros(shape, dtype=np.int8)
+    reason = np.full(shape, "", dtype=object)
+    error = np.full(shape, "", dtype=object)
+    duration = np.full(shape, np.nan)
+    for pos, rec in recs.items():
+        if rec is None:
+            continue
+        status[pos] = STATUS_FLAGS[rec.status]
+        reason[pos] = rec.outcome.reason or ""
+        error[pos] = rec.outcome.error or ""
+        duration[pos] = rec.outcome.duration_s
+    root = xr.Dataset(
+        {
+            "reason": (dims, reason.astype(STR)),
+            "error": (dims, error.astype(STR)),
+            "duration_s": (dims, duration),
+            "status": (dims, status),
+        }
+    )
+    root.to_zarr(store, region=zregion, mode="r+", zarr_format=3, consolidated=False)
+
+
+def _output_arrays(
+    sweep_dir: Path,
+    out: Output,
+    recs: Mapping[tuple[int, ...], RunRecord | None],
+    shape: tuple[int, ...],
+) -> dict[str, np.ndarray]:
+    """Read one output's columns of a block's ok runs into padded arrays (a run per row)."""
+    n = max(out.rows, 1)
+    arrays: dict[str, np.ndarray] = {}
+    for column, kind in out.columns.items():
+        if kind == "M":
+            arrays[column] = np.full((*shape, n), np.datetime64("NaT", "ns"))
+        elif kind in "fm":
+            arrays[column] = np.full((*shape, n), np.nan)
+        else:
+            arrays[column] = np.full((*shape, n), "", dtype=object)
+    for pos, rec in recs.items():
+        if rec is None or rec.status != "ok":
+            continue
+        match = [o for o in rec.outcome.outputs if o.kind == out.kind and o.name == out.name]
+        if not match:
+            continue
+        frame = _read_columns(sweep_dir / match[0].path, out.columns)
+        for column, values in frame.items():
+            kind = out.columns[column]
+            rows = min(len(values), n)
+            if kind == "M":
+                arrays[column][pos][:rows] = values[:rows].astype("datetime64[ns]")
+            elif kind == "f":
+                arrays[column][pos][:rows] = values[:rows].astype(np.float64)
+            elif kind == "m":
+                arrays[column][pos][:rows] = _seconds(values[:rows])
+            else:
+                arrays[column][pos][:rows] = values[:rows].astype(object)
+    return arrays
+
+
+def create(target: Path, layout: Layout, header: Mapping[str, Any], run_ids: np.ndarray) -> None:
+    """Write the store's metadata, its coordinates and ``run_id``; every run pending."""
+    root, enc = root_template(layout, header, run_ids)
+    root.to_zarr(target, mode="w", encoding=enc, compute=False, zarr_format=3, consolidated=False)
+    for out in layout.outputs.values():
+        create_group(target, layout, out)
+
+
+def create_group(target: Path, layout: Layout, out: Output) -> None:
+    """Create an output's group, every run's values missing."""
+    ds, enc = group_template(layout, out)
+    ds.to_zarr(
+        target,
+        group=out.path,
+        mode="w",
+        encoding=enc,
+        compute=False,
+        zarr_format=3,
+        consolidated=False,
+    )
+
+
+@contextlib.contextmanager
+def beside(sweep_dir: Path) -> Iterator[Path]:
+    """Yield a temporary store path beside ``sweep.zarr``; on success, rename it into place.
+
+    A reader never sees a half-made store, and a failure leaves the old one.
+    """
+    final = sweep_dir / STORE_NAME
+    tmp = sweep_dir / f".{STORE_NAME}.{uuid.uuid4().hex[:8]}"
+    try:
+        yield tmp
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def snapshot(outputs: Mapping[str, Output]) -> dict[str, Output]:
+    """Copy the outputs for a task: the client keeps growing its own."""
+    return {
+        key: replace(out, columns=dict(out.columns), names=dict(out.names))
+        for key, out in outputs.items()
+    }
+
+
+def build(
+    sweep_dir: Path,
+    space: Space,
+    header: Mapping[str, Any],
+    records: Mapping[int, RunRecord],
+    client: Client | None,
+) -> Path:
+    """Build the whole store beside the old one, then rename it into place."""
+    from dask.base import compute
+    from dask.delayed import delayed
+
+    layout = new_layout(space, find_outputs(sweep_dir, records.values(), reserved_names(space)))
+    ids = run_id_grid(space)
+    with beside(sweep_dir) as tmp:
+        create(tmp, layout, header, ids)
+        outputs = snapshot(layout.outputs)
+        tasks = []
+        for region in layout.blocks():
+            block_ids = ids[region]
+            recs = {r: records[r] for r in block_ids.reshape(-1).tolist() if r in records}
+            tasks.append(
+                delayed(write_block, pure=False)(
+                    str(tmp), layout.dims, outputs, region, block_ids, recs
+                )
+            )
+        if client is not None:
+            client.compute(tasks, sync=True)
+        else:
+            compute(*tasks, scheduler="threads")
+    return sweep_dir / STORE_NAME
+
+
+def consolidate(path: str | os.PathLike[str], *, client: Client | None = None) -> Path:
+    """Build (or rebuild) a sweep's Zarr store from its manifest and per-run Parquet.
+
+    The store is derived data: deleting ``sweep.zarr`` loses nothing, this
+    rebuilds it. (A sweep keeps its store up to date as it runs; this is for
+    a deleted or damaged store, or a sweep run with ``consolidate=False``.)
+    It is written beside the old one and renamed into place. Blocks of runs
+    are written as Dask tasks in parallel (on ``client`` if given, else Dask's
+    threaded scheduler); each task holds only its block's runs in memory.
+
+    Parameters
+    ----------
+    path : path-like
+        The sweep directory.
+    client : distributed.Client, optional
+        Where to run the block-writing tasks.
+
+    Returns
+    -------
+    pathlib.Path
+        The store, ``<path>/sweep.zarr``.
+
+    Raises
+    ------
+    ConfigError
+        ``path`` is not a sweep directory.
+    ManifestCorruptError
+        The manifest cannot be read.
+    SweepLockedError
+        The sweep is running: its store is being kept up to date already.
+
+    Examples
+    --------
+    >>> import shutil, tempfile
+    >>> import xsweep as xs
+    >>> out = tempfile.mkdtemp()
+    >>> space = xs.grid({"Sat.SMA": [7000, 7100]})
+    >>> sweep = xs.run("examples/missions/leo_report.script", space, out=out, workers=1,
+    ...                progress=False)
+    >>> shutil.rmtree(sweep.path / "sweep.zarr")
+    >>> xs.consolidate(out).name
+    'sweep.zarr'
+    """
+    sweep_dir = resolve_sweep_dir(path)
+    with ManifestWriter(sweep_dir) as writer:  # not while a sweep appends to it
+        manifest = writer.manifest
+        assert manifest is not None
+        space = Space.from_dict(manifest.space, verify=False)
+        return build(sweep_dir, space, manifest.header, manifest.runs, client)
