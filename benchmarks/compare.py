@@ -13,6 +13,9 @@ across repeats; the table shows medians. Contenders:
 - ``xsweep-nostore``: the same with ``consolidate=False`` (no Zarr store): the
   difference is what keeping the store costs.
 - ``xsweep-batch8``: the same with ``runs_per_task=8``.
+- ``xsweep-processes``: the same with worker processes
+  (``cluster_kwargs={"processes": True}``) instead of the default worker
+  threads; each worker drives a GMAT child process either way.
 - ``gmat-sweep``/``gmat-sweep-dask``: ``gmat_sweep.sweep`` with
   ``LocalJoblibPool`` / ``DaskPool``, made to run on the embedded engine by the
   fake GMAT root of ``../shared/bench/make_fake_root.py``. It returns the
@@ -50,6 +53,7 @@ CONTENDERS = (
     "xsweep",
     "xsweep-nostore",
     "xsweep-batch8",
+    "xsweep-processes",
     "gmat-sweep",
     "gmat-sweep-dask",
 )
@@ -95,7 +99,13 @@ def run_limit(n: int, tof: float, workers: int, work: Path) -> None:
 
 
 def run_xsweep(
-    n: int, tof: float, workers: int, work: Path, per_task: int = 1, store: bool = True
+    n: int,
+    tof: float,
+    workers: int,
+    work: Path,
+    per_task: int = 1,
+    store: bool = True,
+    processes: bool = False,
 ) -> None:
     """Run ``xs.run`` end to end on an embedded cluster."""
     import xsweep as xs
@@ -109,6 +119,7 @@ def run_xsweep(
         progress=False,
         runs_per_task=per_task,
         consolidate=store,
+        cluster_kwargs={"processes": True} if processes else None,
     )
     assert sweep.counts["ok"] == n, sweep.counts
 
@@ -152,6 +163,8 @@ def _one(contender: str, mission: str, n: int, workers: int, work: Path) -> dict
         run_xsweep(n, tof, workers, work, store=False)
     elif contender == "xsweep-batch8":
         run_xsweep(n, tof, workers, work, per_task=8)
+    elif contender == "xsweep-processes":
+        run_xsweep(n, tof, workers, work, processes=True)
     else:
         run_gmat_sweep(n, tof, workers, work, dask=contender == "gmat-sweep-dask")
     wall = time.perf_counter() - t0

@@ -36,5 +36,5 @@ def main() -> None:
     print(f"sweep directory: {OUT}")
 
 
-if __name__ == "__main__":  # Dask's spawned workers re-import this module
+if __name__ == "__main__":  # (not needed by xsweep: a plain script works too)
     main()

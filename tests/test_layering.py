@@ -170,7 +170,8 @@ def test_an_embedded_worker_stays_lean(tmp_path: Path) -> None:
     opts = options(
         engine="auto", gmat_root=None, timeout=None, retries=0, isolation="worker", keep_raw=False
     )
-    with Cluster(None, 1, False, None, opts) as cluster:
+    # Worker processes (opt-in): the default workers are threads of the client.
+    with Cluster(None, 1, False, {"processes": True}, opts) as cluster:
         client = cluster.start_workers(1)
         request = RunRequest(str(MISSIONS / "leo_report.script"), {"TOF": 60}, str(tmp_path / "r"))
         assert client.submit(execute_run, request, pure=False).result().ok

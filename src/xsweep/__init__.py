@@ -43,6 +43,9 @@ if TYPE_CHECKING:  # what type checkers see; tests/test_layering.py checks it ag
         ClusterError as ClusterError,
     )
     from xsweep._errors import (
+        ClusterStartError as ClusterStartError,
+    )
+    from xsweep._errors import (
         ConfigError as ConfigError,
     )
     from xsweep._errors import (
@@ -112,6 +115,7 @@ if TYPE_CHECKING:  # what type checkers see; tests/test_layering.py checks it ag
 _PUBLIC = {
     "BundleError": "xsweep._errors",
     "ClusterError": "xsweep._errors",
+    "ClusterStartError": "xsweep._errors",
     "ConfigError": "xsweep._errors",
     "DiskFullError": "xsweep._errors",
     "EngineError": "xsweep._errors",

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from xsweep._cli_parser import EXIT_USAGE, build_parser
 from xsweep._cli_space import SpecError, build_space
-from xsweep._errors import SweepAbortedError, XsweepError
+from xsweep._errors import ClusterStartError, SweepAbortedError, XsweepError
 
 if TYPE_CHECKING:
     pass
@@ -48,7 +48,11 @@ def _execution(args: argparse.Namespace, *, fresh: bool) -> dict[str, Any]:
     }
     # resume/extend take None as "as recorded"; run has plain defaults.
     kwargs = {k: v for k, v in given.items() if v is not None or not fresh}
-    kwargs.update(progress=not args.no_progress, consolidate=not args.no_store)
+    kwargs.update(
+        progress=not args.no_progress,
+        consolidate=not args.no_store,
+        cluster_timeout=args.cluster_timeout,
+    )
     return kwargs
 
 
@@ -305,6 +309,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = f"; continue with: xsweep resume {where}" if where and args.command != "open" else ""
         print(f"xsweep {args.command}: interrupted{hint}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except ClusterStartError as exc:  # nothing ran, nothing was written: like a lost cluster
+        print(f"xsweep {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_FAILED
     except SweepAbortedError as exc:  # runs are recorded and more are pending: like 1
         print(
             f"xsweep {args.command}: error: {exc.reason}; finished runs are recorded; "

@@ -57,10 +57,17 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
     where.add_argument(
         "--workers",
         type=_positive_int,
-        help="worker processes of the local cluster (default: one per core, at most one per task)",
+        help="workers of the local cluster (default: one per core, at most one per task)",
     )
     where.add_argument(
         "--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://host:8786)"
+    )
+    group.add_argument(
+        "--cluster-timeout",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="bound on the cluster's start-up (workers, scheduler, planning): default 60",
     )
     group.add_argument("--isolation", choices=("worker", "process"), help="GMAT isolation per run")
     group.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="kill a run past this")

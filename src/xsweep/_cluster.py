@@ -2,24 +2,34 @@
 
 Entering a :class:`Cluster` starts only what costs no worker (the embedded
 scheduler and its dashboard, or the connection to a given address); workers
-start once the plan passed (:meth:`Cluster.start_workers`). An embedded
-cluster's workers are lean spawned processes that ignore Ctrl-C (the client
-shuts them down) and boot their GMAT child while they start.
+start once the plan passed (:meth:`Cluster.start_workers`), within a bound.
+
+The embedded cluster's workers are threads of this process, each driving its
+own warm GMAT child process: GMAT's isolation is the child's job, not the
+worker's. So nothing re-imports the caller's main module, and a sweep runs
+the same from a script without a ``__main__`` guard, ``python -``, ``-c``,
+``-m``, IPython or a Jupyter kernel. ``cluster_kwargs={"processes": True}``
+brings back worker processes (spawned: the main module is re-imported, so
+a script then needs the guard); they start lean and ignore Ctrl-C.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dask
 from dask.system import CPU_COUNT
 from distributed import Client, LocalCluster
+from distributed.core import Status
 
-from xsweep._errors import ConfigError
+from xsweep._errors import ClusterStartError, ConfigError
 from xsweep._plan import Options
 from xsweep._tasks import GmatChildPlugin
 
@@ -43,7 +53,8 @@ class Cluster:
     Entering starts only what costs no worker: the embedded cluster's
     scheduler (and dashboard), or the connection to a given address. Workers
     start in :meth:`start_workers`, after planning succeeded; the embedded
-    scheduler's start-up overlaps the planning check that way.
+    scheduler's start-up overlaps the planning check that way. Every wait is
+    bounded by ``timeout`` seconds: past it, :class:`ClusterStartError`.
     """
 
     def __init__(
@@ -53,6 +64,9 @@ class Cluster:
         progress: bool,
         cluster_kwargs: Mapping[str, Any] | None,
         opts: Options,
+        *,
+        timeout: float = 60.0,
+        path: Path | None = None,
     ) -> None:
         if client is not None and not isinstance(client, Client | str):
             raise ConfigError(
@@ -63,6 +77,8 @@ class Cluster:
         self.progress = progress
         self.cluster_kwargs = dict(cluster_kwargs or {})
         self.opts = opts
+        self.timeout = timeout
+        self.path = path or Path.cwd()
         self._stack = contextlib.ExitStack()
         self.client: Client | None = client if isinstance(client, Client) else None
         self.cluster: Any = None
@@ -78,7 +94,8 @@ class Cluster:
         """Whether the planning check runs on a worker: a given cluster with warm children."""
         return self.given is not None and self.opts.isolation == "worker"
 
-    def plugin(self) -> Any:
+    def plugin(self) -> GmatChildPlugin | None:
+        """Return the plugin that gives each worker its warm GMAT child (none for ``process``)."""
         if self.opts.isolation != "worker":
             return None
         return GmatChildPlugin(self.opts.engine, self.opts.gmat_root)
@@ -86,63 +103,133 @@ class Cluster:
     def __enter__(self) -> Cluster:
         try:
             if isinstance(self.given, str):
-                self.client = self._stack.enter_context(Client(self.given))
+                try:
+                    client = Client(self.given, timeout=self.timeout)
+                except OSError as exc:  # distributed's connect timeout is an OSError
+                    raise self._error(f"cannot reach the scheduler {self.given}: {exc}") from exc
+                self.client = self._stack.enter_context(client)
             elif self.given is None:
-                plugin = self.plugin()
-                kwargs: dict[str, Any] = {
-                    "n_workers": 0,
-                    "threads_per_worker": 1,
-                    "processes": True,
-                    # Each worker boots its GMAT child while it starts up.
-                    "plugins": () if plugin is None else (plugin,),
-                    **self.cluster_kwargs,
-                }
-                config = dict(_QUIET_CLUSTER)
-                if kwargs["processes"]:  # worker processes, started by nannies
-                    kwargs.setdefault("preload", ["xsweep._preload"])  # Ctrl-C: the client's
-                    # A spawned worker re-imports the main module (the xsweep CLI, the
-                    # user's script) before it applies its own ``env``; set before the
-                    # spawn, XSWEEP_LEAN keeps that import from loading xarray and pandas.
-                    # The nannies set it in this process too: taken back at the end.
-                    spawn_env = dask.config.get("distributed.nanny.pre-spawn-environ", {})
-                    config["distributed.nanny.pre-spawn-environ"] = {
-                        **spawn_env,
-                        "XSWEEP_LEAN": "1",
-                    }
-                    self._stack.callback(_restore_env, "XSWEEP_LEAN", os.environ.get("XSWEEP_LEAN"))
-                self._stack.enter_context(dask.config.set(config))
-                self.cluster = self._stack.enter_context(LocalCluster(**kwargs))
+                self._stack.enter_context(dask.config.set(_QUIET_CLUSTER))
+                self.cluster = self._stack.enter_context(LocalCluster(**self._embedded_kwargs()))
                 self.client = self._stack.enter_context(Client(self.cluster))
         except BaseException:
             self._stack.close()
             raise
         return self
 
+    def _embedded_kwargs(self) -> dict[str, Any]:
+        plugin = self.plugin()
+        kwargs: dict[str, Any] = {
+            "n_workers": 0,
+            "threads_per_worker": 1,
+            "processes": False,
+            **self.cluster_kwargs,
+        }
+        # Each worker boots its GMAT child while it starts up; the caller's plugins too.
+        kwargs["plugins"] = {*kwargs.get("plugins", ()), *(() if plugin is None else (plugin,))}
+        if not kwargs["processes"]:
+            # Each task an interrupted sweep cancels mid-run (on purpose) would log a warning
+            # here, in the caller's process; worker processes silence it in their preload.
+            state_machine = logging.getLogger("distributed.worker.state_machine")
+            self._stack.callback(state_machine.setLevel, state_machine.level)
+            state_machine.setLevel(logging.ERROR)
+        else:  # worker processes, started by nannies
+            kwargs.setdefault("preload", ["xsweep._preload"])  # Ctrl-C: the client's
+            # A spawned worker re-imports the main module (the xsweep CLI, the user's
+            # script) before it applies its own ``env``; set before the spawn,
+            # XSWEEP_LEAN keeps that import from loading xarray and pandas. The nannies
+            # set it in this process too: taken back at the end.
+            spawn_env = dask.config.get("distributed.nanny.pre-spawn-environ", {})
+            self._stack.enter_context(
+                dask.config.set(
+                    {"distributed.nanny.pre-spawn-environ": {**spawn_env, "XSWEEP_LEAN": "1"}}
+                )
+            )
+            self._stack.callback(_restore_env, "XSWEEP_LEAN", os.environ.get("XSWEEP_LEAN"))
+        return kwargs
+
     def start_workers(self, runs: int | None = None) -> Client:
         """Start the embedded workers (or install the plugin on the caller's); return the client.
 
         Without an explicit ``workers``, the embedded cluster gets one worker per
         core, but no more than ``runs`` runs can keep busy.
+
+        Raises
+        ------
+        ClusterStartError
+            A worker failed to start, or not all started within ``timeout``.
         """
         assert self.client is not None
         if self._started:
             return self.client
         self._started = True
         if self.cluster is not None:
-            if self.progress:
-                print(f"xsweep: Dask dashboard at {self.client.dashboard_link}", file=sys.stderr)
             tasks = CPU_COUNT if runs is None else -(-runs // self.opts.runs_per_task)
             n = self.workers or max(1, min(CPU_COUNT, tasks))
-            self.cluster.scale(n)
-            self.client.wait_for_workers(n)
+            with _errors_logged() as logged:
+                self.cluster.scale(n)
+                self._wait_for_workers(n, logged)
         else:
             plugin = self.plugin()
             if plugin is not None:
                 self.client.register_plugin(plugin)
         return self.client
 
+    def announce(self) -> None:
+        """Print the embedded cluster's dashboard link (with ``progress``), as runs begin."""
+        if self.cluster is not None and self.progress and self.client is not None:
+            print(f"xsweep: Dask dashboard at {self.client.dashboard_link}", file=sys.stderr)
+
+    def _wait_for_workers(self, n: int, logged: list[str]) -> None:
+        """Wait until ``n`` workers run; fail at once when one of them failed to start."""
+        assert self.client is not None
+        deadline = time.monotonic() + self.timeout
+        while len(self.client.nthreads()) < n:
+            failed = [
+                w
+                for w in self.cluster.workers.values()
+                if w.status in (Status.failed, Status.closed)
+            ]
+            if failed:
+                why = logged[0] if logged else "no error was logged"
+                raise self._error(f"{len(failed)} of {n} Dask workers failed to start: {why}")
+            if time.monotonic() > deadline:
+                why = f"; first error: {logged[0]}" if logged else ""
+                raise self._error(
+                    f"only {len(self.client.nthreads())} of {n} Dask workers started within "
+                    f"cluster_timeout={self.timeout:g} s{why}"
+                )
+            time.sleep(0.05)
+
+    def _error(self, message: str) -> ClusterStartError:
+        return ClusterStartError(message, self.path)
+
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
+
+
+class _Collect(logging.Handler):
+    """Keep the text of the errors Dask logs while workers start (their real cause)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        text = f"{type(exc).__name__}: {exc}" if exc is not None else record.getMessage()
+        self.messages.append(text.strip().splitlines()[0] if text.strip() else text)
+
+
+@contextlib.contextmanager
+def _errors_logged() -> Iterator[list[str]]:
+    handler = _Collect()
+    logger = logging.getLogger("distributed")
+    logger.addHandler(handler)
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
 
 
 def _restore_env(name: str, value: str | None) -> None:

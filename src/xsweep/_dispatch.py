@@ -21,6 +21,7 @@ import itertools
 import os
 import shutil
 import uuid
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,6 @@ from typing import Any
 from distributed import Client, Future, as_completed
 from distributed.client import FutureCancelledError
 from distributed.scheduler import KilledWorker
-from tqdm.auto import tqdm
 
 from xsweep._cluster import Cluster
 from xsweep._errors import _NO_SPACE, ClusterError, DiskFullError
@@ -40,6 +40,17 @@ from xsweep._space import Run, Space
 from xsweep._tasks import execute_run, execute_runs, run_key
 from xsweep.gmat.child import RunRequest
 from xsweep.store.live import BlockWriter, LiveStore
+
+
+def _progress_bar(total: int, *, disable: bool) -> Any:
+    """Return a tqdm bar: a widget in a notebook that has ipywidgets, text anywhere else."""
+    with warnings.catch_warnings():
+        # A notebook without ipywidgets: tqdm falls back to text, after a warning that
+        # says nothing about the sweep.
+        warnings.filterwarnings("ignore", "IProgress not found", category=Warning)
+        from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="run", desc="gmat-run", disable=disable)
 
 
 class Dispatcher:
@@ -107,9 +118,10 @@ class Dispatcher:
         cluster too), and the error propagates: those runs stay pending.
         """
         self._client = self.cluster.start_workers(len(run_ids))
+        self.cluster.announce()
         nthreads = sum(self.client.nthreads().values()) or 1
         self._pending = iter(run_ids)
-        self._bar = tqdm(total=len(run_ids), unit="run", desc="gmat-run", disable=not self.progress)
+        self._bar = _progress_bar(len(run_ids), disable=not self.progress)
         if self.store:
             assert self.writer.manifest is not None
             live = LiveStore(self.writer.dir, self.space, self.writer.manifest)

@@ -175,6 +175,20 @@ class ClusterError(SweepAbortedError, RuntimeError):
     """The Dask cluster failed under a sweep (scheduler lost, tasks cancelled)."""
 
 
+class ClusterStartError(ClusterError):
+    """The Dask cluster could not start its workers, or did not answer, within the bound.
+
+    Raised before any run starts: nothing was written for the sweep. The
+    message names the cause (the worker's own error, or the bound that was
+    hit: ``cluster_timeout``).
+    """
+
+    def __init__(self, message: str, path: Path) -> None:
+        self.path = path
+        self.reason = message
+        XsweepError.__init__(self, message)
+
+
 _NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 

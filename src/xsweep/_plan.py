@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from xsweep._atomic import atomic_path
 from xsweep._errors import (
+    ClusterStartError,
     ConfigError,
     EngineError,
     ScriptDriftError,
@@ -136,7 +137,14 @@ def check_plan_here(
 
 
 def check_plan_on(
-    dask_client: Client, script: Path, text: bytes, space: Space, opts: Options
+    dask_client: Client,
+    script: Path,
+    text: bytes,
+    space: Space,
+    opts: Options,
+    *,
+    timeout: float = 60.0,
+    path: Path | None = None,
 ) -> EngineInfo:
     """Run the planning check as a task on a worker's warm GMAT child (on a given cluster).
 
@@ -154,9 +162,15 @@ def check_plan_on(
         pure=False,
     )
     try:
-        result = future.result()
+        result = future.result(timeout=timeout)
     except XsweepError:
         raise
+    except TimeoutError:
+        raise ClusterStartError(
+            f"the planning check did not finish on the cluster within cluster_timeout="
+            f"{timeout:g} s (are its workers running?)",
+            path or Path.cwd(),
+        ) from None
     except Exception as exc:  # the cluster's failure, not the plan's
         raise EngineError(
             f"the planning check could not run on the cluster: {type(exc).__name__}: {exc}"

@@ -63,6 +63,7 @@ def run(
     consolidate: bool = True,
     dims: Sequence[str] | None = None,
     cluster_kwargs: Mapping[str, Any] | None = None,
+    cluster_timeout: float = 60.0,
 ) -> Sweep:
     """Run every point of ``space`` as a Dask task and record each outcome.
 
@@ -130,7 +131,14 @@ def run(
         Dataset. Defaults to the Dataset's dim order.
     cluster_kwargs : mapping, optional
         Extra keyword arguments for the embedded ``distributed.LocalCluster``
-        (``dashboard_address``, ``memory_limit``...).
+        (``dashboard_address``, ``memory_limit``...). Its workers are threads
+        of this process, each driving its own GMAT child process;
+        ``{"processes": True}`` makes them processes (a script then needs an
+        ``if __name__ == "__main__":`` guard: spawned workers re-import it).
+    cluster_timeout : float
+        Seconds to wait for the cluster: its workers to start, a scheduler
+        address to answer, the planning check on a given cluster. Past it,
+        :class:`ClusterStartError` (nothing is written for the sweep).
 
     Returns
     -------
@@ -143,6 +151,9 @@ def run(
         Bad options, ``out`` not empty, or a bad plan: :class:`FieldError`,
         :class:`FieldTypeError`, :class:`ScriptNotFoundError`,
         :class:`ScriptLoadError`, :class:`SpaceError`.
+    ClusterStartError
+        The cluster's workers did not start within ``cluster_timeout`` (the
+        message names the worker's own error).
     ClusterError
         The Dask cluster failed under the sweep.
     SweepLockedError
@@ -183,18 +194,24 @@ def run(
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise ConfigError(f"out={str(out_dir)!r} exists and is not an empty directory")
     source = script_file(script)
-    cluster = Cluster(client, workers, progress, cluster_kwargs, opts)
+    cluster = Cluster(
+        client, workers, progress, cluster_kwargs, opts, timeout=cluster_timeout, path=out_dir
+    )
     # On a cluster the caller gave, a worker's warm GMAT child checks the plan; otherwise a
     # planning child boots here while the embedded scheduler starts (its workers start
-    # only once the plan passed).
+    # only once the plan passed, and before anything is written).
     child = None if cluster.plans_on_workers else GmatChild(opts.engine, opts.gmat_root, wait=False)
     text = source.read_bytes()  # what is checked on a cluster is what is copied
     try:
         with cluster:
             if child is None:
-                info = check_plan_on(cluster.start_workers(), source, text, sp, opts)
+                dask_client = cluster.start_workers()
+                info = check_plan_on(
+                    dask_client, source, text, sp, opts, timeout=cluster_timeout, path=out_dir
+                )
             else:
                 info = check_plan_here(source, sp, opts, child)
+                cluster.start_workers(sp.n_runs)
             sha = write_plan(out_dir, source, text, sp, opts, info)
             with disk_full_is_resumable(out_dir), ManifestWriter(out_dir) as writer:
                 dispatcher = Dispatcher(
@@ -231,6 +248,7 @@ def resume(
     progress: bool = True,
     consolidate: bool = True,
     cluster_kwargs: Mapping[str, Any] | None = None,
+    cluster_timeout: float = 60.0,
 ) -> Sweep:
     """Finish a sweep: rerun its failed and never-recorded runs, and only those.
 
@@ -244,7 +262,7 @@ def resume(
     ----------
     path : path-like
         The sweep directory.
-    client, workers, progress, consolidate, cluster_kwargs
+    client, workers, progress, consolidate, cluster_kwargs, cluster_timeout
         As for :func:`run`.
     script : path-like, optional
         Run this script instead of the sweep's ``mission.script``. It must
@@ -305,6 +323,7 @@ def extend(
     progress: bool = True,
     consolidate: bool = True,
     cluster_kwargs: Mapping[str, Any] | None = None,
+    cluster_timeout: float = 60.0,
 ) -> Sweep:
     """Add ``n`` samples to a Monte Carlo or Latin hypercube sweep and run only them.
 
@@ -319,7 +338,7 @@ def extend(
         The sweep directory.
     n : int
         Number of samples to add (>= 1).
-    client, script, allow_script_drift, workers, timeout, retries, isolation, engine, gmat_root, keep_raw, runs_per_task, progress, consolidate, cluster_kwargs
+    client, script, allow_script_drift, workers, timeout, retries, isolation, engine, gmat_root, keep_raw, runs_per_task, progress, consolidate, cluster_kwargs, cluster_timeout
         As for :func:`resume`.
 
     Returns
@@ -366,32 +385,32 @@ class _Session:
     progress: bool
     consolidate: bool
     cluster_kwargs: Mapping[str, Any] | None
+    cluster_timeout: float
 
     def given(self) -> dict[str, Any]:
         """Return the execution options given (``None``: the one the sweep recorded)."""
         return {name: getattr(self, name) for name in ("gmat_root", *RECORDED_OPTIONS)}
 
 
-# What a continuation runs: given the locked sweep, the space to run in and the run ids.
-_Plan = Callable[[ManifestWriter, Manifest, Space], tuple[Space, list[int]]]
+# What a continuation runs: given the locked sweep, the space to run in, the run ids, and
+# the extension record to append (once the workers started) if the space grew.
+_Plan = Callable[[ManifestWriter, Manifest, Space], tuple[Space, list[int], dict[str, Any] | None]]
 
 
 def _unfinished(
     writer: ManifestWriter, manifest: Manifest, space: Space
-) -> tuple[Space, list[int]]:
+) -> tuple[Space, list[int], None]:
     """Return the space as it is and its failed, unrecorded or damaged runs (resume's)."""
-    return space, unfinished_runs(writer.dir, manifest, space)
+    return space, unfinished_runs(writer.dir, manifest, space), None
 
 
 def _grown(
     n: int, writer: ManifestWriter, manifest: Manifest, space: Space
-) -> tuple[Space, list[int]]:
-    """Record the space grown by ``n`` samples; return it and the new runs (extend's)."""
+) -> tuple[Space, list[int], dict[str, Any]]:
+    """Return the space grown by ``n`` samples, its new runs, and the extension record."""
     bigger = space.extended(n)
-    writer.append_extension(
-        {"created": now_iso(), "n": n, "n_runs": bigger.n_runs, "space": bigger.to_dict()}
-    )
-    return bigger, list(range(space.n_runs, bigger.n_runs))
+    record = {"created": now_iso(), "n": n, "n_runs": bigger.n_runs, "space": bigger.to_dict()}
+    return bigger, list(range(space.n_runs, bigger.n_runs)), record
 
 
 def _continue(
@@ -410,12 +429,21 @@ def _continue(
         )
         if drifted:
             check_plan_here(to_run, space, opts)
-        space, run_ids = plan(writer, manifest, space)
+        space, run_ids, extension = plan(writer, manifest, space)
         if run_ids:
             cluster = Cluster(
-                session.client, session.workers, session.progress, session.cluster_kwargs, opts
+                session.client,
+                session.workers,
+                session.progress,
+                session.cluster_kwargs,
+                opts,
+                timeout=session.cluster_timeout,
+                path=directory,
             )
             with cluster:
+                cluster.start_workers(len(run_ids))  # a cluster that fails writes nothing
+                if extension is not None:
+                    writer.append_extension(extension)
                 dispatcher = Dispatcher(
                     writer,
                     space,

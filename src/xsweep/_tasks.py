@@ -71,29 +71,33 @@ class GmatChildPlugin(WorkerPlugin):
         self.idempotent = True
 
     def setup(self, worker: Any) -> None:
-        """Start the first child as the worker starts, so the first run finds it warm."""
+        """Start the worker's first child as it starts, so its first run finds it warm.
+
+        One plugin object may serve several workers: the workers of an embedded
+        cluster are threads of one process and share the object they were given.
+        """
         # Created here, on the worker: the plugin itself is pickled to get there.
-        self._lock = threading.Lock()
-        # Booting in the background: the worker finishes starting meanwhile.
-        self._children: dict[int, GmatChild] = {
-            -1: GmatChild(self.engine, self.gmat_root, wait=False)
-        }
+        if "_children" not in self.__dict__:
+            self._lock = threading.Lock()
+            self._children: dict[tuple[int, int], GmatChild] = {}
+        with self._lock:
+            # Booting in the background (key: no thread yet): the worker finishes starting.
+            self._children[(id(worker), -1)] = GmatChild(self.engine, self.gmat_root, wait=False)
 
     def teardown(self, worker: Any) -> None:
-        """Stop every child with the worker: no orphan GMAT processes."""
+        """Stop the worker's children with it: no orphan GMAT processes."""
         with self._lock:
-            for child in self._children.values():
-                child.close()
-            self._children.clear()
+            for key in [k for k in self._children if k[0] == id(worker)]:
+                self._children.pop(key).close()
 
-    def child(self) -> GmatChild:
-        """Return the calling thread's child (the warm one first, then new ones)."""
-        ident = threading.get_ident()
+    def child(self, worker: Any) -> GmatChild:
+        """Return the calling thread's child on ``worker`` (the warm one first, then new ones)."""
+        key = (id(worker), threading.get_ident())
         with self._lock:
-            if ident not in self._children:
-                spare = self._children.pop(-1, None)
-                self._children[ident] = spare or GmatChild(self.engine, self.gmat_root)
-            return self._children[ident]
+            if key not in self._children:
+                spare = self._children.pop((id(worker), -1), None)
+                self._children[key] = spare or GmatChild(self.engine, self.gmat_root)
+            return self._children[key]
 
 
 def execute_run(
@@ -219,7 +223,7 @@ def _worker_child(engine: str, gmat_root: str | None) -> GmatChild:
     plugin = worker.plugins.get(plugin_name(engine, gmat_root))
     if not isinstance(plugin, GmatChildPlugin):
         return _local_child(engine, gmat_root)
-    return plugin.child()
+    return plugin.child(worker)
 
 
 _local: dict[tuple[str, str | None], GmatChild] = {}
