@@ -39,6 +39,7 @@ ORDER = [
     "store.open",
     "_tasks",
     "_preload",
+    "_dashboard",
     "_plan",
     "_cluster",
     "_dispatch",

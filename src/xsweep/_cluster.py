@@ -20,6 +20,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from dask.system import CPU_COUNT
 from distributed import Client, LocalCluster
 from distributed.core import Status
 
+from xsweep._dashboard import ProgressPage, page_link
 from xsweep._errors import ClusterStartError, ConfigError
 from xsweep._plan import Options
 from xsweep._tasks import GmatChildPlugin
@@ -163,6 +165,7 @@ class Cluster:
         if self._started:
             return self.client
         self._started = True
+        self._add_progress_page()
         if self.cluster is not None:
             tasks = CPU_COUNT if runs is None else -(-runs // self.opts.runs_per_task)
             n = self.workers or max(1, min(CPU_COUNT, tasks))
@@ -176,9 +179,26 @@ class Cluster:
         return self.client
 
     def announce(self) -> None:
-        """Print the embedded cluster's dashboard link (with ``progress``), as runs begin."""
+        """Print the dashboard's links (with ``progress``, on an embedded cluster) as runs begin."""
         if self.cluster is not None and self.progress and self.client is not None:
-            print(f"xsweep: Dask dashboard at {self.client.dashboard_link}", file=sys.stderr)
+            print(
+                f"xsweep: Dask dashboard at {self.client.dashboard_link}; "
+                f"the whole sweep's progress at {page_link(self.client)}",
+                file=sys.stderr,
+            )
+
+    def _add_progress_page(self) -> None:
+        """Serve ``/xsweep`` on the scheduler's dashboard (xsweep must be on the scheduler)."""
+        assert self.client is not None
+        try:
+            self.client.register_plugin(ProgressPage())
+        except Exception as exc:  # a caller's scheduler without xsweep: no page, same sweep
+            warnings.warn(
+                f"the scheduler cannot serve the sweep's progress page ({type(exc).__name__}: "
+                f"{exc}); install xsweep where the scheduler runs to get it",
+                UserWarning,
+                stacklevel=4,
+            )
 
     def _wait_for_workers(self, n: int, logged: list[str]) -> None:
         """Wait until ``n`` workers run; fail at once when one of them failed to start."""

@@ -31,6 +31,7 @@ from distributed.client import FutureCancelledError
 from distributed.scheduler import KilledWorker
 
 from xsweep._cluster import Cluster
+from xsweep._dashboard import Publisher
 from xsweep._errors import _NO_SPACE, ClusterError, DiskFullError
 from xsweep._manifest import ManifestWriter
 from xsweep._paths import run_dir_name
@@ -104,6 +105,7 @@ class Dispatcher:
         self._bar: Any = None
         self._client: Client | None = None
         self.blocks: BlockWriter | None = None
+        self._published: Publisher | None = None
         # Bound in a partial: Client.submit would take ``retries=`` as its own option.
         body = execute_run if opts.runs_per_task == 1 else execute_runs
         self._task = functools.partial(
@@ -122,6 +124,11 @@ class Dispatcher:
         nthreads = sum(self.client.nthreads().values()) or 1
         self._pending = iter(run_ids)
         self._bar = _progress_bar(len(run_ids), disable=not self.progress)
+        assert self.writer.manifest is not None
+        name = self.writer.manifest.header.get("script", {}).get("name", Path(self._script).name)
+        published = Publisher(self.client, self._token, len(run_ids), str(name), self._root)
+        published.publish()
+        self._published = published
         if self.store:
             assert self.writer.manifest is not None
             live = LiveStore(self.writer.dir, self.space, self.writer.manifest)
@@ -142,8 +149,10 @@ class Dispatcher:
                 self._submit()
             if self.blocks is not None:
                 self.blocks.close(self.client)
+            published.publish("finished", wait=True)
         except BaseException:
             self._salvage()
+            published.publish("stopped")
             raise
         finally:
             if self.blocks is not None:
@@ -202,6 +211,8 @@ class Dispatcher:
         if self.blocks is not None:
             self.blocks.finished(record)
         self.counts[outcome.status] += 1
+        if self._published is not None:
+            self._published.recorded(outcome.status, outcome.reason)
         self._bar.set_postfix(self.counts, refresh=False)
         self._bar.update(1)
 
