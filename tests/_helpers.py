@@ -20,6 +20,11 @@ MISSIONS = ROOT / "examples" / "missions"
 DATA = Path(__file__).resolve().parent / "data"
 
 
+def xsweep_command(*args: str) -> list[str]:
+    """The ``xsweep`` command line with ``args``, as this interpreter runs it."""
+    return [sys.executable, "-m", "xsweep", *args]
+
+
 def run_python(code: str, *, env: dict[str, str] | None = None, timeout: float = 120) -> str:
     """Run ``code`` in a fresh interpreter (GMAT cannot be re-initialised in one)."""
     full_env = {**os.environ, **(env or {})}

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -19,7 +18,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 import xsweep as xs
-from _helpers import MISSIONS
+from _helpers import MISSIONS, xsweep_command
 
 pytestmark = [pytest.mark.gmat, pytest.mark.slow]
 
@@ -101,10 +100,7 @@ def test_a_given_cluster_serves_the_whole_sweeps_progress(tmp_path: Path) -> Non
 def test_the_embedded_cluster_prints_and_serves_the_page(tmp_path: Path) -> None:
     out = tmp_path / "s"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "xsweep",
+        xsweep_command(
             "run",
             str(REPORT),
             "--grid",
@@ -115,7 +111,7 @@ def test_the_embedded_cluster_prints_and_serves_the_page(tmp_path: Path) -> None
             str(out),
             "--workers",
             "2",
-        ],
+        ),
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,

@@ -18,7 +18,7 @@ from distributed import Client, LocalCluster
 from distributed.diagnostics.plugin import WorkerPlugin
 
 import xsweep as xs
-from _helpers import MISSIONS, ROOT
+from _helpers import MISSIONS, ROOT, xsweep_command
 
 pytestmark = [pytest.mark.gmat, pytest.mark.slow]
 
@@ -150,10 +150,7 @@ def test_a_cluster_without_workers_is_an_error_within_the_bound(tmp_path: Path) 
 def test_the_cli_gives_up_on_a_scheduler_that_never_answers(tmp_path: Path) -> None:
     out = tmp_path / "sw"
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "xsweep",
+        xsweep_command(
             "run",
             str(REPORT),
             "--grid",
@@ -164,7 +161,7 @@ def test_the_cli_gives_up_on_a_scheduler_that_never_answers(tmp_path: Path) -> N
             "tcp://127.0.0.1:9",
             "--cluster-timeout",
             "2",
-        ],
+        ),
         capture_output=True,
         text=True,
         timeout=60,
