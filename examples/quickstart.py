@@ -4,7 +4,8 @@ Sweeps examples/missions/leo_report.script over a 3 x 2 grid of semi-major
 axis (``Sat.SMA``) and inclination (``Sat.INC``), 20 minutes of flight each
 (``TOF``, a script Variable). Every run is a Dask task; its report lands as
 Parquet under ``examples/out/quickstart/runs/`` and its outcome in the
-sweep's ``manifest.jsonl``. Prints one line per run.
+sweep's ``manifest.jsonl``. Prints one line per run. It needs no ``__main__`` guard:
+the same calls work from ``python -``, ``-c``, ``-m``, IPython and notebooks.
 """
 
 from __future__ import annotations
@@ -36,5 +37,4 @@ def main() -> None:
     print(f"sweep directory: {OUT}")
 
 
-if __name__ == "__main__":  # (not needed by xsweep: a plain script works too)
-    main()
+main()  # no ``if __name__ == "__main__":`` guard needed: xsweep never re-imports this file

@@ -172,7 +172,7 @@ def test_an_embedded_worker_stays_lean(tmp_path: Path) -> None:
         engine="auto", gmat_root=None, timeout=None, retries=0, isolation="worker", keep_raw=False
     )
     # Worker processes (opt-in): the default workers are threads of the client.
-    with Cluster(None, 1, False, {"processes": True}, opts) as cluster:
+    with Cluster(None, 1, False, {"processes": True}, opts, path=tmp_path) as cluster:
         client = cluster.start_workers(1)
         request = RunRequest(str(MISSIONS / "leo_report.script"), {"TOF": 60}, str(tmp_path / "r"))
         assert client.submit(execute_run, request, pure=False).result().ok

@@ -68,7 +68,7 @@ class Cluster:
         opts: Options,
         *,
         timeout: float = 60.0,
-        path: Path | None = None,
+        path: Path,
     ) -> None:
         if client is not None and not isinstance(client, Client | str):
             raise ConfigError(
@@ -80,7 +80,7 @@ class Cluster:
         self.cluster_kwargs = dict(cluster_kwargs or {})
         self.opts = opts
         self.timeout = timeout
-        self.path = path or Path.cwd()
+        self.path = path  # the sweep's, for the errors
         self._stack = contextlib.ExitStack()
         self.client: Client | None = client if isinstance(client, Client) else None
         self.cluster: Any = None

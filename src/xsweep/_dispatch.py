@@ -130,7 +130,6 @@ class Dispatcher:
         published.publish()
         self._published = published
         if self.store:
-            assert self.writer.manifest is not None
             live = LiveStore(self.writer.dir, self.space, self.writer.manifest)
             # An embedded cluster's blocks are written on a thread here, a caller's as tasks.
             on = None if self.cluster.embedded else self.client

@@ -143,8 +143,8 @@ def check_plan_on(
     space: Space,
     opts: Options,
     *,
-    timeout: float = 60.0,
-    path: Path | None = None,
+    timeout: float,
+    path: Path,
 ) -> EngineInfo:
     """Run the planning check as a task on a worker's warm GMAT child (on a given cluster).
 
@@ -169,7 +169,7 @@ def check_plan_on(
         raise ClusterStartError(
             f"the planning check did not finish on the cluster within cluster_timeout="
             f"{timeout:g} s (are its workers running?)",
-            path or Path.cwd(),
+            path,
         ) from None
     except Exception as exc:  # the cluster's failure, not the plan's
         raise EngineError(

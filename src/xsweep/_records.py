@@ -186,19 +186,20 @@ class RunOutcome:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunOutcome:
-        """Rebuild from :meth:`to_dict` output."""
+        """Rebuild from :meth:`to_dict` output (a missing timing or place reads as unknown)."""
+        duration = data.get("duration_s")
         return cls(
             status=data["status"],
             reason=data.get("reason"),
             outputs=tuple(OutputFile.from_dict(o) for o in data.get("outputs", ())),
-            started=str(data["started"]),
-            ended=str(data["ended"]),
-            duration_s=float(data["duration_s"]),
-            gmat_s=float(data.get("gmat_s", 0.0)),
+            started=str(data.get("started") or ""),
+            ended=str(data.get("ended") or ""),
+            duration_s=math.nan if duration is None else float(duration),
+            gmat_s=float(data.get("gmat_s") or 0.0),
             error=data.get("error"),
             log=data.get("log"),
-            host=str(data.get("host", "")),
-            pid=int(data.get("pid", 0)),
+            host=str(data.get("host") or ""),
+            pid=_int(data.get("pid"), "pid"),
             extra=dict(data.get("extra", {})),
         )
 
@@ -282,28 +283,13 @@ class RunRecord:
     def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
         """Rebuild a manifest run line; raise ``ValueError`` if readers could not rely on it."""
         _check_run_line(data)
-        duration = data.get("duration_s")
-        outcome = RunOutcome(
-            status=data["status"],
-            reason=data.get("reason"),
-            outputs=tuple(OutputFile.from_dict(o) for o in data.get("outputs", ())),
-            started=str(data.get("started") or ""),
-            ended=str(data.get("ended") or ""),
-            duration_s=math.nan if duration is None else float(duration),
-            gmat_s=float(data.get("gmat_s") or 0.0),
-            error=data.get("error"),
-            log=data.get("log"),
-            host=str(data.get("host") or ""),
-            pid=_int(data.get("pid"), "pid"),
-            extra=dict(data.get("extra", {})),
-        )
         return cls(
             run_id=int(data["run_id"]),
             index=tuple(data.get("index", ())),
             labels=dict(data.get("labels", {})),
             overrides=dict(data.get("overrides", {})),
             script_sha256=str(data.get("script_sha256") or ""),
-            outcome=outcome,
+            outcome=RunOutcome.from_dict(data),
         )
 
 
