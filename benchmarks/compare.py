@@ -4,15 +4,21 @@ Every contender runs the same mission and the same N points in a fresh
 interpreter (so its client peak RSS is its own), in an order that alternates
 across repeats; the table shows medians. Contenders:
 
-- ``limit``: the physical limit. ``--workers`` spawned processes, each with
-  one warm embedded engine, looping over their share of the runs: load the
-  script, set the fields, run GMAT, parse the report into a DataFrame
-  (gmat-run). No Parquet, no manifest, no scheduler.
+- ``raw``: GMAT alone. ``--workers`` spawned processes, each with one warm
+  embedded engine, looping over their share of the runs: load the script, set
+  the fields, run GMAT; the report is never parsed.
+- ``limit``: the physical limit of stock GMAT: the same loop, and gmat-run
+  parses the report into a DataFrame. No Parquet, no manifest, no scheduler.
+  ``raw`` and ``limit`` give GMAT its own text kernels (``XSWEEP_STOCK_KERNELS=1``).
+- ``limit-lean``: ``limit`` with the lean text kernels every xsweep engine uses
+  (``xsweep.gmat.kernels``): the limit of GMAT as xsweep drives it.
 - ``xsweep``: ``xs.run`` end to end (plan, embedded Dask cluster start, runs,
   per-run Parquet, fsynced manifest), one Dask task per run (the default).
 - ``xsweep-nostore``: the same with ``consolidate=False`` (no Zarr store): the
   difference is what keeping the store costs.
 - ``xsweep-batch8``: the same with ``runs_per_task=8``.
+- ``xsweep-stock``: the default with GMAT's own text kernels: the difference
+  is what the lean kernels are worth.
 - ``xsweep-processes``: the same with worker processes
   (``cluster_kwargs={"processes": True}``) instead of the default worker
   threads; each worker drives a GMAT child process either way.
@@ -49,8 +55,11 @@ HERE = Path(__file__).resolve().parent
 MISSION = HERE / "missions" / "leo_day.script"
 TOF = {"day": 86400.0, "60s": 60.0}
 CONTENDERS = (
+    "raw",
     "limit",
+    "limit-lean",
     "xsweep",
+    "xsweep-stock",
     "xsweep-nostore",
     "xsweep-batch8",
     "xsweep-processes",
@@ -75,23 +84,25 @@ def _limit_init() -> None:
     _ENGINE = get_engine("embedded")
 
 
-def _limit_run(args: tuple[float, float, str]) -> int:
-    sma, tof, work = args
+def _limit_run(args: tuple[float, float, str, bool]) -> int:
+    sma, tof, work, parse = args
     assert _ENGINE is not None
     mission = _ENGINE.load(MISSION)
     mission["Sat.SMA"] = sma
     mission["TOF.Value"] = tof
     result = mission.run(working_dir=Path(work) / f"{os.getpid()}", overwrite=True)
+    if not parse:
+        return 1
     return len(result.reports["RF"])
 
 
-def run_limit(n: int, tof: float, workers: int, work: Path) -> None:
+def run_limit(n: int, tof: float, workers: int, work: Path, parse: bool = True) -> None:
     """Run the bare loop on ``workers`` spawned processes, one warm engine each."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     ctx = mp.get_context("spawn")
-    jobs = [(s, tof, str(work)) for s in _sma(n)]
+    jobs = [(s, tof, str(work), parse) for s in _sma(n)]
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_limit_init) as pool:
         rows = list(pool.map(_limit_run, jobs, chunksize=1))
     assert len(rows) == n
@@ -155,9 +166,11 @@ def _rss_mb() -> float:
 def _one(contender: str, mission: str, n: int, workers: int, work: Path) -> dict[str, float]:
     tof = TOF[mission]
     t0 = time.perf_counter()
-    if contender == "limit":
+    if contender == "raw":
+        run_limit(n, tof, workers, work, parse=False)
+    elif contender in ("limit", "limit-lean"):
         run_limit(n, tof, workers, work)
-    elif contender == "xsweep":
+    elif contender in ("xsweep", "xsweep-stock"):
         run_xsweep(n, tof, workers, work)
     elif contender == "xsweep-nostore":
         run_xsweep(n, tof, workers, work, store=False)
@@ -217,6 +230,10 @@ def _fake_root(bench_dir: Path) -> Path | None:
     return root
 
 
+# Contenders that give GMAT its own text kernels (xsweep.gmat.kernels.ENV_FLAG).
+STOCK_KERNELS = frozenset({"raw", "limit", "xsweep-stock"})
+
+
 def _child(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -272,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory(prefix="xsweep-bench-") as work:
                 cmd = [sys.executable, __file__, "--_one", contender, args.mission]
                 cmd += [str(args.n), str(args.workers), work]
-                r = _child(cmd, env)
+                stock = {"XSWEEP_STOCK_KERNELS": "1" if contender in STOCK_KERNELS else "0"}
+                r = _child(cmd, env | stock)
                 if contender in AGGREGATES:
                     r |= _child([sys.executable, __file__, "--_agg", contender, work], env)
             results[contender].append(r)
@@ -297,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {c} | {m['runs_per_s']:.2f} | {vs_limit} | {vs_xs} | {m['client_rss_mb']:.0f} |")
     if gs and xs_rate:
         print(f"\nxsweep / gmat-sweep (joblib): {xs_rate / gs:.2f}")
+    lean = med.get("limit-lean", {}).get("runs_per_s")
+    if lean and xs_rate:
+        print(f"xsweep / limit-lean (GMAT as xsweep drives it): {xs_rate / lean:.2f}")
     aggs = {c: m for c, m in med.items() if "agg_s" in m}
     if aggs:
         print("\n| aggregation | seconds | peak RSS MB | RSS growth MB | rows |")

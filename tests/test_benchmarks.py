@@ -9,11 +9,17 @@ from __future__ import annotations
 import importlib
 import inspect
 import itertools
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from _helpers import ROOT
 
 os.environ["XSWEEP_BENCH_QUICK"] = "1"  # read when the suites are imported
 
@@ -55,3 +61,26 @@ def test_benchmark_runs(cls: type, methods: list[str], combo: tuple[Any, ...]) -
     finally:
         if hasattr(bench, "teardown"):
             bench.teardown(*combo)
+
+
+@pytest.mark.gmat
+@pytest.mark.slow
+def test_compare_runs_its_gmat_contenders(tmp_path: Path) -> None:
+    """``benchmarks/compare.py`` end to end on a few runs (gmat-sweep is not installed in CI)."""
+    out = tmp_path / "compare.json"
+    only = ["raw", "limit", "limit-lean", "xsweep", "xsweep-stock"]
+    args = ["--mission", "60s", "--n", "4", "--repeats", "1", "--json", str(out)]
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "compare.py"), *args, "--only", *only],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    runs = json.loads(out.read_text())["runs"]
+    assert sorted(runs) == sorted(only)
+    assert all(r[0]["runs_per_s"] > 0 for r in runs.values())
+    assert "xsweep / limit-lean" in proc.stdout
+    assert runs["xsweep"][0]["agg_rows"] == 8  # 4 runs of 2 rows, aggregated

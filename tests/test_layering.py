@@ -27,6 +27,7 @@ ORDER = [
     "_designs",
     "_manifest",
     "gmat",
+    "gmat.kernels",
     "gmat.engine",
     "gmat.outputs",
     "gmat.mission",

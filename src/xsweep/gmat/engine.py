@@ -33,6 +33,7 @@ from xsweep._errors import (
     ScriptNotFoundError,
     UnsupportedFeatureError,
 )
+from xsweep.gmat import kernels
 
 EngineKind = Literal["auto", "embedded", "desktop"]
 ENGINE_KINDS: tuple[EngineKind, ...] = get_args(EngineKind)
@@ -119,6 +120,10 @@ class Engine:
         # Removed when the process exits normally (a GMAT child on stdin EOF).
         self._scratch = tempfile.TemporaryDirectory(prefix="xsweep-engine-")
         self._api_exception: type[BaseException] = _get_api_exception(gmat)
+        self._lean: dict[str, str] = {}
+        if kernels.enabled():
+            originals = kernels.default_text_kernels(gmat)
+            self._lean = kernels.make_lean(originals, Path(self._scratch.name) / "kernels")
 
     def load(self, script: str | os.PathLike[str]) -> Mission:
         """Load ``script`` into the engine and return gmat-run's handle on it.
@@ -152,6 +157,7 @@ class Engine:
                 if load_exc is not None:
                     errors.append(str(load_exc))
                 raise self._load_error(path, errors, log)
+            kernels.use_lean(gmat, self._lean)
             try:
                 _initialize_spacecraft(gmat)
             except self._api_exception as exc:
