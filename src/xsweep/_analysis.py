@@ -20,6 +20,7 @@ from xsweep._records import OUTPUT_AXES, STATUS_FLAGS
 _FLAGS = np.asarray(list(STATUS_FLAGS), dtype=object)  # names by flag value
 _AXES = tuple(dict.fromkeys(OUTPUT_AXES.values()))  # step, interval, iteration
 # The second index level gmat-sweep uses, by output axis.
+_READ_BATCH = 64  # inner chunks Zarr decodes per batch when a whole shard is read
 _SECOND_LEVEL = {"interval": "interval_id", "iteration": "iteration"}
 
 
@@ -88,9 +89,13 @@ def to_dataframe(ds: xr.Dataset) -> pd.DataFrame:
     >>> df.groupby("run_id")["__status"].first().tolist()
     ['ok', 'failed']
     """
+    import zarr
     from dask.base import compute
+    from dask.local import get_sync
 
     dims, axis, names = _parts(ds)
+    if "time" in names:  # elapsed_s is derived from it and not a column of the frame
+        names = [n for n in names if n != "elapsed_s"]
     ds = ds.transpose(*dims, axis, ...)
     # The parameter dims in the space's order, then labels by name: the same columns
     # whatever order the store listed its arrays in.
@@ -99,9 +104,16 @@ def to_dataframe(ds: xr.Dataset) -> pd.DataFrame:
         for c, v in ds.coords.items()
         if v.dims and set(v.dims) <= set(dims) and c != axis and c not in dims
     )
-    run_id, status, *columns = compute(
-        ds["run_id"].data, ds["status"].data, *(ds[n].data for n in names)
-    )
+    # Every chunk comes to this process anyway: read them here, in order (Zarr overlaps
+    # the I/O itself), without a thread pool or a distributed client in between, and
+    # decode a shard's inner chunks in batches rather than one at a time.
+    with zarr.config.set({"codec_pipeline.batch_size": _READ_BATCH}):
+        run_id, status, *columns = compute(
+            ds["run_id"].data,
+            ds["status"].data,
+            *(ds[n].data for n in names),
+            scheduler=get_sync,
+        )
     n_runs = int(np.asarray(run_id).size)
     order = np.argsort(np.asarray(run_id).reshape(-1), kind="stable")
     values = {n: _flat(np.asarray(v), n_runs)[order] for n, v in zip(names, columns, strict=True)}
