@@ -26,6 +26,7 @@ ORDER = [
     "_space",
     "_designs",
     "_manifest",
+    "_closure",
     "gmat",
     "gmat.kernels",
     "gmat.engine",

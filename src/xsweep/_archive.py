@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from xsweep._atomic import atomic_path
+from xsweep._closure import CLOSURE_DIR
 from xsweep._errors import BundleError, ConfigError
 from xsweep._manifest import Manifest, ManifestWriter
 from xsweep._paths import MANIFEST_NAME, STORE_NAME
@@ -60,7 +61,9 @@ def _members(sweep_dir: Path, manifest: Manifest, include_logs: bool) -> list[tu
     top = [MANIFEST_NAME, *sorted(p.name for p in sweep_dir.glob("mission*.script"))]
     for name in top:
         found[name] = sweep_dir / name
-    roots = [sweep_dir / STORE_NAME]
+    # The closure of a script with includes (and of a drifted one): script/, script-<hash>/.
+    roots = sorted(p for p in sweep_dir.glob(f"{CLOSURE_DIR}*") if p.is_dir())
+    roots.append(sweep_dir / STORE_NAME)
     # Only recorded runs: a run cut off mid-way left nothing a reader could use.
     records = manifest.runs.values()
     run_dirs = {PurePosixPath(o.path).parent for r in records for o in r.outcome.outputs}
@@ -130,8 +133,17 @@ def _readme(manifest: Manifest, n_members: int) -> str:
         "",
         "- `manifest.jsonl`: line 1 the header (space, versions, options), then one line",
         "  per run outcome (JSON Lines; paths in it are relative to the bundle root).",
-        "- `mission.script`: the script the sweep ran (and `mission-<hash>.script` for a",
-        "  drifted script a resume ran).",
+        *(
+            [
+                f"- `{header['script']['file']}`: the script the sweep ran, with the files it",
+                "  includes laid out beside it as they were (`script-<hash>/` for a drifted one).",
+            ]
+            if header["script"].get("files")
+            else [
+                "- `mission.script`: the script the sweep ran (and `mission-<hash>.script` for a",
+                "  drifted script a resume ran).",
+            ]
+        ),
         "- `runs/run-NNNNNN/<kind>-<name>.parquet`: each run's outputs as gmat-run parsed them.",
         "- `sweep.zarr/`: every run's outputs in one Zarr v3 store over the parameter dims.",
         "- `MANIFEST.hash`: the SHA-256 of every other member.",

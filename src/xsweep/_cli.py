@@ -92,7 +92,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     if args.command in ("monte-carlo", "lhs") and not args.perturb:
         raise SpecError(f"{args.command} needs at least one --perturb FIELD=DIST and --n")
-    return _finish(xs.run(args.script, space, out=args.out, **_execution(args, fresh=True)))
+    kwargs = _execution(args, fresh=True)
+    return _finish(xs.run(args.script, space, out=args.out, files=args.files, **kwargs))
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:

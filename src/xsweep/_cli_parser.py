@@ -171,6 +171,15 @@ def _sweep_commands(sub: Any) -> None:
         p = _subparser(sub, name, summary, example)
         p.add_argument("script", help="the GMAT mission script")
         p.add_argument("--out", required=True, metavar="DIR", help="the sweep directory to create")
+        p.add_argument(
+            "--file",
+            action="append",
+            default=[],
+            dest="files",
+            metavar="PATH",
+            help="a side file the script reads, kept with the sweep (repeatable; "
+            "#Include'd files are found without it)",
+        )
         _space_options(p, table=name == "samples")
         _execution_options(p)
         p.set_defaults(method="latin_hypercube" if name == "lhs" else None)

@@ -38,17 +38,24 @@ class ConfigError(XsweepError, ValueError):
 
 
 class ScriptNotFoundError(ConfigError, FileNotFoundError):
-    """The mission script does not exist or is not a file.
+    """The mission script, or a file it includes or names, does not exist.
 
     Attributes
     ----------
     script : pathlib.Path
         The path that was looked up.
+    referenced_by : str or None
+        Where a missing included or side file is named (``"main.script, line 3:
+        #Include 'craft.script'"``); None for the mission script itself.
     """
 
-    def __init__(self, script: Path) -> None:
+    def __init__(self, script: Path, referenced_by: str | None = None) -> None:
         self.script = script
-        super().__init__(f"mission script not found: {script}")
+        self.referenced_by = referenced_by
+        if referenced_by is None:
+            super().__init__(f"mission script not found: {script}")
+        else:
+            super().__init__(f"file not found: {script} (named in {referenced_by})")
 
 
 class ScriptLoadError(ConfigError):

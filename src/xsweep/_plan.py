@@ -4,22 +4,27 @@ A plan is checked before anything is written: the script loads in a GMAT
 child (a throw-away one here, or a worker's warm one on a cluster the caller
 gave) and run 0's values are written into it, so an unknown field or a value
 of the wrong type refuses the whole sweep. Then :func:`write_plan` creates the
-sweep directory: ``mission.script`` and the manifest header. Resume and
+sweep directory: the script's copy (``mission.script``, or the closure of a
+script with includes under ``script/``, :mod:`xsweep._closure`) and the manifest
+header. Resume and
 extend reopen a sweep here (:func:`reopen`): its recorded options, its space
 redrawn bit for bit, and the script checked against the recorded hash.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 import uuid
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xsweep._atomic import atomic_path
+from xsweep._closure import CLOSURE_DIR, Closure, resolve, write_copy
 from xsweep._errors import (
     ClusterStartError,
     ConfigError,
@@ -33,7 +38,6 @@ from xsweep._manifest import (
     Manifest,
     ManifestWriter,
     platform_versions,
-    script_sha256,
     write_header,
 )
 from xsweep._paths import MANIFEST_NAME, SCRIPT_NAME, drifted_script_name
@@ -116,6 +120,38 @@ def script_file(script: str | os.PathLike[str]) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class PlannedScript:
+    """A sweep's script as planned: its closure and the bytes read once from it."""
+
+    closure: Closure
+    tree: dict[str, bytes]
+
+    @property
+    def text(self) -> bytes:
+        """The main script's bytes."""
+        return self.tree[self.closure.main_member]
+
+
+def plan_script(
+    script: str | os.PathLike[str], files: Iterable[str | os.PathLike[str]] = ()
+) -> PlannedScript:
+    """Resolve the script's includes and side files (a missing one is refused here)."""
+    closure = resolve(script_file(script), files)
+    return PlannedScript(closure, closure.read())
+
+
+@contextlib.contextmanager
+def staged(planned: PlannedScript) -> Iterator[Path]:
+    """Yield the main script to check: laid out as the sweep's copy will be."""
+    if not planned.closure.members:
+        yield planned.closure.main
+        return
+    with tempfile.TemporaryDirectory(prefix="xsweep-plan-") as scratch:
+        write_copy(Path(scratch), planned.tree)
+        yield Path(scratch) / planned.closure.main_member
+
+
 def check_plan_here(
     script: Path, space: Space, opts: Options, child: GmatChild | None = None
 ) -> EngineInfo:
@@ -138,8 +174,7 @@ def check_plan_here(
 
 def check_plan_on(
     dask_client: Client,
-    script: Path,
-    text: bytes,
+    planned: PlannedScript,
     space: Space,
     opts: Options,
     *,
@@ -151,13 +186,16 @@ def check_plan_on(
     No GMAT boots in this process for it, and the engine recorded is the one
     the workers run.
     """
+    script = planned.closure.main
+    closure = (planned.closure.main_member, planned.tree) if planned.closure.members else None
     future = dask_client.submit(
         check_plan,
         str(script),
-        text,
+        planned.text,
         space.run(0).overrides,
         opts.engine,
         opts.gmat_root,
+        closure,
         key=f"xsweep-plan-{uuid.uuid4().hex[:8]}",
         pure=False,
     )
@@ -186,19 +224,31 @@ def check_plan_on(
 
 
 def write_plan(
-    out_dir: Path, source: Path, text: bytes, space: Space, opts: Options, info: EngineInfo
-) -> str:
-    """Create the sweep directory: ``mission.script`` (``text``) and the manifest header."""
+    out_dir: Path, planned: PlannedScript, space: Space, opts: Options, info: EngineInfo
+) -> tuple[str, Path]:
+    """Create the sweep directory: the script's copy and the manifest header.
+
+    Returns the script's hash and the copy the runs load.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out_dir / SCRIPT_NAME, fsync=True) as tmp:
-        tmp.write_bytes(text)
-    sha = script_sha256(out_dir / SCRIPT_NAME)
+    closure = planned.closure
+    script: dict[str, Any] = {"source": str(closure.main), "name": closure.main.name}
+    if closure.members:
+        write_copy(out_dir / CLOSURE_DIR, planned.tree)
+        main = out_dir / CLOSURE_DIR / closure.main_member
+        script |= {"file": f"{CLOSURE_DIR}/{closure.main_member}", "files": closure.records()}
+    else:
+        main = out_dir / SCRIPT_NAME
+        with atomic_path(main, fsync=True) as tmp:
+            tmp.write_bytes(planned.text)
+        script["file"] = SCRIPT_NAME
+    sha = _closure_of(main, script).sha256()  # of the copy: what the runs load
     write_header(
         out_dir / MANIFEST_NAME,
         {
             "sweep_id": uuid.uuid4().hex,
             "created": now_iso(),
-            "script": {"file": SCRIPT_NAME, "source": str(source), "name": source.name},
+            "script": script,
             "script_sha256": sha,
             "n_runs": space.n_runs,
             "dims": dict(zip(space.dims, space.shape, strict=True)),
@@ -214,7 +264,13 @@ def write_plan(
             "versions": platform_versions(),
         },
     )
-    return sha
+    return sha, main
+
+
+def _closure_of(main: Path, script: Mapping[str, Any]) -> Closure:
+    """Resolve ``main``'s closure with the side files the header lists (``files=``)."""
+    side = [f["named"] for f in script.get("files", ()) if f.get("in") == "files="]
+    return resolve(main, [p if os.path.isabs(p) else main.parent / p for p in side])
 
 
 def resolve_script(
@@ -223,13 +279,19 @@ def resolve_script(
     script: str | os.PathLike[str] | None,
     allow_script_drift: bool,
 ) -> tuple[Path, str, bool]:
-    """Return the script to run, its hash, and whether it drifted from the record."""
+    """Return the script to run, its hash, and whether it drifted from the record.
+
+    The hash covers the script's closure: a changed included file is drift.
+    """
     recorded = str(manifest.header["script_sha256"])
-    candidate = script_file(sweep_dir / SCRIPT_NAME if script is None else script)
-    found = script_sha256(candidate)
+    header = manifest.header.get("script") or {}
+    own = str(header.get("file", SCRIPT_NAME))
+    candidate = script_file(sweep_dir / own if script is None else script)
+    closure = _closure_of(candidate, header)
+    found = closure.sha256()
     if found == recorded:
         return candidate, found, False
-    what = f"{candidate}" if script is not None else f"{SCRIPT_NAME} in the sweep directory"
+    what = f"{candidate}" if script is not None else f"{own} in the sweep directory"
     if not allow_script_drift:
         raise ScriptDriftError(
             f"{what} differs from the script this sweep ran (recorded sha256 {recorded}, "
@@ -244,6 +306,11 @@ def resolve_script(
         stacklevel=3,
     )
     # Keep the sweep self-contained: the drifted script is copied in, named by its hash.
+    if closure.members:
+        copy = sweep_dir / f"{CLOSURE_DIR}-{found[:12]}" / closure.main_member
+        if not copy.exists():
+            write_copy(sweep_dir / f"{CLOSURE_DIR}-{found[:12]}", closure.read())
+        return copy, found, True
     copy = sweep_dir / drifted_script_name(found)
     if not copy.exists():
         with atomic_path(copy, fsync=True) as tmp:

@@ -22,16 +22,17 @@ from xsweep._dispatch import Dispatcher
 from xsweep._errors import ConfigError, disk_full_is_resumable
 from xsweep._handle import Sweep
 from xsweep._manifest import Manifest, ManifestWriter
-from xsweep._paths import MANIFEST_NAME, SCRIPT_NAME, sweep_dir
+from xsweep._paths import MANIFEST_NAME, sweep_dir
 from xsweep._plan import (
     RECORDED_OPTIONS,
     check_plan_here,
     check_plan_on,
     check_workers,
     options,
+    plan_script,
     reopen,
     resolve_script,
-    script_file,
+    staged,
     unfinished_runs,
     write_plan,
 )
@@ -64,15 +65,16 @@ def run(
     dims: Sequence[str] | None = None,
     cluster_kwargs: Mapping[str, Any] | None = None,
     cluster_timeout: float = 60.0,
+    files: Sequence[str | os.PathLike[str]] = (),
 ) -> Sweep:
     """Run every point of ``space`` as a Dask task and record each outcome.
 
     Planning comes first: the script is loaded in a throw-away GMAT child (on a
     cluster passed as ``client``, in a worker's warm one) and every field of
     the space is checked (it exists, it takes the value's type); a bad plan
-    raises and writes nothing. Then ``out`` gets a copy of
-    the script (``mission.script``) and the manifest header, and every run is
-    submitted as a ``dask.delayed`` task keyed ``gmat-run-<token>-<run_id>``.
+    raises and writes nothing. Then ``out`` gets a copy of the script
+    (``mission.script``; with the files it includes, ``script/``) and the
+    manifest header, and every run is a Dask task keyed ``gmat-run-<token>-<run_id>``.
     Each outcome is appended to ``manifest.jsonl`` (fsynced) as it completes;
     each run's outputs are Parquet files under ``runs/run-NNNNNN/``.
 
@@ -139,6 +141,11 @@ def run(
         Seconds to wait for the cluster: its workers to start, a scheduler
         address to answer, the planning check on a given cluster. Past it,
         :class:`ClusterStartError` (nothing is written for the sweep).
+    files : sequence of path-like
+        Side files the script reads that the sweep should keep with it (an
+        ephemeris or attitude input, a data file given by relative path),
+        copied in at their place relative to the script. Included files
+        (``#Include``) are found and copied without being named here.
 
     Returns
     -------
@@ -193,7 +200,7 @@ def run(
         )
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise ConfigError(f"out={str(out_dir)!r} exists and is not an empty directory")
-    source = script_file(script)
+    planned = plan_script(script, files)
     cluster = Cluster(
         client, workers, progress, cluster_kwargs, opts, timeout=cluster_timeout, path=out_dir
     )
@@ -201,23 +208,23 @@ def run(
     # planning child boots here while the embedded scheduler starts (its workers start
     # only once the plan passed, and before anything is written).
     child = None if cluster.plans_on_workers else GmatChild(opts.engine, opts.gmat_root, wait=False)
-    text = source.read_bytes()  # what is checked on a cluster is what is copied
-    try:
+    try:  # what is checked is what is copied: the bytes read once, laid out as the copy
         with cluster:
             if child is None:
                 dask_client = cluster.start_workers()
                 info = check_plan_on(
-                    dask_client, source, text, sp, opts, timeout=cluster_timeout, path=out_dir
+                    dask_client, planned, sp, opts, timeout=cluster_timeout, path=out_dir
                 )
             else:
-                info = check_plan_here(source, sp, opts, child)
+                with staged(planned) as main:
+                    info = check_plan_here(main, sp, opts, child)
                 cluster.start_workers(sp.n_runs)
-            sha = write_plan(out_dir, source, text, sp, opts, info)
+            sha, main = write_plan(out_dir, planned, sp, opts, info)
             with disk_full_is_resumable(out_dir), ManifestWriter(out_dir) as writer:
                 dispatcher = Dispatcher(
                     writer,
                     sp,
-                    out_dir / SCRIPT_NAME,
+                    main,
                     sha,
                     opts,
                     cluster,

@@ -17,10 +17,12 @@ import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from xsweep._closure import write_copy
 from xsweep._errors import DiskFullError
 from xsweep._paths import sweep_of_run_dir
 from xsweep._records import RunOutcome
@@ -182,25 +184,30 @@ def check_plan(
     overrides: Mapping[str, Any],
     engine: str = "auto",
     gmat_root: str | None = None,
+    closure: tuple[str, Mapping[str, bytes]] | None = None,
 ) -> Any:
     """Run a sweep's planning check on this worker's warm GMAT child; a Dask task body.
 
     ``text`` is the script's content: a worker that does not see ``script``
-    (another machine) checks a copy of the same name. Returns the engine's
+    (another machine) checks a copy of the same name. ``closure`` is
+    ``(main, files)`` for a script with includes: its files, laid out as the
+    sweep's copy, are written to a scratch directory and ``main`` is checked
+    there. Returns the engine's
     :class:`~xsweep.EngineInfo`, or the error the check raised: returned, not
     raised, since a refused plan is the caller's mistake, not a failed task
     for the worker's log.
     """
     child = _worker_child(engine, gmat_root)
+    if closure is None and not _holds(script, text):
+        closure = (os.path.basename(script), {os.path.basename(script): text})
     with contextlib.ExitStack() as stack:
-        path = script
-        if not _holds(script, text):
+        path = Path(script)
+        if closure is not None:
             scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="xsweep-plan-"))
-            path = os.path.join(scratch, os.path.basename(script))
-            with open(path, "wb") as fh:
-                fh.write(text)
+            write_copy(Path(scratch), closure[1])
+            path = Path(scratch) / closure[0]
         try:
-            return child.check(CheckRequest(path, dict(overrides)))
+            return child.check(CheckRequest(str(path), dict(overrides)))
         except Exception as exc:
             return exc
 
