@@ -84,6 +84,37 @@ class XsweepAccessor:
         runs = self.runs()
         return runs[runs["status"] == "failed"]
 
+    def output_status(self) -> xr.DataArray:
+        """Tell, for every run and output, whether the output is in the store.
+
+        Returns a DataArray over the parameter dims and ``output`` (the store's
+        groups, ``reports/RF``..., and any output only ever unwritten), with
+        ``"written"``, ``"unparsed"`` (gmat-run could not parse GMAT's file; see
+        :meth:`xsweep.Sweep.output_problems`), ``"absent"`` (GMAT never wrote it)
+        or ``""`` for a run that is not ok.
+        """
+        ds = self._ds
+        codes = ds["status"].values
+        text = (
+            ds["output_problems"].values.astype(object)
+            if "output_problems" in ds
+            else np.full(codes.shape, "", dtype=object)
+        )
+        parsed = [dict(e.split("=", 1) for e in str(t).split(";") if e) for t in text.ravel()]
+        names = sorted(set(ds.attrs.get("xsweep_groups", ())) | {k for p in parsed for k in p})
+        out = np.full((codes.size, len(names)), "", dtype=object)
+        ok = codes.ravel() == STATUS_FLAGS["ok"]
+        for i, problems in enumerate(parsed):
+            if ok[i]:
+                out[i] = [problems.get(n, "written") for n in names]
+        dims = (*ds["status"].dims, "output")
+        return xr.DataArray(
+            out.reshape(*codes.shape, len(names)),
+            dims=dims,
+            coords={**{d: ds[d] for d in ds["status"].dims if d in ds.coords}, "output": names},
+            name="output_status",
+        )
+
     def to_dataframe(self) -> pd.DataFrame:
         """Flatten the sweep into gmat-sweep's long DataFrame (see :func:`xsweep.to_dataframe`)."""
         return to_dataframe(self._ds)

@@ -135,7 +135,7 @@ def to_dataframe(ds: xr.Dataset) -> pd.DataFrame:
         second_name = "time"
         second: Any = values["time"].reshape(-1)[flat]
     else:
-        second_name = _SECOND_LEVEL[axis]
+        second_name = _SECOND_LEVEL.get(axis, axis)  # a report without an epoch: its step
         positions = np.tile(np.arange(present.shape[1]), n_runs)[flat]
         second = pd.array(positions, dtype="Int64")
         second[np.repeat(empty, rows)] = pd.NA

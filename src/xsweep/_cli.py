@@ -59,10 +59,10 @@ def _execution(args: argparse.Namespace, *, fresh: bool) -> dict[str, Any]:
 def _finish(sweep: Any) -> int:
     manifest = sweep.manifest  # read once: it can be long
     counts = manifest.counts()
-    print(
-        f"xsweep: {sweep.path}: {counts['ok']} ok, {counts['failed']} failed, "
-        f"{counts['pending']} pending"
-    )
+    problems = output_problems(manifest)
+    print(f"xsweep: {sweep.path}: {_counts_line(counts, problems)}")
+    for line in _problem_lines(problems):
+        print(line)
     if counts["failed"] or counts["pending"]:
         for run_id, rec in sorted(manifest.failed().items())[:5]:
             print(f"  run {run_id}: {rec.outcome.reason}: {_first_line(rec.outcome.error)}")
@@ -103,6 +103,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         args.dir,
         script=args.script,
         allow_script_drift=args.allow_script_drift,
+        reparse=args.reparse,
         **_execution(args, fresh=False),
     )
     return _finish(sweep)
@@ -155,7 +156,39 @@ def summary(path: str, *, failed_limit: int = 10) -> dict[str, Any]:
             for rid, rec in failed[:failed_limit]
         ],
         "failed_not_listed": max(0, len(failed) - failed_limit),
+        "output_problems": output_problems(manifest),
     }
+
+
+def output_problems(manifest: Any) -> list[dict[str, Any]]:
+    """Group the ok runs' unwritten outputs by output and status: runs, first message."""
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for rec in manifest.runs.values():
+        if rec.status != "ok":
+            continue
+        for p in rec.outcome.problems:
+            entry = groups.setdefault(
+                (p.kind, p.name, p.status),
+                {"kind": p.kind, "name": p.name, "status": p.status, "runs": 0, "error": p.error},
+            )
+            entry["runs"] += 1
+    return [groups[k] for k in sorted(groups)]
+
+
+def _problem_lines(problems: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"  {p['kind']} {p['name']}: {p['status']} in {p['runs']} runs: {_first_line(p['error'])}"
+        for p in problems
+    ]
+
+
+def _counts_line(counts: dict[str, int], problems: list[dict[str, Any]]) -> str:
+    line = f"{counts['ok']} ok, {counts['failed']} failed, {counts['pending']} pending"
+    by_status: dict[str, int] = {}
+    for p in problems:
+        by_status[p["status"]] = by_status.get(p["status"], 0) + p["runs"]
+    extra = ", ".join(f"{n} outputs {status}" for status, n in sorted(by_status.items()))
+    return f"{line}; {extra}" if extra else line
 
 
 def _print_summary(info: dict[str, Any]) -> None:
@@ -173,13 +206,16 @@ def _print_summary(info: dict[str, Any]) -> None:
     print(f"space      {dims}: {info['n_runs']} runs")
     print(f"engine     GMAT {engine.get('gmat_version')} ({engine.get('kind')})")
     print("versions   " + ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v))
-    print(f"status     {counts['ok']} ok, {counts['failed']} failed, {counts['pending']} pending")
+    print(f"status     {_counts_line(counts, info['output_problems'])}")
     d = info["duration_s"]
     if d["runs"]:
         print(
             f"duration   per run min {d['min']:.3f} s, median {d['median']:.3f} s, "
             f"mean {d['mean']:.3f} s, max {d['max']:.3f} s; total {d['total']:.1f} s"
         )
+    if info["output_problems"]:
+        print("outputs not written (runs ok)")
+        print("\n".join(_problem_lines(info["output_problems"])))
     if info["failed"]:
         print("failed")
         for f in info["failed"]:

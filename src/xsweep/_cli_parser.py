@@ -195,6 +195,11 @@ def _sweep_commands(sub: Any) -> None:
     p.add_argument(
         "--allow-script-drift", action="store_true", help="accept a script whose hash differs"
     )
+    p.add_argument(
+        "--reparse",
+        action="store_true",
+        help="parse unparsed outputs again from their kept raw files (no GMAT)",
+    )
     _execution_options(p)
 
     p = _subparser(

@@ -86,6 +86,34 @@ class Sweep:
         """Return the runs whose latest outcome is ``failed``: reason, message, overrides."""
         return _runs_frame(self.manifest.failed().values())
 
+    def output_problems(self) -> pd.DataFrame:
+        """Return the outputs of ok runs that are not written: one row per run and output.
+
+        Columns ``kind``, ``name``, ``status`` (``"unparsed"``: gmat-run could
+        not parse GMAT's file, which is kept at ``raw``; ``"absent"``: GMAT never
+        wrote it), ``error``, ``raw`` (relative to the sweep directory). Indexed
+        by ``run_id``. ``xs.resume(path, reparse=True)`` parses unparsed ones
+        again from their kept files.
+        """
+        rows = [
+            {"run_id": rec.run_id, **p.to_dict()}
+            for rec in self.manifest.runs.values()
+            if rec.status == "ok"
+            for p in rec.outcome.problems
+        ]
+        columns = ["run_id", "kind", "name", "status", "error", "raw"]
+        return pd.DataFrame(rows, columns=columns).set_index("run_id").sort_index()
+
+    @property
+    def output_counts(self) -> dict[str, int]:
+        """Count the (run, output) pairs of ok runs not written: ``unparsed`` and ``absent``."""
+        counts = dict.fromkeys(("unparsed", "absent"), 0)
+        for rec in self.manifest.runs.values():
+            if rec.status == "ok":
+                for p in rec.outcome.problems:
+                    counts[p.status] += 1
+        return counts
+
     def read(self, run_id: int, output: str | None = None) -> pd.DataFrame:
         """Read one run's output from its Parquet file, as gmat-run parsed it.
 
@@ -132,7 +160,8 @@ class Sweep:
     def __repr__(self) -> str:
         counts = self.counts
         parts = ", ".join(f"{v} {k}" for k, v in counts.items())
-        return f"<xsweep.Sweep {str(self.path)!r}: {sum(counts.values())} runs, {parts}>"
+        problems = "".join(f", {v} outputs {k}" for k, v in self.output_counts.items() if v)
+        return f"<xsweep.Sweep {str(self.path)!r}: {sum(counts.values())} runs, {parts}{problems}>"
 
 
 _RUN_COLUMNS = (

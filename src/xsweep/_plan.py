@@ -18,7 +18,7 @@ import os
 import tempfile
 import uuid
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -380,3 +380,24 @@ def unfinished_runs(path: Path, manifest: Manifest, space: Space) -> list[int]:
             warnings.warn(f"run {run_id}: {damage}; rerunning it", UserWarning, stacklevel=5)
             todo.append(run_id)
     return todo
+
+
+# What a continuation runs: given the locked sweep, the space to run in, the run ids, and
+# the extension record to append (once the workers started) if the space grew.
+Plan = Callable[[ManifestWriter, Manifest, Space], tuple[Space, list[int], dict[str, Any] | None]]
+
+
+def unfinished_plan(
+    writer: ManifestWriter, manifest: Manifest, space: Space
+) -> tuple[Space, list[int], None]:
+    """Return the space as it is and its failed, unrecorded or damaged runs (resume's)."""
+    return space, unfinished_runs(writer.dir, manifest, space), None
+
+
+def grown_plan(
+    n: int, writer: ManifestWriter, manifest: Manifest, space: Space
+) -> tuple[Space, list[int], dict[str, Any]]:
+    """Return the space grown by ``n`` samples, its new runs, and the extension record."""
+    bigger = space.extended(n)
+    record = {"created": now_iso(), "n": n, "n_runs": bigger.n_runs, "space": bigger.to_dict()}
+    return bigger, list(range(space.n_runs, bigger.n_runs)), record

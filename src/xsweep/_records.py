@@ -19,10 +19,12 @@ from typing import Any, Literal, get_args
 Status = Literal["ok", "failed"]
 Reason = Literal["gmat-error", "exception", "crashed", "timeout"]
 OutputKind = Literal["report", "ephemeris", "contact", "solver"]
+ProblemStatus = Literal["unparsed", "absent"]
 
 STATUSES: tuple[Status, ...] = get_args(Status)
 REASONS: tuple[Reason, ...] = get_args(Reason)
 OUTPUT_KINDS: tuple[OutputKind, ...] = get_args(OutputKind)
+PROBLEM_STATUSES: tuple[ProblemStatus, ...] = get_args(ProblemStatus)
 
 # A run's status as the store (and the accessor) codes it: CF flag values.
 STATUS_FLAGS = {"pending": 0, "ok": 1, "failed": 2}
@@ -34,7 +36,16 @@ OUTPUT_AXES: dict[OutputKind, str] = {
     "contact": "interval",
     "solver": "iteration",
 }
-STORE_VARIABLES = ("time", "elapsed_s", "run_id", "status", "reason", "error", "duration_s")
+STORE_VARIABLES = (
+    "time",
+    "elapsed_s",
+    "run_id",
+    "status",
+    "reason",
+    "error",
+    "duration_s",
+    "output_problems",
+)
 RESERVED = frozenset({*STORE_VARIABLES, *OUTPUT_AXES.values(), "gmat_s", "started", "ended"})
 
 
@@ -82,6 +93,55 @@ class OutputFile:
 
 
 @dataclass(frozen=True)
+class OutputProblem:
+    """An output of a finished run that is not in Parquet, and why.
+
+    Attributes
+    ----------
+    kind : {"report", "ephemeris", "contact", "solver"}
+        The GMAT resource's kind.
+    name : str
+        The GMAT resource name.
+    status : {"unparsed", "absent"}
+        ``"unparsed"``: GMAT wrote the file and gmat-run could not parse it
+        (the raw file is kept); ``"absent"``: GMAT never wrote it (a
+        ``ReportFile`` no command writes to).
+    error : str
+        The parser's message, or what was looked for.
+    raw : str or None
+        POSIX path of the kept raw file, relative to the run directory
+        (``None`` for an absent output).
+    """
+
+    kind: OutputKind
+    name: str
+    status: ProblemStatus
+    error: str
+    raw: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "status": self.status,
+            "error": self.error,
+            "raw": self.raw,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OutputProblem:
+        """Rebuild from :meth:`to_dict` output."""
+        if data["kind"] not in OUTPUT_KINDS:
+            raise ValueError(f"unknown output kind {data['kind']!r}")
+        if data["status"] not in PROBLEM_STATUSES:
+            raise ValueError(f"unknown output status {data['status']!r}")
+        raw = data.get("raw")
+        return cls(data["kind"], str(data["name"]), data["status"], str(data.get("error") or ""),
+                   None if raw is None else str(raw))  # fmt: skip
+
+
+@dataclass(frozen=True)
 class RunOutcome:
     """The outcome of one GMAT run: small, never the data itself.
 
@@ -93,6 +153,9 @@ class RunOutcome:
         Why a failed run failed; ``None`` when ``status == "ok"``.
     outputs : tuple of OutputFile
         Every output written, paths relative to the run directory.
+    problems : tuple of OutputProblem
+        Outputs of an ok run that are not written: unparsed or absent. The
+        run is ok (GMAT finished); its other outputs are written.
     started, ended : str
         ISO 8601 UTC timestamps of the run's start and end.
     duration_s : float
@@ -119,6 +182,7 @@ class RunOutcome:
     host: str = ""
     pid: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
+    problems: tuple[OutputProblem, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -165,14 +229,18 @@ class RunOutcome:
         prefix = prefix.rstrip("/") + "/"
         outs = tuple(replace(o, path=prefix + o.path) for o in self.outputs)
         log = None if self.log is None else prefix + self.log
-        return replace(self, outputs=outs, log=log)
+        problems = tuple(
+            p if p.raw is None else replace(p, raw=prefix + p.raw) for p in self.problems
+        )
+        return replace(self, outputs=outs, log=log, problems=problems)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-safe dict."""
+        """Return a JSON-safe dict (``output_problems`` only when there are any)."""
         return {
             "status": self.status,
             "reason": self.reason,
             "outputs": [o.to_dict() for o in self.outputs],
+            **({"output_problems": [p.to_dict() for p in self.problems]} if self.problems else {}),
             "started": self.started,
             "ended": self.ended,
             "duration_s": None if math.isnan(self.duration_s) else self.duration_s,
@@ -201,6 +269,7 @@ class RunOutcome:
             host=str(data.get("host") or ""),
             pid=_int(data.get("pid"), "pid"),
             extra=dict(data.get("extra", {})),
+            problems=tuple(OutputProblem.from_dict(p) for p in data.get("output_problems", ())),
         )
 
 

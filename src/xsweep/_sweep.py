@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,18 +25,20 @@ from xsweep._manifest import Manifest, ManifestWriter
 from xsweep._paths import MANIFEST_NAME, sweep_dir
 from xsweep._plan import (
     RECORDED_OPTIONS,
+    Plan,
     check_plan_here,
     check_plan_on,
     check_workers,
+    grown_plan,
     options,
     plan_script,
     reopen,
     resolve_script,
     staged,
-    unfinished_runs,
+    unfinished_plan,
     write_plan,
 )
-from xsweep._records import now_iso
+from xsweep._reparse import reparse_outputs
 from xsweep._space import Space
 from xsweep.gmat.child import GmatChild
 from xsweep.store.live import LiveStore
@@ -256,6 +258,7 @@ def resume(
     consolidate: bool = True,
     cluster_kwargs: Mapping[str, Any] | None = None,
     cluster_timeout: float = 60.0,
+    reparse: bool = False,
 ) -> Sweep:
     """Finish a sweep: rerun its failed and never-recorded runs, and only those.
 
@@ -281,6 +284,9 @@ def resume(
         Default to the values the sweep was started with.
     gmat_root : path-like, optional
         Desktop GMAT install root on this machine.
+    reparse : bool
+        Also parse again, from their kept raw files and without GMAT, the
+        outputs gmat-run could not parse (:meth:`Sweep.output_problems`).
 
     Returns
     -------
@@ -309,7 +315,7 @@ def resume(
     ['gmat-error']
     """
     session = _Session(**{k: v for k, v in locals().items() if k != "path"})
-    return _continue(path, session, _unfinished, sync_if_idle=True)
+    return _continue(path, session, unfinished_plan, sync_if_idle=True)
 
 
 def extend(
@@ -371,7 +377,7 @@ def extend(
     {'ok': 4, 'failed': 0, 'pending': 0}
     """  # noqa: E501
     session = _Session(**{k: v for k, v in locals().items() if k not in ("path", "n")})
-    return _continue(path, session, functools.partial(_grown, n), sync_if_idle=False)
+    return _continue(path, session, functools.partial(grown_plan, n), sync_if_idle=False)
 
 
 @dataclass(frozen=True)
@@ -393,35 +399,15 @@ class _Session:
     consolidate: bool
     cluster_kwargs: Mapping[str, Any] | None
     cluster_timeout: float
+    reparse: bool = False
 
     def given(self) -> dict[str, Any]:
         """Return the execution options given (``None``: the one the sweep recorded)."""
         return {name: getattr(self, name) for name in ("gmat_root", *RECORDED_OPTIONS)}
 
 
-# What a continuation runs: given the locked sweep, the space to run in, the run ids, and
-# the extension record to append (once the workers started) if the space grew.
-_Plan = Callable[[ManifestWriter, Manifest, Space], tuple[Space, list[int], dict[str, Any] | None]]
-
-
-def _unfinished(
-    writer: ManifestWriter, manifest: Manifest, space: Space
-) -> tuple[Space, list[int], None]:
-    """Return the space as it is and its failed, unrecorded or damaged runs (resume's)."""
-    return space, unfinished_runs(writer.dir, manifest, space), None
-
-
-def _grown(
-    n: int, writer: ManifestWriter, manifest: Manifest, space: Space
-) -> tuple[Space, list[int], dict[str, Any]]:
-    """Return the space grown by ``n`` samples, its new runs, and the extension record."""
-    bigger = space.extended(n)
-    record = {"created": now_iso(), "n": n, "n_runs": bigger.n_runs, "space": bigger.to_dict()}
-    return bigger, list(range(space.n_runs, bigger.n_runs)), record
-
-
 def _continue(
-    path: str | os.PathLike[str], session: _Session, plan: _Plan, *, sync_if_idle: bool
+    path: str | os.PathLike[str], session: _Session, plan: Plan, *, sync_if_idle: bool
 ) -> Sweep:
     """Continue a sweep: reopen it locked, check the script, ``plan`` the runs, run them.
 
@@ -436,6 +422,8 @@ def _continue(
         )
         if drifted:
             check_plan_here(to_run, space, opts)
+        reparsed = reparse_outputs(writer, manifest, directory) if session.reparse else {}
+        manifest.runs.update(reparsed)  # what the store's writers read from here on
         space, run_ids, extension = plan(writer, manifest, space)
         if run_ids:
             cluster = Cluster(
@@ -465,4 +453,6 @@ def _continue(
         elif session.consolidate and sync_if_idle:
             assert writer.manifest is not None
             LiveStore(directory, space, writer.manifest).sync()
+        if reparsed and session.consolidate:  # every record of this session is on disk now
+            LiveStore(directory, space, Manifest.load(writer.path)).rewrite(reparsed)
     return Sweep(directory)

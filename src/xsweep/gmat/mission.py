@@ -26,9 +26,9 @@ from gmat_run.mission import _suggest_fields
 
 from xsweep._epochs import format_epoch, is_datetime
 from xsweep._errors import FieldError, FieldTypeError, close_names
-from xsweep._records import OutputFile, Reason, RunOutcome, now_iso
+from xsweep._records import OutputFile, OutputProblem, Reason, RunOutcome, now_iso
 from xsweep.gmat.engine import Engine, EngineInfo, EngineKind, get_engine, gmat_errors
-from xsweep.gmat.outputs import convert_results, write_text
+from xsweep.gmat.outputs import convert_outputs, write_text
 
 # Object types whose value is addressed by the bare object name ("TOF").
 _VALUE_TYPES = frozenset({"Variable", "String"})
@@ -150,6 +150,16 @@ def check_overrides(
     return eng.info
 
 
+def _headerless(mission: Mission, reports: Mapping[str, Any]) -> frozenset[str]:
+    """Name the ReportFiles written without their header line (``WriteHeaders = false``)."""
+    names = set()
+    for name in reports:
+        with contextlib.suppress(GmatFieldError):
+            if mission[f"{name}.WriteHeaders"] is False:
+                names.add(name)
+    return frozenset(names)
+
+
 def run_mission(
     script: str | os.PathLike[str],
     overrides: Mapping[str, Any] | None = None,
@@ -223,6 +233,7 @@ def run_mission(
         reason: Reason | None = None
         error: str | None = None
         outputs: tuple[OutputFile, ...] = ()
+        problems: tuple[OutputProblem, ...] = ()
         log_text = ""
         try:
             try:
@@ -233,7 +244,9 @@ def run_mission(
                 finally:
                     gmat_s = time.perf_counter() - t_run
                 log_text = results.log
-                outputs = convert_results(results, out)
+                outputs, problems = convert_outputs(
+                    results, out, headerless=_headerless(mission, results.report_paths)
+                )
             except _Rejected as exc:
                 reason, error = "gmat-error", str(exc)
             except GmatRunError as exc:
@@ -260,6 +273,7 @@ def run_mission(
         status="ok" if reason is None else "failed",
         reason=reason,
         outputs=outputs if reason is None else (),
+        problems=problems if reason is None else (),
         started=started,
         ended=now_iso(),
         duration_s=time.perf_counter() - t0,

@@ -13,6 +13,8 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,11 +25,21 @@ import pyarrow.parquet as pq
 from gmat_run import Results
 
 from xsweep._atomic import atomic_path
-from xsweep._records import OutputFile, OutputKind
+from xsweep._records import OutputFile, OutputKind, OutputProblem
+from xsweep.gmat.variants import parse_solver_variant
 
 # attrs that hold machine-specific absolute paths: dropped so a run directory
 # is the same wherever it was produced.
 _DROPPED_ATTRS = frozenset({"source_path"})
+RAW_DIR = "raw"  # a run's unparsed outputs, as GMAT wrote them
+VARIANTS_FLAG = "XSWEEP_OUTPUT_VARIANTS"  # "0": gmat-run's own verdict on every file
+HEADERLESS = "WriteHeaders is false"  # a report gmat-run cannot be given right (no header)
+_PATH_ARGS: dict[OutputKind, str] = {
+    "report": "report_paths",
+    "ephemeris": "ephemeris_paths",
+    "contact": "contact_paths",
+    "solver": "solver_paths",
+}
 
 
 def output_filename(kind: OutputKind, name: str) -> str:
@@ -35,17 +47,19 @@ def output_filename(kind: OutputKind, name: str) -> str:
     return f"{kind}-{name}.parquet"
 
 
-def iter_results(results: Results) -> Iterator[tuple[OutputKind, str, Callable[[], pd.DataFrame]]]:
-    """Yield ``(kind, name, parse)`` for every output gmat-run found after a run."""
-    groups: tuple[tuple[OutputKind, Mapping[str, pd.DataFrame]], ...] = (
-        ("report", results.reports),
-        ("ephemeris", results.ephemerides),
-        ("contact", results.contacts),
-        ("solver", results.solver_runs),
+def iter_results(
+    results: Results,
+) -> Iterator[tuple[OutputKind, str, Callable[[], pd.DataFrame], Path]]:
+    """Yield ``(kind, name, parse, raw file)`` for every output gmat-run knows of after a run."""
+    groups: tuple[tuple[OutputKind, Mapping[str, pd.DataFrame], Mapping[str, Path]], ...] = (
+        ("report", results.reports, results.report_paths),
+        ("ephemeris", results.ephemerides, results.ephemeris_paths),
+        ("contact", results.contacts, results.contact_paths),
+        ("solver", results.solver_runs, results.solver_paths),
     )
-    for kind, mapping in groups:
+    for kind, mapping, paths in groups:
         for name in mapping:
-            yield kind, name, functools.partial(mapping.__getitem__, name)
+            yield kind, name, functools.partial(mapping.__getitem__, name), Path(paths[name])
 
 
 def json_attrs(attrs: Mapping[Any, Any]) -> str:
@@ -56,8 +70,11 @@ def json_attrs(attrs: Mapping[Any, Any]) -> str:
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` to ``path`` atomically, attrs included."""
-    # One thread: a few thousand rows convert faster than a thread pool starts.
-    table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
+    # One thread: a few thousand rows convert faster than a thread pool starts. The attrs
+    # travel in PANDAS_ATTRS (below, any value as text); pandas' own copy may not fit JSON.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Could not serialize pd.DataFrame.attrs")
+        table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
     meta = dict(table.schema.metadata or {})
     meta[b"PANDAS_ATTRS"] = json_attrs(frame.attrs).encode()
     table = table.replace_schema_metadata(meta)
@@ -71,15 +88,91 @@ def write_text(text: str, path: Path) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def convert_results(results: Results, out_dir: Path) -> tuple[OutputFile, ...]:
-    """Parse every GMAT output with gmat-run and write it as Parquet in ``out_dir``."""
+def convert_outputs(
+    results: Results, out_dir: Path, *, headerless: frozenset[str] = frozenset()
+) -> tuple[tuple[OutputFile, ...], tuple[OutputProblem, ...]]:
+    """Parse every GMAT output with gmat-run and write it as Parquet in ``out_dir``.
+
+    Each output is judged on its own: one GMAT never wrote is ``absent``; one
+    gmat-run cannot parse is ``unparsed``, its raw file kept under ``raw/``
+    (:data:`RAW_DIR`); every other output is written. The ReportFiles in
+    ``headerless`` were written without a header line, which gmat-run would
+    read as one: they are kept unparsed rather than read wrong.
+    """
     written: list[OutputFile] = []
-    for kind, name, parse in iter_results(results):
-        frame = parse()
+    problems: list[OutputProblem] = []
+    for kind, name, parse, raw in iter_results(results):
+        if not raw.is_file():
+            error = f"GMAT did not write {raw.name} (no command writes to {name}?)"
+            problems.append(OutputProblem(kind, name, "absent", error))
+            continue
+        if kind == "report" and name in headerless:
+            why = f"{name}.{HEADERLESS}: gmat-run would read its first row as the header"
+            problems.append(_unparsed(kind, name, raw, why, out_dir))
+            continue
+        try:
+            frame = parse()
+        except Exception as exc:  # a parser's failure on one file, whatever its type
+            variant = _variant(results, kind, name, raw)
+            if variant is None:
+                problems.append(_unparsed(kind, name, raw, f"{type(exc).__name__}: {exc}", out_dir))
+                continue
+            frame = variant
         filename = output_filename(kind, name)
         write_parquet(frame, out_dir / filename)
         written.append(OutputFile(kind=kind, name=name, path=filename, rows=len(frame)))
-    return tuple(written)
+    return tuple(written), tuple(problems)
+
+
+def _variant(results: Results, kind: OutputKind, name: str, raw: Path) -> pd.DataFrame | None:
+    """Read a format variant gmat-run refuses (:mod:`xsweep.gmat.variants`), or None."""
+    if kind != "solver" or os.environ.get(VARIANTS_FLAG, "1").strip() == "0":
+        return None
+    # gmat-run 0.6.0 keeps each solver's MaximumIterations beside its path.
+    limits = getattr(results.solver_runs, "_max_iterations", {})
+    try:
+        return parse_solver_variant(raw, limits.get(name))
+    except Exception:  # the variant does not rescue it: the original error stands
+        return None
+
+
+def _unparsed(kind: OutputKind, name: str, raw: Path, why: str, out_dir: Path) -> OutputProblem:
+    """Keep GMAT's file of an output gmat-run could not parse, and say why."""
+    kept = f"{RAW_DIR}/{kind}-{name}-{raw.name}"
+    (out_dir / RAW_DIR).mkdir(exist_ok=True)
+    with atomic_path(out_dir / kept) as tmp:
+        shutil.copyfile(raw, tmp)
+    return OutputProblem(kind, name, "unparsed", why, kept)
+
+
+def parse_kept(kind: OutputKind, name: str, raw: Path, out_dir: Path) -> OutputFile:
+    """Parse a kept raw output again with gmat-run and write its Parquet in ``out_dir``.
+
+    Raises whatever the parser raises when it still cannot read the file. A
+    solver's ``MaximumIterations`` is not kept, so a solver log read this way
+    tells a max-iteration stop only as ``"failed"``.
+    """
+    paths: dict[str, Any] = {_PATH_ARGS[kind]: {name: raw}}
+    results = Results(output_dir=raw.parent, log="", **paths)
+    ((_, _, parse, _),) = iter_results(results)
+    try:
+        frame = parse()
+    except Exception:
+        variant = _variant(results, kind, name, raw)
+        if variant is None:
+            raise
+        frame = variant
+    filename = output_filename(kind, name)
+    write_parquet(frame, out_dir / filename)
+    return OutputFile(kind=kind, name=name, path=filename, rows=len(frame))
+
+
+def convert_results(results: Results, out_dir: Path) -> tuple[OutputFile, ...]:
+    """Parse and write every GMAT output; raise ``ValueError`` if one could not be."""
+    written, problems = convert_outputs(results, out_dir)
+    if problems:
+        raise ValueError(f"{problems[0].kind} {problems[0].name}: {problems[0].error}")
+    return written
 
 
 def read_output(path: str | os.PathLike[str]) -> pd.DataFrame:

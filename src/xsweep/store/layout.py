@@ -47,6 +47,11 @@ GROUPS: dict[OutputKind, str] = {
     "solver": "solver",
 }
 NAT = np.iinfo(np.int64).min
+# A run's outputs that are not in the store, and why: "reports/RF=absent;solver/DC=unparsed"
+# ("" when every output was written). Stores written before it existed lack it: their
+# runs had no such outputs.
+PROBLEMS_VAR = "output_problems"
+PROBLEMS_ATTRS = {"long_name": "outputs of an ok run not written: <group>=unparsed|absent; ..."}
 STR = np.dtypes.StringDType()  # variable-length UTF-8 in Zarr v3
 # Units of GMAT parameters, by the last part of a column name.
 _UNITS = {
@@ -284,6 +289,7 @@ def root_template(
             "reason": (dims, _lazy(shape, STR, "")),
             "error": (dims, _lazy(shape, STR, "")),
             "duration_s": (dims, _lazy(shape, np.float64, np.nan), {"units": "s"}),
+            PROBLEMS_VAR: (dims, _lazy(shape, STR, ""), PROBLEMS_ATTRS),
         },
         coords=coord_variables(layout.space),
     )
@@ -298,9 +304,16 @@ def root_template(
         "xsweep_block_dim": dims[layout.axis],
     }
     enc: dict[str, Any] = {}
-    for name in ("run_id", "status", "duration_s", "reason", "error"):
+    for name in ("run_id", "status", "duration_s", "reason", "error", PROBLEMS_VAR):
         enc[name] = {"chunks": layout.chunks(), "shards": layout.shards()}
     return ds, enc
+
+
+def problems_text(record: RunRecord | None) -> str:
+    """Encode a run's output problems as the store's :data:`PROBLEMS_VAR` holds them."""
+    if record is None:
+        return ""
+    return ";".join(f"{GROUPS[p.kind]}/{p.name}={p.status}" for p in record.outcome.problems)
 
 
 def group_attrs(out: Output) -> dict[str, Any]:

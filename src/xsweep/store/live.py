@@ -26,6 +26,7 @@ from xsweep._paths import MANIFEST_NAME, STORE_NAME
 from xsweep._records import STATUS_FLAGS, RunRecord
 from xsweep._space import Space
 from xsweep.store.layout import (
+    PROBLEMS_VAR,
     STORE_SCHEMA,
     Layout,
     Output,
@@ -35,6 +36,7 @@ from xsweep.store.layout import (
     new_layout,
     read_schema,
     reserved_names,
+    root_template,
     run_id_grid,
     scan_outputs,
 )
@@ -71,6 +73,7 @@ class LiveStore:
         self.regions: list[tuple[slice, ...]] = []
         self.waiting: dict[int, int] = {}
         self._schemas: set[tuple[str, str]] = set()  # (output, script hash) schemas read
+        self.problems = True  # the store has PROBLEMS_VAR (one from before it may not)
         self._block_grid: np.ndarray = np.empty(0, dtype=np.int64)
         self._block_of_run = np.empty(0, dtype=np.int64)
         self._pos_of_run = np.empty(0, dtype=np.int64)
@@ -113,6 +116,8 @@ class LiveStore:
         ids = self.ids[region]
         records = {r: self.records[r] for r in ids.reshape(-1).tolist() if r in self.records}
         self._ensure_outputs(records.values())
+        if not self.problems and any(r.outcome.problems for r in records.values()):
+            self._add_problems()
         if block not in self.waiting:
             # Written for the last time this session: the manifest keeps its records, and
             # the client's memory stays flat however many runs a sweep has.
@@ -126,11 +131,20 @@ class LiveStore:
             region,
             ids,
             records,
+            self.problems,
         )
 
     def sync(self) -> None:
         """Write every block that disagrees with the manifest, here, in this process."""
         for block in self.start(()):
+            self.task(block)()
+        self.finish(None)
+
+    def rewrite(self, run_ids: Iterable[int]) -> None:
+        """Write the blocks holding ``run_ids`` (and any stale ones) here: their records changed."""
+        blocks = set(self.start(()))
+        blocks |= {int(self._block_of_run[r]) for r in run_ids}
+        for block in sorted(blocks):
             self.task(block)()
         self.finish(None)
 
@@ -148,6 +162,7 @@ class LiveStore:
     # -- preparation --
 
     def _create(self) -> None:
+        self.problems = True
         self.layout = new_layout(self.space)
         with beside(self.dir) as tmp:
             create(tmp, self.layout, self.header, self.ids)
@@ -161,6 +176,7 @@ class LiveStore:
             return
         root = zarr.open_group(self.path, mode="r+", zarr_format=3)
         attrs: dict[str, Any] = dict(root.attrs)
+        self.problems = PROBLEMS_VAR in root
         if (
             attrs.get("xsweep_store_schema") != STORE_SCHEMA
             or list(attrs.get("xsweep_dims", ())) != list(self.space.dims)
@@ -188,6 +204,23 @@ class LiveStore:
                 return
             self._grow(root)
         self._index_blocks()
+
+    def _add_problems(self) -> None:
+        """Give a store from before output problems were recorded its variable for them."""
+        import zarr
+
+        root, enc = root_template(self.layout, self.header, self.ids)
+        part = root[[PROBLEMS_VAR]].drop_vars(list(root.coords))
+        part.attrs = dict(zarr.open_group(self.path, mode="r", zarr_format=3).attrs)
+        part.to_zarr(
+            self.path,
+            mode="a",
+            encoding={PROBLEMS_VAR: enc[PROBLEMS_VAR]},
+            compute=False,
+            zarr_format=3,
+            consolidated=False,
+        )
+        self.problems = True
 
     def _grow(self, root: Any) -> None:
         """Grow every array to the extended space's sizes; rewrite coordinates and run ids."""

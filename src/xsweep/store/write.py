@@ -26,12 +26,14 @@ from xsweep._paths import sweep_dir as resolve_sweep_dir
 from xsweep._records import STATUS_FLAGS, RunRecord
 from xsweep._space import Space
 from xsweep.store.layout import (
+    PROBLEMS_VAR,
     STR,
     Layout,
     Output,
     find_outputs,
     group_template,
     new_layout,
+    problems_text,
     reserved_names,
     root_template,
     run_id_grid,
@@ -65,12 +67,15 @@ def write_block(
     region: tuple[slice, ...],
     run_ids: np.ndarray,
     records: Mapping[int, RunRecord],
+    problems: bool = True,
 ) -> None:
     """Write one shard's region of every variable, reading the Parquet of its runs.
 
     The output groups are written first and the root's ``status`` last: it is
     the block's commit mark. A write cut short leaves a block whose status
-    disagrees with the manifest, and the next update rewrites it.
+    disagrees with the manifest, and the next update rewrites it. ``problems``
+    says whether the store has :data:`~xsweep.store.layout.PROBLEMS_VAR` (a
+    store written before it existed has not, and none of its runs needs it).
     """
     sweep_dir = Path(store).parent
     shape = run_ids.shape
@@ -108,14 +113,18 @@ def write_block(
         reason[pos] = rec.outcome.reason or ""
         error[pos] = rec.outcome.error or ""
         duration[pos] = rec.outcome.duration_s
-    root = xr.Dataset(
-        {
-            "reason": (dims, reason.astype(STR)),
-            "error": (dims, error.astype(STR)),
-            "duration_s": (dims, duration),
-            "status": (dims, status),
-        }
-    )
+    variables: dict[str, Any] = {
+        "reason": (dims, reason.astype(STR)),
+        "error": (dims, error.astype(STR)),
+        "duration_s": (dims, duration),
+    }
+    if problems:
+        text = np.full(shape, "", dtype=object)
+        for pos, rec in recs.items():
+            text[pos] = problems_text(rec)
+        variables[PROBLEMS_VAR] = (dims, text.astype(STR))
+    variables["status"] = (dims, status)  # last: the block's commit mark
+    root = xr.Dataset(variables)
     root.to_zarr(store, region=zregion, mode="r+", zarr_format=3, consolidated=False)
 
 
