@@ -187,6 +187,35 @@ def test_side_files_travel_and_drift(mission: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.gmat
+def test_an_input_file_named_by_relative_path_travels(tmp_path: Path) -> None:
+    """A gravity file beside the script: GMAT reads it from the script's directory."""
+    import gmatpy
+
+    mission = tmp_path / "mission"
+    (mission / "grav").mkdir(parents=True)
+    data = Path(gmatpy.__file__).parent / "data" / "gravity" / "earth" / "JGM2.cof"
+    shutil.copy(data, mission / "grav" / "JGM2.cof")
+    text = (ROOT / "examples" / "missions" / "leo_report.script").read_text()
+    (mission / "main.script").write_text(
+        text.replace(
+            "FM.PointMasses = {Earth};",
+            "FM.GravityField.Earth.Degree = 4;\nFM.GravityField.Earth.Order = 4;\n"
+            "FM.GravityField.Earth.PotentialFile = 'grav/JGM2.cof';  % beside the script",
+        )
+    )
+    closure = resolve(mission / "main.script")
+    assert [(m.written, m.named_in) for m in closure.members] == [
+        ("grav/JGM2.cof", "main.script, line 23: PotentialFile")
+    ]
+    out = tmp_path / "sweep"
+    sweep = xs.run(mission / "main.script", xs.grid(SPACE), out=out, workers=1, progress=False)
+    assert sweep.counts == {"ok": 2, "failed": 0, "pending": 0}, sweep.failed()
+    assert (out / "script" / "grav" / "JGM2.cof").read_bytes() == data.read_bytes()
+    # A file GMAT finds in its own data directories is not the sweep's to keep.
+    assert resolve(ROOT / "examples" / "missions" / "leo_drag.script").members == ()
+
+
+@pytest.mark.gmat
 def test_a_missing_side_file_is_refused(mission: Path, tmp_path: Path) -> None:
     with pytest.raises(xs.ScriptNotFoundError, match="files="):
         xs.run(

@@ -3,7 +3,10 @@
 GMAT resolves a relative ``#Include`` path against the directory of the
 script it loads (the main script, also for an include inside an included
 file), then against the process's working directory; an absolute path is
-taken as it is. At plan time the closure is resolved the same way, and the
+taken as it is. Input files named by a field GMAT reads (a SPICE kernel, a
+gravity potential file given by relative path: :data:`INPUT_FIELDS`) that
+exist beside the script join it too. At plan time the closure is resolved
+the same way, and the
 sweep keeps a copy of every file in it under ``script/``, laid out as the
 originals are relative to one another, so that each relative ``#Include``
 finds the same bytes from the copy: in the planning check, in every run, on
@@ -31,6 +34,35 @@ from xsweep._manifest import canonical_script_bytes, script_sha256
 
 CLOSURE_DIR = "script"
 _INCLUDE = re.compile(r"""^\s*#Include\s+(?:'([^']*)'|"([^"]*)"|(\S+))""", re.IGNORECASE)
+# Fields whose value names a file GMAT reads, resolving a relative path from the main
+# script's directory (outputs, such as a ReportFile's Filename, are not here).
+INPUT_FIELDS = frozenset(
+    {
+        "OrbitSpiceKernelName",
+        "AttitudeSpiceKernelName",
+        "SCClockSpiceKernelName",
+        "FrameSpiceKernelName",
+        "PlanetarySpiceKernelName",
+        "CenterOfMassTableFileName",
+        "MomentOfInertiaTableFileName",
+        "MassPropertiesTableFilePath",
+        "SPADSRPFile",
+        "SPADDragFile",
+        "ShapeFileName",
+        "PotentialFile",
+        "TideFile",
+        "CSSISpaceWeatherFile",
+        "SchattenFile",
+        "EopFileName",
+        "SPKFilename",
+        "PCKFilename",
+        "DEFilename",
+        "FunctionPath",
+        "AttitudeFileName",
+        "EphemerisName",
+    }
+)
+_ASSIGN = re.compile(r"^\s*[A-Za-z_]\w*(?:\.\w+)*\.(?P<field>\w+)\s*=\s*(?P<value>[^%;]+)")
 
 
 @dataclass(frozen=True)
@@ -153,6 +185,11 @@ def resolve(
     pending = [main]
     while pending:
         current = pending.pop(0)
+        for written, line, field in _inputs(current):
+            found = _find(written, base, None)  # GMAT looks beside the main script only
+            if found is not None and found != main and found not in members:
+                named_in = f"{_name(current, base)}, line {line}: {field}"
+                members[found] = Member(written, found, named_in)
         for written, line in _includes(current):
             found = _find(written, base, here)
             named_in = f"{_name(current, base)}, line {line}: #Include '{written}'"
@@ -183,8 +220,28 @@ def _includes(path: Path) -> Iterator[tuple[str, int]]:
             yield next(g for g in match.groups() if g is not None), number
 
 
-def _find(written: str, base: Path, cwd: Path) -> Path | None:
-    candidates = [Path(written)] if os.path.isabs(written) else [base / written, cwd / written]
+def _inputs(path: Path) -> Iterator[tuple[str, int, str]]:
+    """Yield ``(path as written, line number, field)`` for each input file a line names.
+
+    A name GMAT finds in its own data directories (``'JGM3.cof'``) does not
+    exist beside the script and is left out by the caller.
+    """
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _ASSIGN.match(line)
+        if match is None or match.group("field") not in INPUT_FIELDS:
+            continue
+        for item in match.group("value").strip().strip("{}").split(","):
+            written = item.strip().strip("'\"").strip()
+            if written:
+                yield written, number, match.group("field")
+
+
+def _find(written: str, base: Path, cwd: Path | None) -> Path | None:
+    if os.path.isabs(written):
+        candidates = [Path(written)]
+    else:
+        candidates = [base / written] + ([] if cwd is None else [cwd / written])
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
