@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from distributed import Client, LocalCluster
 
+import xsweep as xs
 from _helpers import MISSIONS
 from xsweep._tasks import GmatChildPlugin, execute_run
 from xsweep.gmat.child import RunRequest
@@ -108,3 +110,27 @@ def test_a_full_disk_is_returned_not_raised_and_crosses_processes(tmp_path: Path
             errno.ENOSPC,
             str(full),
         )
+
+
+@pytest.mark.gmat
+def test_the_planning_child_runs_the_first_workers_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """One GMAT child boots for a one-worker sweep on the embedded cluster, not two."""
+    from xsweep.gmat import child as child_module
+
+    started: list[int] = []
+    original = child_module.GmatChild.start
+
+    def counting(self: Any, *, wait: bool = True) -> None:
+        original(self, wait=wait)
+        started.append(self.pid)
+
+    monkeypatch.setattr(child_module.GmatChild, "start", counting)
+    space = xs.grid({"Sat.SMA": [7000.0, 7100.0]})
+    sweep = xs.run(MISSIONS / "leo_report.script", space, out=tmp_path / "s", workers=1,
+                   progress=False)  # fmt: skip
+    assert sweep.counts["ok"] == 2
+    assert len(started) == 1
+    assert {r.outcome.pid for r in sweep.manifest.runs.values()} == set(started)
+    assert child_module._SPARES == {}  # nothing left behind

@@ -77,6 +77,18 @@ def _first_line(text: Any) -> str:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from xsweep.gmat.child import GmatChild, close_spares, offer_child
+
+    if args.scheduler is None and args.isolation != "process":
+        # The planning check's GMAT child boots while this process imports xarray and Dask.
+        offer_child(GmatChild(args.engine or "auto", args.gmat_root, wait=False))
+    try:
+        return _run_command(args)
+    finally:
+        close_spares()
+
+
+def _run_command(args: argparse.Namespace) -> int:
     import xsweep as xs
 
     method = args.method or "monte_carlo"

@@ -96,6 +96,12 @@ class Cluster:
         """Whether the planning check runs on a worker: a given cluster with warm children."""
         return self.given is not None and self.opts.isolation == "worker"
 
+    @property
+    def workers_here(self) -> bool:
+        """Whether the workers will be threads of this process, each with a warm child."""
+        processes = bool(self.cluster_kwargs.get("processes", False))
+        return self.given is None and not processes and self.opts.isolation == "worker"
+
     def plugin(self) -> GmatChildPlugin | None:
         """Return the plugin that gives each worker its warm GMAT child (none for ``process``)."""
         if self.opts.isolation != "worker":

@@ -153,21 +153,27 @@ def staged(planned: PlannedScript) -> Iterator[Path]:
 
 
 def check_plan_here(
-    script: Path, space: Space, opts: Options, child: GmatChild | None = None
+    script: Path,
+    space: Space,
+    opts: Options,
+    child: GmatChild | None = None,
+    *,
+    keep: bool = False,
 ) -> EngineInfo:
-    """Load the script in a throw-away GMAT child and write run 0's values into it.
+    """Load the script in a GMAT child and write run 0's values into it.
 
     Every field is checked (existence, close-name suggestions, value type)
     before anything is written or any worker starts. The check runs in a
     child so the client process never loads GMAT; pass ``child`` to use one
-    already booting. The child is closed either way.
+    already booting. The child is closed afterwards unless ``keep``.
     """
     if child is None:
         child = GmatChild(opts.engine, opts.gmat_root, wait=False)
     try:
         info = child.check(CheckRequest(str(script), space.run(0).overrides))
     finally:
-        child.close()
+        if not keep:
+            child.close()
     assert isinstance(info, EngineInfo)
     return info
 

@@ -40,7 +40,7 @@ from xsweep._plan import (
 )
 from xsweep._reparse import reparse_outputs
 from xsweep._space import Space
-from xsweep.gmat.child import GmatChild
+from xsweep.gmat.child import GmatChild, close_spares, offer_child, take_child
 from xsweep.store.live import LiveStore
 
 if TYPE_CHECKING:
@@ -209,7 +209,11 @@ def run(
     # On a cluster the caller gave, a worker's warm GMAT child checks the plan; otherwise a
     # planning child boots here while the embedded scheduler starts (its workers start
     # only once the plan passed, and before anything is written).
-    child = None if cluster.plans_on_workers else GmatChild(opts.engine, opts.gmat_root, wait=False)
+    child = None
+    if not cluster.plans_on_workers:  # one the caller started early (the CLI), else a new one
+        child = take_child(opts.engine, opts.gmat_root) or GmatChild(
+            opts.engine, opts.gmat_root, wait=False
+        )
     try:  # what is checked is what is copied: the bytes read once, laid out as the copy
         with cluster:
             if child is None:
@@ -219,7 +223,10 @@ def run(
                 )
             else:
                 with staged(planned) as main:
-                    info = check_plan_here(main, sp, opts, child)
+                    info = check_plan_here(main, sp, opts, child, keep=cluster.workers_here)
+                if cluster.workers_here:  # the first worker runs on the planning child
+                    offer_child(child)
+                    child = None
                 cluster.start_workers(sp.n_runs)
             sha, main = write_plan(out_dir, planned, sp, opts, info)
             with disk_full_is_resumable(out_dir), ManifestWriter(out_dir) as writer:
@@ -237,6 +244,7 @@ def run(
     finally:
         if child is not None:
             child.close()
+        close_spares()  # one no worker adopted
     return Sweep(out_dir)
 
 

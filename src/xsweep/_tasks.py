@@ -26,7 +26,7 @@ from xsweep._closure import write_copy
 from xsweep._errors import DiskFullError
 from xsweep._paths import sweep_of_run_dir
 from xsweep._records import RunOutcome
-from xsweep.gmat.child import CheckRequest, GmatChild, RunRequest
+from xsweep.gmat.child import CheckRequest, GmatChild, RunRequest, take_child
 
 Isolation = Literal["worker", "process"]
 ISOLATIONS: tuple[Isolation, ...] = get_args(Isolation)
@@ -82,9 +82,13 @@ class GmatChildPlugin(WorkerPlugin):
         if "_children" not in self.__dict__:
             self._lock = threading.Lock()
             self._children: dict[tuple[int, int], GmatChild] = {}
+        # A spare from this process (the planning child), else one booting in the background
+        # (key: no thread yet) while the worker finishes starting.
+        spare = take_child(self.engine, self.gmat_root)
         with self._lock:
-            # Booting in the background (key: no thread yet): the worker finishes starting.
-            self._children[(id(worker), -1)] = GmatChild(self.engine, self.gmat_root, wait=False)
+            self._children[(id(worker), -1)] = spare or GmatChild(
+                self.engine, self.gmat_root, wait=False
+            )
 
     def teardown(self, worker: Any) -> None:
         """Stop the worker's children with it: no orphan GMAT processes."""

@@ -24,6 +24,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -360,3 +361,37 @@ if __name__ == "__main__":
     # interpreter's teardown, which only delays the sweep's shutdown.
     sys.stderr.flush()
     os._exit(0)
+
+
+# Warm GMAT children this process holds for its in-process workers to adopt: the
+# planning check's child (started while the client is still importing) runs the first
+# worker's runs, instead of a second child booting after the check.
+_SPARES: dict[tuple[str, str | None], list[GmatChild]] = {}
+_SPARES_LOCK = threading.Lock()
+
+
+def offer_child(child: GmatChild) -> None:
+    """Hand a warm child to the next in-process worker that starts (see :func:`take_child`)."""
+    with _SPARES_LOCK:
+        _SPARES.setdefault((child.engine, child.gmat_root), []).append(child)
+
+
+def take_child(engine: str, gmat_root: str | None) -> GmatChild | None:
+    """Take a live spare child of this engine, if this process holds one."""
+    with _SPARES_LOCK:
+        spares = _SPARES.get((engine, gmat_root), [])
+        while spares:
+            child = spares.pop()
+            if child.proc is not None and child.proc.poll() is None:
+                return child
+            child.close()
+    return None
+
+
+def close_spares() -> None:
+    """Stop every spare child no worker adopted."""
+    with _SPARES_LOCK:
+        children = [c for spares in _SPARES.values() for c in spares]
+        _SPARES.clear()
+    for child in children:
+        child.close()
