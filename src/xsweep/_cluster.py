@@ -133,6 +133,8 @@ class Cluster:
             "processes": False,
             **self.cluster_kwargs,
         }
+        if not self.progress:  # nobody is shown its link: no dashboard (and no Bokeh import)
+            kwargs.setdefault("dashboard_address", None)
         # Each worker boots its GMAT child while it starts up; the caller's plugins too.
         kwargs["plugins"] = {*kwargs.get("plugins", ()), *(() if plugin is None else (plugin,))}
         if not kwargs["processes"]:
