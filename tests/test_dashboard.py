@@ -38,6 +38,11 @@ def _sweeps(page: str) -> list[dict[str, Any]]:
         if exc.code != 404:  # 404: before the sweep put its page up
             raise
         return []
+    except urllib.error.URLError as exc:
+        # Refused: the sweep ended (and its cluster closed) since the caller looked.
+        if not isinstance(exc.reason, ConnectionRefusedError):
+            raise
+        return []
 
 
 def _watch(page: str, done: threading.Event | subprocess.Popen[str]) -> list[dict[str, Any]]:

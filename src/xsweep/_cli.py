@@ -283,9 +283,14 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
 
 def _cmd_open(args: argparse.Namespace) -> int:
+    import xarray as xr
+
     import xsweep as xs
 
-    print(xs.open_sweep(args.dir, group=args.group, verify=args.verify))
+    ds = xs.open_sweep(args.dir, group=args.group, verify=args.verify)
+    # Every variable, none folded into "...": the store lists them in no fixed order.
+    with xr.set_options(display_max_rows=len(ds.variables) + 1):  # type: ignore[no-untyped-call]
+        print(ds)
     return EXIT_OK
 
 
