@@ -27,6 +27,11 @@ across repeats; the table shows medians. Contenders:
   fake GMAT root of ``../shared/bench/make_fake_root.py``. It returns the
   aggregated DataFrame, so its time includes aggregation.
 
+Each contender's CPU is reported per run: in its own process (for xsweep, the
+client, the embedded scheduler and the worker threads, imports and start-up
+included) and in its child processes (for xsweep, the GMAT children; for
+gmat-sweep joblib, its loky workers, which run GMAT themselves).
+
 Aggregation is then measured on its own, in a fresh interpreter on the
 sweep just written (imports done before the clock starts): for xsweep,
 ``open_sweep(...).xsweep.to_dataframe()`` (the store is already built);
@@ -181,7 +186,17 @@ def _one(contender: str, mission: str, n: int, workers: int, work: Path) -> dict
     else:
         run_gmat_sweep(n, tof, workers, work, dask=contender == "gmat-sweep-dask")
     wall = time.perf_counter() - t0
-    return {"wall_s": wall, "runs_per_s": n / wall, "client_rss_mb": _rss_mb()}
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # exited children, waited for
+    return {
+        "wall_s": wall,
+        "runs_per_s": n / wall,
+        "client_rss_mb": _rss_mb(),
+        # This process's CPU (for xsweep: the client, the scheduler and the worker
+        # threads, imports included) and its children's (xsweep: the GMAT children).
+        "self_cpu_ms_per_run": 1e3 * (own.ru_utime + own.ru_stime) / n,
+        "children_cpu_ms_per_run": 1e3 * (kids.ru_utime + kids.ru_stime) / n,
+    }
 
 
 # Aggregation of the sweep a contender just wrote, by the contender's own means.
@@ -312,13 +327,19 @@ def main(argv: list[str] | None = None) -> int:
         f"\nmission={args.mission} N={args.n} workers={args.workers} "
         f"repeats={args.repeats} (medians)\n"
     )
-    print("| contender | runs/s | vs limit | xsweep vs it | client peak RSS MB |")
-    print("| --- | --- | --- | --- | --- |")
+    print(
+        "| contender | runs/s | vs limit | xsweep vs it | client peak RSS MB "
+        "| CPU/run in the process, ms | CPU/run in its children, ms |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     xs_rate = med.get("xsweep", {}).get("runs_per_s")
     for c, m in med.items():
         vs_limit = f"{m['runs_per_s'] / limit:.2f}" if limit else "-"
         vs_xs = f"{xs_rate / m['runs_per_s']:.2f}x" if xs_rate and c != "xsweep" else "-"
-        print(f"| {c} | {m['runs_per_s']:.2f} | {vs_limit} | {vs_xs} | {m['client_rss_mb']:.0f} |")
+        print(
+            f"| {c} | {m['runs_per_s']:.2f} | {vs_limit} | {vs_xs} | {m['client_rss_mb']:.0f} "
+            f"| {m['self_cpu_ms_per_run']:.1f} | {m['children_cpu_ms_per_run']:.1f} |"
+        )
     if gs and xs_rate:
         print(f"\nxsweep / gmat-sweep (joblib): {xs_rate / gs:.2f}")
     lean = med.get("limit-lean", {}).get("runs_per_s")

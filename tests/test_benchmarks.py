@@ -82,5 +82,8 @@ def test_compare_runs_its_gmat_contenders(tmp_path: Path) -> None:
     runs = json.loads(out.read_text())["runs"]
     assert sorted(runs) == sorted(only)
     assert all(r[0]["runs_per_s"] > 0 for r in runs.values())
+    # xsweep's GMAT runs in child processes, the limit's in its pool's: both have CPU there.
+    assert runs["xsweep"][0]["children_cpu_ms_per_run"] > 0
+    assert runs["limit"][0]["children_cpu_ms_per_run"] > 0
     assert "xsweep / limit-lean" in proc.stdout
     assert runs["xsweep"][0]["agg_rows"] == 8  # 4 runs of 2 rows, aggregated
