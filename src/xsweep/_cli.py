@@ -175,15 +175,12 @@ def summary(path: str, *, failed_limit: int = 10) -> dict[str, Any]:
 def output_problems(manifest: Any) -> list[dict[str, Any]]:
     """Group the ok runs' unwritten outputs by output and status: runs, first message."""
     groups: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for rec in manifest.runs.values():
-        if rec.status != "ok":
-            continue
-        for p in rec.outcome.problems:
-            entry = groups.setdefault(
-                (p.kind, p.name, p.status),
-                {"kind": p.kind, "name": p.name, "status": p.status, "runs": 0, "error": p.error},
-            )
-            entry["runs"] += 1
+    for _, p in manifest.output_problems():
+        entry = groups.setdefault(
+            (p.kind, p.name, p.status),
+            {"kind": p.kind, "name": p.name, "status": p.status, "runs": 0, "error": p.error},
+        )
+        entry["runs"] += 1
     return [groups[k] for k in sorted(groups)]
 
 

@@ -95,23 +95,16 @@ class Sweep:
         by ``run_id``. ``xs.resume(path, reparse=True)`` parses unparsed ones
         again from their kept files.
         """
-        rows = [
-            {"run_id": rec.run_id, **p.to_dict()}
-            for rec in self.manifest.runs.values()
-            if rec.status == "ok"
-            for p in rec.outcome.problems
-        ]
+        rows = [{"run_id": run_id, **p.to_dict()} for run_id, p in self.manifest.output_problems()]
         columns = ["run_id", "kind", "name", "status", "error", "raw"]
-        return pd.DataFrame(rows, columns=columns).set_index("run_id").sort_index()
+        return pd.DataFrame(rows, columns=columns).set_index("run_id")
 
     @property
     def output_counts(self) -> dict[str, int]:
         """Count the (run, output) pairs of ok runs not written: ``unparsed`` and ``absent``."""
         counts = dict.fromkeys(("unparsed", "absent"), 0)
-        for rec in self.manifest.runs.values():
-            if rec.status == "ok":
-                for p in rec.outcome.problems:
-                    counts[p.status] += 1
+        for _, p in self.manifest.output_problems():
+            counts[p.status] += 1
         return counts
 
     def read(self, run_id: int, output: str | None = None) -> pd.DataFrame:

@@ -35,7 +35,7 @@ import filelock
 from xsweep._atomic import atomic_path
 from xsweep._errors import ManifestCorruptError, SweepLockedError
 from xsweep._paths import LOCK_NAME, MANIFEST_NAME
-from xsweep._records import RunRecord, is_int, json_safe
+from xsweep._records import OutputProblem, RunRecord, is_int, json_safe
 
 SCHEMA_VERSION = 1
 
@@ -124,6 +124,15 @@ class Manifest:
             out[rec.status] += 1
         out["pending"] = self.n_runs - len(self.runs)
         return out
+
+    def output_problems(self) -> list[tuple[int, OutputProblem]]:
+        """Return ``(run_id, problem)`` for every unwritten output of an ok run, by run id."""
+        return [
+            (run_id, problem)
+            for run_id, rec in sorted(self.runs.items())
+            if rec.status == "ok"
+            for problem in rec.outcome.problems
+        ]
 
     def failed(self) -> dict[int, RunRecord]:
         """Return the records of the runs whose latest outcome is ``failed``."""

@@ -313,10 +313,10 @@ def resolve_script(
     )
     # Keep the sweep self-contained: the drifted script is copied in, named by its hash.
     if closure.members:
-        copy = sweep_dir / f"{CLOSURE_DIR}-{found[:12]}" / closure.main_member
-        if not copy.exists():
-            write_copy(sweep_dir / f"{CLOSURE_DIR}-{found[:12]}", closure.read())
-        return copy, found, True
+        drifted = sweep_dir / f"{CLOSURE_DIR}-{found[:12]}"
+        if not (drifted / closure.main_member).exists():
+            write_copy(drifted, closure.read())
+        return drifted / closure.main_member, found, True
     copy = sweep_dir / drifted_script_name(found)
     if not copy.exists():
         with atomic_path(copy, fsync=True) as tmp:
