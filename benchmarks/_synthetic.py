@@ -43,8 +43,12 @@ def _report(steps: int, sma: float, rng: np.random.Generator) -> pa.Table:
     return pa.table(data)
 
 
-def make_sweep(path: Path, n_runs: int, steps: int, *, seed: int = 0) -> Path:
-    """Write a synthetic sweep of ``n_runs`` runs with ``steps``-row reports to ``path``."""
+def make_sweep(path: Path, n_runs: int, steps: int, *, seed: int = 0, shared: bool = False) -> Path:
+    """Write a synthetic sweep of ``n_runs`` runs with ``steps``-row reports to ``path``.
+
+    With ``shared``, every ok run's record names run 0's Parquet (written once):
+    a sweep of many runs made in a second, for what reads runs, not writes them.
+    """
     path.mkdir(parents=True, exist_ok=True)
     space = xs.Space(xs.monte_carlo(n_runs, {"Sat.SMA": ("normal", 7000.0, 50.0)}, seed=seed))
     sha = "0" * 64
@@ -68,6 +72,7 @@ def make_sweep(path: Path, n_runs: int, steps: int, *, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     smas = space.dataset["Sat.SMA"].values
     lines = []
+    out: dict[str, object] = {}
     for run_id in range(n_runs):
         run_dir = f"runs/run-{run_id:06d}"
         record: dict[str, object] = {
@@ -84,6 +89,8 @@ def make_sweep(path: Path, n_runs: int, steps: int, *, seed: int = 0) -> Path:
         if run_id % FAIL_EVERY == FAIL_EVERY - 1:
             record |= {"status": "failed", "reason": "gmat-error", "error": "synthetic failure"}
             record["outputs"] = []
+        elif shared and run_id > 0:
+            pass  # run 0's output
         else:
             (path / run_dir).mkdir(parents=True, exist_ok=True)
             rows = steps - int(rng.integers(0, max(steps // 10, 1)))  # adaptive steps differ
@@ -96,6 +103,7 @@ def make_sweep(path: Path, n_runs: int, steps: int, *, seed: int = 0) -> Path:
                 "path": f"{run_dir}/report-RF.parquet",
                 "rows": rows,
             }
+        if record.get("status") != "failed":
             record |= {"status": "ok", "reason": None, "outputs": [out]}
         lines.append(json.dumps(record) + "\n")
     with open(path / MANIFEST_NAME, "a", encoding="utf-8") as f:

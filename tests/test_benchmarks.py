@@ -23,7 +23,14 @@ from _helpers import ROOT
 
 os.environ["XSWEEP_BENCH_QUICK"] = "1"  # read when the suites are imported
 
-MODULES = ["bench_plan", "bench_manifest", "bench_run", "bench_sweep", "bench_store"]
+MODULES = [
+    "bench_plan",
+    "bench_manifest",
+    "bench_run",
+    "bench_sweep",
+    "bench_store",
+    "bench_derive",
+]
 PREFIXES = ("time_", "peakmem_", "mem_", "track_")
 
 
@@ -39,7 +46,7 @@ def _cases() -> Iterator[Any]:
             for combo in combos:
                 marks = (
                     [pytest.mark.gmat, pytest.mark.slow]
-                    if name in ("bench_run", "bench_sweep")
+                    if name in ("bench_run", "bench_sweep", "bench_derive")
                     else []
                 )
                 yield pytest.param(

@@ -42,6 +42,7 @@ PLOTS = [
     "resume_killed",
     "archive_round_trip",
     "watch_live",
+    "hohmann_derive",
 ]
 
 

@@ -20,6 +20,8 @@ ORDER = [
     "_errors",
     "_atomic",
     "_epochs",
+    "derived",
+    "_derive",
     "_records",
     "_paths",
     "_draws",
@@ -37,6 +39,7 @@ ORDER = [
     "_source",
     "store",
     "store.layout",
+    "store.derived",
     "store.write",
     "store.live",
     "store.open",
@@ -48,8 +51,9 @@ ORDER = [
     "_cluster",
     "_dispatch",
     "_handle",
-    "_sweep",
     "_archive",
+    "_session",
+    "_sweep",
     "_analysis",
     "_accessor",
     "_cli_space",
@@ -121,10 +125,12 @@ def test_the_public_table_is_what_type_checkers_see() -> None:
             for stmt in node.body:
                 assert isinstance(stmt, ast.ImportFrom)
                 typed |= {a.name: str(stmt.module) for a in stmt.names}
+    assert typed.pop("derived") == "xsweep"  # the built-in derive functions, a module
     assert typed == xs._PUBLIC
     for name, module in xs._PUBLIC.items():
         assert getattr(xs, name) is getattr(sys.modules[module], name)
-    assert sorted(xs.__all__) == sorted([*xs._PUBLIC, "__version__"])
+    assert sorted(xs.__all__) == sorted([*xs._PUBLIC, "__version__", "derived"])
+    assert xs.derived is sys.modules["xsweep.derived"]
 
 
 def test_modules_and_functions_stay_small() -> None:

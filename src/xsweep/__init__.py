@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from xsweep._version import __version__ as __version__
 
 if TYPE_CHECKING:  # what type checkers see; tests/test_layering.py checks it against _PUBLIC
+    from xsweep import derived as derived
     from xsweep._analysis import (
         final as final,
     )
@@ -24,6 +25,7 @@ if TYPE_CHECKING:  # what type checkers see; tests/test_layering.py checks it ag
     )
     from xsweep._archive import archive as archive
     from xsweep._archive import extract as extract
+    from xsweep._derive import DeriveResult as DeriveResult
     from xsweep._designs import (
         grid as grid,
     )
@@ -96,6 +98,7 @@ if TYPE_CHECKING:  # what type checkers see; tests/test_layering.py checks it ag
     from xsweep._handle import Sweep as Sweep
     from xsweep._records import OutputFile as OutputFile
     from xsweep._records import RunOutcome as RunOutcome
+    from xsweep._session import derive as derive
     from xsweep._source import Verification as Verification
     from xsweep._source import verify as verify
     from xsweep._space import Run as Run
@@ -103,6 +106,7 @@ if TYPE_CHECKING:  # what type checkers see; tests/test_layering.py checks it ag
     from xsweep._sweep import extend as extend
     from xsweep._sweep import resume as resume
     from xsweep._sweep import run as run
+    from xsweep.derived import Quantity as Quantity
     from xsweep.gmat.engine import EngineInfo as EngineInfo
     from xsweep.gmat.engine import get_engine as get_engine
     from xsweep.gmat.mission import run_mission as run_mission
@@ -143,6 +147,9 @@ _PUBLIC = {
     "run": "xsweep._sweep",
     "resume": "xsweep._sweep",
     "extend": "xsweep._sweep",
+    "derive": "xsweep._session",
+    "Quantity": "xsweep.derived",
+    "DeriveResult": "xsweep._derive",
     "Sweep": "xsweep._handle",
     "run_mission": "xsweep.gmat.mission",
     "read_output": "xsweep.gmat.outputs",
@@ -158,8 +165,9 @@ _PUBLIC = {
     "Verification": "xsweep._source",
     "verify": "xsweep._source",
 }
-__all__ = sorted([*_PUBLIC, "__version__"])
-_PLAIN = ("xsweep._errors", "xsweep._records")  # need no xarray, nor the accessor
+__all__ = sorted([*_PUBLIC, "__version__", "derived"])
+# Need no xarray, nor the accessor.
+_PLAIN = ("xsweep._errors", "xsweep._records", "xsweep._derive", "xsweep.derived")
 
 # GMAT children and the workers of an embedded cluster set XSWEEP_LEAN: they never touch
 # xarray, and skipping its import (and pandas') makes a sweep start ~0.4 s sooner.
@@ -168,6 +176,8 @@ if not _os.environ.get("XSWEEP_LEAN"):
 
 
 def __getattr__(name: str) -> Any:
+    if name == "derived":  # the built-in derive functions, a module
+        return importlib.import_module("xsweep.derived")
     if name in _PUBLIC:
         if _PUBLIC[name] not in _PLAIN:  # registered on first use, if lean
             importlib.import_module("xsweep._accessor")
@@ -178,4 +188,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+    return sorted(set(globals()) | set(_PUBLIC) | {"derived"})

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from xsweep._analysis import final, on_time_grid, to_dataframe
+from xsweep._analysis import derived_frame, final, on_time_grid, to_dataframe
 from xsweep._records import STATUS_FLAGS
 from xsweep._space import Space
 
@@ -115,9 +115,29 @@ class XsweepAccessor:
             name="output_status",
         )
 
+    def derived(self) -> pd.DataFrame:
+        """Return the derived quantities, one row per run (computes only them).
+
+        Indexed by ``run_id`` (by the parameter dims if the Dataset has no
+        ``run_id``): the parameter coordinates, ``status``, every derived
+        variable (an array value as one array per cell), ``derive_status``
+        (``"ok"``, ``"derive-failed"``, ``"none"``) and ``derive_error``. See
+        the Derived quantities page.
+        """
+        return derived_frame(self._ds)
+
     def to_dataframe(self) -> pd.DataFrame:
-        """Flatten the sweep into gmat-sweep's long DataFrame (see :func:`xsweep.to_dataframe`)."""
-        return to_dataframe(self._ds)
+        """Flatten the sweep into gmat-sweep's long DataFrame (see :func:`xsweep.to_dataframe`).
+
+        A Dataset of derived quantities only (no output axis) flattens to one
+        row per run, as :meth:`derived`.
+        """
+        ds = self._ds
+        if not any(a in ds.dims for a in ("step", "interval", "iteration")) and any(
+            "xsweep_derive_fn" in v.attrs for v in ds.data_vars.values()
+        ):
+            return derived_frame(ds)
+        return to_dataframe(ds)
 
     def final(self) -> xr.Dataset:
         """Each run's last row (see :func:`xsweep.final`)."""

@@ -353,3 +353,37 @@ def _longest(ds: xr.Dataset, name: str) -> np.ndarray:
         return np.zeros(0, dtype=stacked.dtype)
     best = int(valid.sum(axis=1).argmax())
     return np.asarray(stacked[best][valid[best]])
+
+
+def derived_frame(ds: xr.Dataset) -> pd.DataFrame:
+    """Flatten an opened sweep's derived quantities into one row per run."""
+    from xsweep._derive import DERIVE_FLAGS
+
+    names = [str(n) for n, v in ds.data_vars.items() if "xsweep_derive_fn" in v.attrs]
+    if not names:
+        raise ConfigError("this Dataset holds no derived quantities (see the derive= option)")
+    dims = [str(d) for d in ds[names[0]].dims[: len(ds["run_id"].dims)]] if "run_id" in ds else []
+    if not dims:
+        dims = [str(d) for d in ds[names[0]].dims if d in ds.coords or d in ds.indexes]
+    template = ds[names[0]].isel({d: 0 for d in ds[names[0]].dims if d not in dims})
+    n = int(np.prod([ds.sizes[d] for d in dims]))
+    cols: dict[str, Any] = {}
+    for coord in ds.coords:
+        if ds[coord].dims and set(ds[coord].dims) <= set(dims):
+            cols[str(coord)] = ds[coord].broadcast_like(template).transpose(*dims).values.ravel()
+    if "status" in ds:
+        flags = np.asarray(list(STATUS_FLAGS), dtype=object)
+        cols["status"] = flags[ds["status"].transpose(*dims).values.ravel()]
+    for name in names:
+        values = ds[name].transpose(*dims, ...).values
+        own = values.shape[len(dims) :]
+        cols[name] = values.ravel() if not own else list(values.reshape(n, *own))
+    if "derive_status" in ds:
+        flags = np.asarray(list(DERIVE_FLAGS), dtype=object)
+        cols["derive_status"] = flags[ds["derive_status"].transpose(*dims).values.ravel()]
+        cols["derive_error"] = ds["derive_error"].transpose(*dims).values.ravel()
+    frame = pd.DataFrame(cols)
+    if "run_id" in ds:
+        frame.index = pd.Index(ds["run_id"].transpose(*dims).values.ravel(), name="run_id")
+        return frame.sort_index()
+    return frame

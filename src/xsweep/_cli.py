@@ -13,9 +13,10 @@ import gc
 import json
 import logging
 import math
+import os
 import statistics
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from xsweep._cli_parser import EXIT_USAGE, build_parser
@@ -63,12 +64,25 @@ def _finish(sweep: Any) -> int:
     print(f"xsweep: {sweep.path}: {_counts_line(counts, problems)}")
     for line in _problem_lines(problems):
         print(line)
+    if manifest.derive:
+        print(f"  derived values: {_derive_line(sweep.derive_counts)}")
     if counts["failed"] or counts["pending"]:
         for run_id, rec in sorted(manifest.failed().items())[:5]:
             print(f"  run {run_id}: {rec.outcome.reason}: {_first_line(rec.outcome.error)}")
         print(f"  details: xsweep show {sweep.path}")
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _derive_here(functions: Sequence[str] | None) -> Sequence[str] | None:
+    """Let ``--derive mod:fn`` import a module of the working directory, as ``python -m`` would."""
+    if functions and os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    return functions
+
+
+def _derive_line(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{n} {k}" for k, n in counts.items() if n or k == "ok") + " (ok runs)"
 
 
 def _first_line(text: Any) -> str:
@@ -105,7 +119,15 @@ def _run_command(args: argparse.Namespace) -> int:
     if args.command in ("monte-carlo", "lhs") and not args.perturb:
         raise SpecError(f"{args.command} needs at least one --perturb FIELD=DIST and --n")
     kwargs = _execution(args, fresh=True)
-    return _finish(xs.run(args.script, space, out=args.out, files=args.files, **kwargs))
+    sweep = xs.run(
+        args.script,
+        space,
+        out=args.out,
+        files=args.files,
+        derive=_derive_here(args.derive),
+        **kwargs,
+    )
+    return _finish(sweep)
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
@@ -116,6 +138,8 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         script=args.script,
         allow_script_drift=args.allow_script_drift,
         reparse=args.reparse,
+        derive=_derive_here(args.derive),
+        rederive=args.rederive,
         **_execution(args, fresh=False),
     )
     return _finish(sweep)
@@ -124,7 +148,28 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 def _cmd_extend(args: argparse.Namespace) -> int:
     import xsweep as xs
 
-    return _finish(xs.extend(args.dir, args.n, **_execution(args, fresh=False)))
+    return _finish(
+        xs.extend(
+            args.dir, args.n, derive=_derive_here(args.derive), **_execution(args, fresh=False)
+        )
+    )
+
+
+def _cmd_derive(args: argparse.Namespace) -> int:
+    import xsweep as xs
+
+    kwargs = _execution(args, fresh=True)
+    given = {k: kwargs.pop(k) for k in ("client", "workers", "timeout") if k in kwargs}
+    sweep = xs.derive(
+        args.dir,
+        _derive_here(args.functions),
+        out=args.out,
+        progress=kwargs["progress"],
+        consolidate=kwargs["consolidate"],
+        cluster_timeout=kwargs["cluster_timeout"],
+        **given,
+    )
+    return _finish(sweep)
 
 
 def summary(path: str, *, failed_limit: int = 10) -> dict[str, Any]:
@@ -169,6 +214,10 @@ def summary(path: str, *, failed_limit: int = 10) -> dict[str, Any]:
         ],
         "failed_not_listed": max(0, len(failed) - failed_limit),
         "output_problems": output_problems(manifest),
+        "derive": {
+            "functions": [str(e.get("fn")) for e in manifest.derive],
+            "counts": sweep.derive_counts if manifest.derive else {},
+        },
     }
 
 
@@ -222,6 +271,10 @@ def _print_summary(info: dict[str, Any]) -> None:
             f"duration   per run min {d['min']:.3f} s, median {d['median']:.3f} s, "
             f"mean {d['mean']:.3f} s, max {d['max']:.3f} s; total {d['total']:.1f} s"
         )
+    if info["derive"]["functions"]:
+        print(f"derived    {_derive_line(info['derive']['counts'])}")
+        for fn in info["derive"]["functions"]:
+            print(f"  {fn}")
     if info["output_problems"]:
         print("outputs not written (runs ok)")
         print("\n".join(_problem_lines(info["output_problems"])))
@@ -331,6 +384,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "samples": _cmd_run,
     "resume": _cmd_resume,
     "extend": _cmd_extend,
+    "derive": _cmd_derive,
     "show": _cmd_show,
     "consolidate": _cmd_consolidate,
     "archive": _cmd_archive,

@@ -82,6 +82,16 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _derive_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--derive",
+        action="append",
+        metavar="MODULE:FUNCTION",
+        help="derive per-run values with this function, after each run (repeatable; see "
+        "docs/derive.md)",
+    )
+
+
 def _space_options(parser: argparse.ArgumentParser, *, table: bool = False) -> None:
     group = parser.add_argument_group("parameter space")
     group.add_argument(
@@ -181,9 +191,14 @@ def _sweep_commands(sub: Any) -> None:
             "#Include'd files are found without it)",
         )
         _space_options(p, table=name == "samples")
+        _derive_option(p)
         _execution_options(p)
         p.set_defaults(method="latin_hypercube" if name == "lhs" else None)
+    _continue_commands(sub)
 
+
+def _continue_commands(sub: Any) -> None:
+    """Add the commands that continue a sweep: resume, extend, derive."""
     p = _subparser(
         sub,
         "resume",
@@ -200,6 +215,12 @@ def _sweep_commands(sub: Any) -> None:
         action="store_true",
         help="parse unparsed outputs again from their kept raw files (no GMAT)",
     )
+    _derive_option(p)
+    p.add_argument(
+        "--rederive",
+        action="store_true",
+        help="compute the derived values finished runs lack (no GMAT)",
+    )
     _execution_options(p)
 
     p = _subparser(
@@ -210,6 +231,21 @@ def _sweep_commands(sub: Any) -> None:
     )
     p.add_argument("dir", help="the sweep directory")
     p.add_argument("--n", type=_positive_int, required=True, help="samples to add")
+    _derive_option(p)
+    _execution_options(p)
+
+    p = _subparser(
+        sub,
+        "derive",
+        "Add or replace derived values of a finished sweep, from its Parquet (no GMAT).",
+        """
+        xsweep derive sweep/ mypkg.checks:miss mypkg.checks:dv
+        xsweep derive sweep.zip mypkg.checks:miss --out copy/
+        """,
+    )
+    p.add_argument("dir", help="the sweep directory, or a bundle zip (with --out)")
+    p.add_argument("functions", nargs="+", metavar="MODULE:FUNCTION", help="derive functions")
+    p.add_argument("--out", metavar="DIR", help="for a bundle: the directory to derive into")
     _execution_options(p)
 
 

@@ -23,6 +23,7 @@ import shutil
 import uuid
 import warnings
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +33,24 @@ from distributed.scheduler import KilledWorker
 
 from xsweep._cluster import Cluster
 from xsweep._dashboard import Publisher
+from xsweep._derive import DeriveFunction
 from xsweep._errors import _NO_SPACE, ClusterError, DiskFullError
-from xsweep._manifest import ManifestWriter
+from xsweep._manifest import Manifest, ManifestWriter
 from xsweep._paths import run_dir_name
 from xsweep._plan import Options
 from xsweep._records import RunOutcome, RunRecord
 from xsweep._space import Run, Space
 from xsweep._tasks import execute_run, execute_runs, run_key
 from xsweep.gmat.child import RunRequest
+from xsweep.store.derived import Schema
+from xsweep.store.layout import reserved_names
 from xsweep.store.live import BlockWriter, LiveStore
+
+
+def derived_schema(manifest: Manifest, space: Space) -> Schema:
+    """Return the sweep's derived quantities so far, to check new values against."""
+    results = (d for rec in manifest.runs.values() for d in rec.outcome.derived)
+    return Schema(reserved_names(space), results)
 
 
 def _progress_bar(total: int, *, disable: bool) -> Any:
@@ -75,6 +85,8 @@ class Dispatcher:
         Show a progress bar.
     store : bool
         Keep ``sweep.zarr`` up to date as blocks of runs finish.
+    derive : tuple of DeriveFunction
+        Called on every ok run, in its GMAT child, after it.
     """
 
     def __init__(
@@ -88,6 +100,7 @@ class Dispatcher:
         *,
         progress: bool,
         store: bool = True,
+        derive: tuple[DeriveFunction, ...] = (),
     ) -> None:
         self.writer = writer
         self.space = space
@@ -109,8 +122,14 @@ class Dispatcher:
         # Bound in a partial: Client.submit would take ``retries=`` as its own option.
         body = execute_run if opts.runs_per_task == 1 else execute_runs
         self._task = functools.partial(
-            body, timeout=opts.timeout, retries=opts.retries, isolation=opts.isolation
+            body,
+            timeout=opts.timeout,
+            retries=opts.retries,
+            isolation=opts.isolation,
+            derive=derive,
         )
+        assert writer.manifest is not None
+        self.schema = derived_schema(writer.manifest, space)
 
     def run(self, run_ids: Sequence[int]) -> None:
         """Run ``run_ids`` and record every outcome; return when all are recorded.
@@ -184,7 +203,13 @@ class Dispatcher:
             shutil.rmtree(run_dir)
         opts = self.opts
         return RunRequest(
-            self._script, run.overrides, run_dir, opts.engine, opts.gmat_root, opts.keep_raw
+            self._script,
+            run.overrides,
+            run_dir,
+            opts.engine,
+            opts.gmat_root,
+            opts.keep_raw,
+            run.labels,
         )
 
     def _record_all(self, runs: list[Run], result: Any) -> None:
@@ -197,6 +222,8 @@ class Dispatcher:
                 self._record(run, failure)
 
     def _record(self, run: Run, outcome: RunOutcome) -> None:
+        if outcome.derived:
+            outcome = replace(outcome, derived=self.schema.check(outcome.derived))
         record = RunRecord.of(
             run.run_id,
             run.index,

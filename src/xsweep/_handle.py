@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from xsweep._derive import derived_row
 from xsweep._errors import ConfigError, RunFailedError
 from xsweep._manifest import Manifest
 from xsweep._records import RunRecord
@@ -107,6 +108,36 @@ class Sweep:
             counts[p.status] += 1
         return counts
 
+    def derived(self) -> pd.DataFrame:
+        """Return every recorded run's derived values, one row per run, from the manifest.
+
+        Indexed by ``run_id``: the run's labels and field values, its
+        ``status``, then one column per derived quantity (NaN/NaT where a
+        run has none), ``derive_status`` (``"ok"``, ``"derive-failed"`` or
+        ``"none"``: not derived, or the run failed) and ``derive_error``.
+        """
+        rows = []
+        for rec in sorted(self.manifest.runs.values(), key=lambda r: r.run_id):
+            row: dict[str, Any] = {"run_id": rec.run_id, **rec.labels, **rec.overrides}
+            row["status"] = rec.status
+            row.update(derived_row(rec.outcome.derived))
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        if frame.empty:
+            return pd.DataFrame(columns=["status", "derive_status", "derive_error"])
+        ends = ["derive_status", "derive_error"]
+        frame = frame[[c for c in frame.columns if c not in ends] + ends]
+        return frame.set_index("run_id")
+
+    @property
+    def derive_counts(self) -> dict[str, int]:
+        """Count the ok runs by ``derive_status``: ``ok``, ``derive-failed``, ``none``."""
+        counts = dict.fromkeys(("ok", "derive-failed", "none"), 0)
+        for rec in self.manifest.runs.values():
+            if rec.status == "ok":
+                counts[derived_row(rec.outcome.derived)["derive_status"]] += 1
+        return counts
+
     def read(self, run_id: int, output: str | None = None) -> pd.DataFrame:
         """Read one run's output from its Parquet file, as gmat-run parsed it.
 
@@ -154,6 +185,8 @@ class Sweep:
         counts = self.counts
         parts = ", ".join(f"{v} {k}" for k, v in counts.items())
         problems = "".join(f", {v} outputs {k}" for k, v in self.output_counts.items() if v)
+        failed = self.derive_counts["derive-failed"]
+        problems += f", {failed} derive-failed" if failed else ""
         return f"<xsweep.Sweep {str(self.path)!r}: {sum(counts.values())} runs, {parts}{problems}>"
 
 

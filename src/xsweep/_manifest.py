@@ -67,6 +67,9 @@ class Manifest:
         Run id to its last recorded line (last-wins).
     extensions : list of dict
         The ``extend`` records, in order; the last one holds the current space.
+    derive : list of dict
+        The derive functions in effect (``fn``, ``sha256``, ``importable``):
+        the last ``derive`` record's.
     lines : int
         Number of valid lines read (header included).
     """
@@ -76,6 +79,7 @@ class Manifest:
     runs: dict[int, RunRecord] = field(default_factory=dict)
     extensions: list[dict[str, Any]] = field(default_factory=list)
     lines: int = 1
+    derive: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def space(self) -> dict[str, Any]:
@@ -163,6 +167,8 @@ def _parse(data: bytes, path: Path) -> tuple[Manifest, int]:
             _check_record(record, first=number == 1)
             if number == 1 or record["kind"] == "extend":
                 n_runs = record.get("n_runs")  # None: a newer schema, refused below
+            elif record["kind"] == "derive":
+                pass
             else:
                 record = RunRecord.from_dict(record)
                 if n_runs is not None and record.run_id >= n_runs:
@@ -190,13 +196,16 @@ def _parse(data: bytes, path: Path) -> tuple[Manifest, int]:
         )
     runs: dict[int, RunRecord] = {}
     extensions: list[dict[str, Any]] = []
+    derive: list[dict[str, Any]] = []
     for rec in records[1:]:
         if isinstance(rec, RunRecord):
             runs[rec.run_id] = rec
+        elif rec["kind"] == "derive":
+            derive = list(rec["functions"])
         else:
             extensions.append(rec)
     good_bytes = min(good_bytes, len(data))
-    return Manifest(path, header, runs, extensions, len(records)), good_bytes
+    return Manifest(path, header, runs, extensions, len(records), derive), good_bytes
 
 
 def _check_record(record: Mapping[str, Any], *, first: bool) -> None:
@@ -214,6 +223,13 @@ def _check_record(record: Mapping[str, Any], *, first: bool) -> None:
     if record.get("kind") == "extend":
         if not is_int(record.get("n_runs")) or not isinstance(record.get("space"), dict):
             raise ValueError("an extend record needs n_runs and space")
+        return
+    if record.get("kind") == "derive":
+        functions = record.get("functions")
+        if not isinstance(functions, list) or not all(
+            isinstance(f, dict) and isinstance(f.get("fn"), str) for f in functions
+        ):
+            raise ValueError("a derive record needs functions, a list of {fn, sha256}")
         return
     if record.get("kind") != "run":
         raise ValueError(f"unknown record kind {record.get('kind')!r}")
@@ -339,11 +355,21 @@ class ManifestWriter:
         """Append an ``extend`` record (the grown space) and fsync it."""
         self._write({"kind": "extend", **record})
 
-    def _write(self, record: Mapping[str, Any]) -> None:
+    def append_derive(self, functions: list[dict[str, Any]]) -> None:
+        """Append a ``derive`` record (the derive functions now in effect) and fsync it."""
+        self._write({"kind": "derive", "functions": functions})
+
+    def append_many(self, records: list[RunRecord]) -> None:
+        """Append several runs' records with one write and one fsync (re-derived values)."""
+        self._write(*({"kind": "run", **r.to_dict()} for r in records))
+
+    def _write(self, *records: Mapping[str, Any]) -> None:
         if self._fh is None:
             raise RuntimeError("ManifestWriter is not open")
-        line = json.dumps(record, allow_nan=False, default=json_safe)
-        data = memoryview(line.encode() + b"\n")
+        if not records:
+            return
+        lines = [json.dumps(r, allow_nan=False, default=json_safe) for r in records]
+        data = memoryview("\n".join(lines).encode() + b"\n")
         start = os.fstat(self._fh.fileno()).st_size
         try:
             while data:  # a raw write may take only part of it (a filling disk)

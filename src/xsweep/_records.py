@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any, Literal, get_args
 
+from xsweep._derive import DeriveResult
+
 Status = Literal["ok", "failed"]
 Reason = Literal["gmat-error", "exception", "crashed", "timeout"]
 OutputKind = Literal["report", "ephemeris", "contact", "solver"]
@@ -45,6 +47,8 @@ STORE_VARIABLES = (
     "error",
     "duration_s",
     "output_problems",
+    "derive_status",
+    "derive_error",
 )
 RESERVED = frozenset({*STORE_VARIABLES, *OUTPUT_AXES.values(), "gmat_s", "started", "ended"})
 
@@ -168,6 +172,9 @@ class RunOutcome:
         Path of GMAT's log, relative to the run directory.
     host, pid : str, int
         Where the run executed (the process that ran GMAT).
+    derived : tuple of DeriveResult
+        What each derive function gave for this run (an ok run of a sweep
+        that derives; a failed one never has any).
     """
 
     status: Status
@@ -183,6 +190,7 @@ class RunOutcome:
     pid: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
     problems: tuple[OutputProblem, ...] = ()
+    derived: tuple[DeriveResult, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -250,6 +258,7 @@ class RunOutcome:
             "host": self.host,
             "pid": self.pid,
             "extra": dict(self.extra),
+            **({"derived": [d.to_dict() for d in self.derived]} if self.derived else {}),
         }
 
     @classmethod
@@ -270,6 +279,7 @@ class RunOutcome:
             pid=_int(data.get("pid"), "pid"),
             extra=dict(data.get("extra", {})),
             problems=tuple(OutputProblem.from_dict(p) for p in data.get("output_problems", ())),
+            derived=tuple(DeriveResult.from_dict(d) for d in data.get("derived", ())),
         )
 
 
@@ -405,6 +415,8 @@ def _check_run_line(record: Mapping[str, Any]) -> None:
         if not isinstance(record["log"], str):
             raise ValueError("log must be a string")
         check_relative(record["log"], "log")
+    if not isinstance(record.get("derived", []), list):
+        raise ValueError("derived must be a list")
     for key in ("labels", "overrides", "extra"):
         if not isinstance(record.get(key, {}), dict):
             raise ValueError(f"{key} must be an object")

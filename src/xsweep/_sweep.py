@@ -13,35 +13,30 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from xsweep._cluster import Cluster
+from xsweep._derive import resolve
 from xsweep._dispatch import Dispatcher
 from xsweep._errors import ConfigError, disk_full_is_resumable
 from xsweep._handle import Sweep
-from xsweep._manifest import Manifest, ManifestWriter
-from xsweep._paths import MANIFEST_NAME, sweep_dir
+from xsweep._manifest import ManifestWriter
+from xsweep._paths import MANIFEST_NAME
 from xsweep._plan import (
-    RECORDED_OPTIONS,
-    Plan,
     check_plan_here,
     check_plan_on,
     check_workers,
     grown_plan,
     options,
     plan_script,
-    reopen,
-    resolve_script,
     staged,
     unfinished_plan,
     write_plan,
 )
-from xsweep._reparse import reparse_outputs
+from xsweep._session import Session, continue_sweep
 from xsweep._space import Space
 from xsweep.gmat.child import GmatChild, close_spares, offer_child, take_child
-from xsweep.store.live import LiveStore
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -68,6 +63,7 @@ def run(
     cluster_kwargs: Mapping[str, Any] | None = None,
     cluster_timeout: float = 60.0,
     files: Sequence[str | os.PathLike[str]] = (),
+    derive: Any = None,
 ) -> Sweep:
     """Run every point of ``space`` as a Dask task and record each outcome.
 
@@ -148,6 +144,14 @@ def run(
         ephemeris or attitude input, a data file given by relative path),
         copied in at their place relative to the script. Included files
         (``#Include``) are found and copied without being named here.
+    derive : callable, str, or a list of them
+        Derived quantities: each function is called once per ok run, in the
+        GMAT child that ran it, as ``fn(outputs, params)`` (the run's parsed
+        frames by output name, its labels and field values) and returns a
+        mapping of names to scalars or small arrays, stored over the
+        parameter dims (see the Derived quantities page). A ``"module:function"``
+        string is imported by name. A function that raises marks that run's
+        values ``derive-failed``; the run stays ok.
 
     Returns
     -------
@@ -193,6 +197,7 @@ def run(
         runs_per_task=runs_per_task,
     )
     check_workers(workers)
+    functions = resolve(derive)
     sp = space if isinstance(space, Space) else Space(space, dims=dims)
     out_dir = Path(out).expanduser().resolve()
     if (out_dir / MANIFEST_NAME).exists():
@@ -230,6 +235,10 @@ def run(
                 cluster.start_workers(sp.n_runs)
             sha, main = write_plan(out_dir, planned, sp, opts, info)
             with disk_full_is_resumable(out_dir), ManifestWriter(out_dir) as writer:
+                if functions:
+                    assert writer.manifest is not None
+                    writer.manifest.derive = [f.to_dict() for f in functions]
+                    writer.append_derive(writer.manifest.derive)
                 dispatcher = Dispatcher(
                     writer,
                     sp,
@@ -239,6 +248,7 @@ def run(
                     cluster,
                     progress=progress,
                     store=consolidate,
+                    derive=functions,
                 )
                 dispatcher.run(range(sp.n_runs))
     finally:
@@ -267,6 +277,8 @@ def resume(
     cluster_kwargs: Mapping[str, Any] | None = None,
     cluster_timeout: float = 60.0,
     reparse: bool = False,
+    derive: Any = None,
+    rederive: bool = False,
 ) -> Sweep:
     """Finish a sweep: rerun its failed and never-recorded runs, and only those.
 
@@ -295,6 +307,14 @@ def resume(
     reparse : bool
         Also parse again, from their kept raw files and without GMAT, the
         outputs gmat-run could not parse (:meth:`Sweep.output_problems`).
+    derive : callable, str, or a list of them
+        Derive functions to add to (or, by the same name, replace in) those
+        the sweep records; recorded ones are reloaded by name. Given, the
+        values finished runs lack (never computed, or ``derive-failed``) are
+        computed too, without GMAT.
+    rederive : bool
+        Compute the derived values finished runs lack, without GMAT, with the
+        recorded functions (after fixing one that failed, say).
 
     Returns
     -------
@@ -322,8 +342,9 @@ def resume(
     >>> xs.resume(out, workers=1, progress=False).failed()["reason"].tolist()
     ['gmat-error']
     """
-    session = _Session(**{k: v for k, v in locals().items() if k != "path"})
-    return _continue(path, session, unfinished_plan, sync_if_idle=True)
+    check_workers(workers)
+    session = Session(**{k: v for k, v in locals().items() if k != "path"})
+    return continue_sweep(path, session, unfinished_plan, sync_if_idle=True)
 
 
 def extend(
@@ -345,6 +366,7 @@ def extend(
     consolidate: bool = True,
     cluster_kwargs: Mapping[str, Any] | None = None,
     cluster_timeout: float = 60.0,
+    derive: Any = None,
 ) -> Sweep:
     """Add ``n`` samples to a Monte Carlo or Latin hypercube sweep and run only them.
 
@@ -359,7 +381,7 @@ def extend(
         The sweep directory.
     n : int
         Number of samples to add (>= 1).
-    client, script, allow_script_drift, workers, timeout, retries, isolation, engine, gmat_root, keep_raw, runs_per_task, progress, consolidate, cluster_kwargs, cluster_timeout
+    client, script, allow_script_drift, workers, timeout, retries, isolation, engine, gmat_root, keep_raw, runs_per_task, progress, consolidate, cluster_kwargs, cluster_timeout, derive
         As for :func:`resume`.
 
     Returns
@@ -384,83 +406,6 @@ def extend(
     >>> xs.extend(out, 2, workers=1, progress=False).counts
     {'ok': 4, 'failed': 0, 'pending': 0}
     """  # noqa: E501
-    session = _Session(**{k: v for k, v in locals().items() if k not in ("path", "n")})
-    return _continue(path, session, functools.partial(grown_plan, n), sync_if_idle=False)
-
-
-@dataclass(frozen=True)
-class _Session:
-    """The keyword arguments :func:`resume` and :func:`extend` share, as the caller gave them."""
-
-    client: Client | str | None
-    script: str | os.PathLike[str] | None
-    allow_script_drift: bool
-    workers: int | None
-    timeout: float | None
-    retries: int | None
-    isolation: Literal["worker", "process"] | None
-    engine: Literal["auto", "embedded", "desktop"] | None
-    gmat_root: str | os.PathLike[str] | None
-    keep_raw: bool | None
-    runs_per_task: int | None
-    progress: bool
-    consolidate: bool
-    cluster_kwargs: Mapping[str, Any] | None
-    cluster_timeout: float
-    reparse: bool = False
-
-    def given(self) -> dict[str, Any]:
-        """Return the execution options given (``None``: the one the sweep recorded)."""
-        return {name: getattr(self, name) for name in ("gmat_root", *RECORDED_OPTIONS)}
-
-
-def _continue(
-    path: str | os.PathLike[str], session: _Session, plan: Plan, *, sync_if_idle: bool
-) -> Sweep:
-    """Continue a sweep: reopen it locked, check the script, ``plan`` the runs, run them.
-
-    With nothing to run and ``sync_if_idle``, the store is brought up to date here.
-    """
-    check_workers(session.workers)
-    directory = sweep_dir(path)
-    with disk_full_is_resumable(directory), ManifestWriter(directory) as writer:
-        manifest, opts, space = reopen(writer, session.given())
-        to_run, sha, drifted = resolve_script(
-            directory, manifest, session.script, session.allow_script_drift
-        )
-        if drifted:
-            check_plan_here(to_run, space, opts)
-        reparsed = reparse_outputs(writer, manifest, directory) if session.reparse else {}
-        manifest.runs.update(reparsed)  # what the store's writers read from here on
-        space, run_ids, extension = plan(writer, manifest, space)
-        if run_ids:
-            cluster = Cluster(
-                session.client,
-                session.workers,
-                session.progress,
-                session.cluster_kwargs,
-                opts,
-                timeout=session.cluster_timeout,
-                path=directory,
-            )
-            with cluster:
-                cluster.start_workers(len(run_ids))  # a cluster that fails writes nothing
-                if extension is not None:
-                    writer.append_extension(extension)
-                dispatcher = Dispatcher(
-                    writer,
-                    space,
-                    to_run,
-                    sha,
-                    opts,
-                    cluster,
-                    progress=session.progress,
-                    store=session.consolidate,
-                )
-                dispatcher.run(run_ids)
-        elif session.consolidate and sync_if_idle:
-            assert writer.manifest is not None
-            LiveStore(directory, space, writer.manifest).sync()
-        if reparsed and session.consolidate:  # every record of this session is on disk now
-            LiveStore(directory, space, Manifest.load(writer.path)).rewrite(reparsed)
-    return Sweep(directory)
+    check_workers(workers)
+    session = Session(**{k: v for k, v in locals().items() if k not in ("path", "n")})
+    return continue_sweep(path, session, functools.partial(grown_plan, n), sync_if_idle=False)

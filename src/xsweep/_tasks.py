@@ -23,10 +23,11 @@ from typing import Any, Literal, get_args
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from xsweep._closure import write_copy
+from xsweep._derive import DeriveFunction, DeriveResult
 from xsweep._errors import DiskFullError
 from xsweep._paths import sweep_of_run_dir
 from xsweep._records import RunOutcome
-from xsweep.gmat.child import CheckRequest, GmatChild, RunRequest, take_child
+from xsweep.gmat.child import CheckRequest, DeriveRequest, GmatChild, RunRequest, take_child
 
 Isolation = Literal["worker", "process"]
 ISOLATIONS: tuple[Isolation, ...] = get_args(Isolation)
@@ -112,31 +113,66 @@ def execute_run(
     timeout: float | None = None,
     retries: int = 0,
     isolation: Isolation = "worker",
+    derive: tuple[DeriveFunction, ...] = (),
 ) -> RunOutcome | DiskFullError:
     """Run one mission on this worker's GMAT child; the Dask task body.
 
     ``retries`` reruns only ``crashed`` runs. With ``isolation="process"`` every
-    attempt gets a fresh interpreter. Returns (not raises) a
-    :class:`DiskFullError` if the disk filled up: the run is then not recorded,
-    and the worker does not log it as a failed task.
+    attempt gets a fresh interpreter. An ok run's ``derive`` functions are
+    called next, in the same child, bounded by ``timeout`` on their own.
+    Returns (not raises) a :class:`DiskFullError` if the disk filled up: the
+    run is then not recorded, and the worker does not log it as a failed task.
     """
     attempts = 0
     while True:
         attempts += 1
+        fresh = None
         if isolation == "process":
-            fresh = GmatChild(request.engine, request.gmat_root)
-            try:
-                outcome = fresh.run(request, timeout=timeout)
-            finally:
-                fresh.close()
+            child = fresh = GmatChild(request.engine, request.gmat_root)
         else:
             child = _worker_child(request.engine, request.gmat_root)
+        try:
             outcome = child.run(request, timeout=timeout)
+            if derive and outcome.ok:
+                derived = child.derive(derive_request(request, outcome, derive), timeout=timeout)
+                outcome = replace(outcome, derived=derived)
+        finally:
+            if fresh is not None:
+                fresh.close()
         full = check_space(request.out_dir)
         if full is not None:
             return full
         if outcome.reason != "crashed" or attempts > retries:
             return replace(outcome, extra={**outcome.extra, "attempts": attempts})
+
+
+def derive_request(
+    request: RunRequest, outcome: RunOutcome, derive: tuple[DeriveFunction, ...]
+) -> DeriveRequest:
+    """Ask for a just-finished run's derived values: its outputs, labels and field values."""
+    params = {**(request.labels or {}), **request.overrides}
+    paths = {out.name: out.path for out in outcome.outputs}
+    return DeriveRequest(request.out_dir, paths, params, derive)
+
+
+def execute_derive(
+    items: list[tuple[int, str, dict[str, str], dict[str, Any]]],
+    derive: tuple[DeriveFunction, ...],
+    *,
+    engine: str = "auto",
+    gmat_root: str | None = None,
+    timeout: float | None = None,
+) -> list[tuple[int, tuple[DeriveResult, ...]]]:
+    """Derive values of finished runs ``(run_id, run_dir, outputs, params)``; a Dask task body.
+
+    No GMAT runs: the worker's child reads each run's Parquet and calls the functions.
+    """
+    child = _worker_child(engine, gmat_root)
+    out = []
+    for run_id, run_dir, paths, params in items:
+        request = DeriveRequest(run_dir, paths, params, derive)
+        out.append((run_id, child.derive(request, timeout=timeout)))
+    return out
 
 
 def check_space(out_dir: str) -> DiskFullError | None:
@@ -167,6 +203,7 @@ def execute_runs(
     timeout: float | None = None,
     retries: int = 0,
     isolation: Isolation = "worker",
+    derive: tuple[DeriveFunction, ...] = (),
 ) -> list[RunOutcome | DiskFullError]:
     """Run several missions one after the other; the task body of a batched sweep.
 
@@ -176,7 +213,11 @@ def execute_runs(
     """
     out: list[RunOutcome | DiskFullError] = []
     for request in requests:
-        out.append(execute_run(request, timeout=timeout, retries=retries, isolation=isolation))
+        out.append(
+            execute_run(
+                request, timeout=timeout, retries=retries, isolation=isolation, derive=derive
+            )
+        )
         if isinstance(out[-1], DiskFullError):
             break
     return out

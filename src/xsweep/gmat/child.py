@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from xsweep._derive import DeriveFunction, DeriveResult
 from xsweep._errors import EngineError
 from xsweep._records import RunOutcome, now_iso
 
@@ -47,6 +48,7 @@ class RunRequest:
     engine: str = "auto"
     gmat_root: str | None = None
     keep_raw: bool = False
+    labels: Mapping[str, Any] | None = None  # the run's coordinate labels (derive's params)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,16 @@ class CheckRequest:
 
     script: str
     overrides: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class DeriveRequest:
+    """Call derive functions on a finished run's outputs (``name -> Parquet path``)."""
+
+    run_dir: str
+    outputs: Mapping[str, str]
+    params: Mapping[str, Any]
+    functions: tuple[DeriveFunction, ...]
 
 
 @dataclass(frozen=True)
@@ -109,6 +121,12 @@ def serve() -> None:
             return
         if isinstance(request, ModulesRequest):
             _send(proto_out, sorted(sys.modules))
+            continue
+        if isinstance(request, DeriveRequest):
+            from xsweep._derive import derive_run  # pandas, and the user's functions
+
+            r = request
+            _send(proto_out, derive_run(r.run_dir, r.outputs, r.params, r.functions))
             continue
         if isinstance(request, CheckRequest):
             try:
@@ -283,6 +301,34 @@ class GmatChild:
                 t0=t0,
             )
         assert isinstance(reply, RunOutcome)
+        return reply
+
+    def derive(
+        self, request: DeriveRequest, *, timeout: float | None = None
+    ) -> tuple[DeriveResult, ...]:
+        """Call a run's derive functions in the child; a crash or timeout fails each of them."""
+
+        def failed(why: str) -> tuple[DeriveResult, ...]:
+            return tuple(
+                DeriveResult(f.ref, f.sha256, "derive-failed", error=why) for f in request.functions
+            )
+
+        try:
+            self._ensure_ready()
+        except _DiedBooting as exc:
+            return failed(f"crashed: {exc}")
+        try:
+            reply = self._exchange(request, timeout)
+        except (EOFError, BrokenPipeError):
+            code = self.proc.wait()  # type: ignore[union-attr]
+            tail = self._stderr_tail()
+            self.start()
+            return failed(f"crashed: the child calling it exited ({_describe(code)}){_tail(tail)}")
+        if reply is None:
+            self.kill()
+            self.start()
+            return failed(f"timeout: derive exceeded timeout={timeout} s; its child was killed")
+        assert isinstance(reply, tuple)
         return reply
 
     def check(self, request: CheckRequest, *, timeout: float = 300.0) -> Any:

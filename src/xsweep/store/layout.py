@@ -264,7 +264,8 @@ def coord_variables(space: Space) -> dict[str, Any]:
     return coords
 
 
-def _lazy(shape: tuple[int, ...], dtype: Any, fill: Any) -> Any:
+def lazy(shape: tuple[int, ...], dtype: Any, fill: Any) -> Any:
+    """Return a lazy array of ``fill``: a template ``to_zarr(compute=False)`` writes no data of."""
     import dask.array as da
 
     return da.full(shape, fill, dtype=dtype, chunks=shape)
@@ -280,16 +281,16 @@ def root_template(
             "run_id": (dims, run_ids, {"long_name": "run id in the manifest"}),
             "status": (
                 dims,
-                _lazy(shape, np.int8, 0),
+                lazy(shape, np.int8, 0),
                 {
                     "flag_values": np.array(list(STATUS_FLAGS.values()), dtype=np.int8),
                     "flag_meanings": " ".join(STATUS_FLAGS),
                 },
             ),
-            "reason": (dims, _lazy(shape, STR, "")),
-            "error": (dims, _lazy(shape, STR, "")),
-            "duration_s": (dims, _lazy(shape, np.float64, np.nan), {"units": "s"}),
-            PROBLEMS_VAR: (dims, _lazy(shape, STR, ""), PROBLEMS_ATTRS),
+            "reason": (dims, lazy(shape, STR, "")),
+            "error": (dims, lazy(shape, STR, "")),
+            "duration_s": (dims, lazy(shape, np.float64, np.nan), {"units": "s"}),
+            PROBLEMS_VAR: (dims, lazy(shape, STR, ""), PROBLEMS_ATTRS),
         },
         coords=coord_variables(layout.space),
     )
@@ -347,7 +348,7 @@ def group_template(
         elif units(column):
             attrs["units"] = units(column)
         if kind == "M":
-            data[name] = (dims, _lazy(shape, "datetime64[ns]", np.datetime64("NaT", "ns")), attrs)
+            data[name] = (dims, lazy(shape, "datetime64[ns]", np.datetime64("NaT", "ns")), attrs)
             enc[name] = {
                 "chunks": chunks,
                 "shards": shards,
@@ -357,15 +358,15 @@ def group_template(
                 "fill_value": NAT,  # what Zarr gives for chunks never written
             }
         elif kind in "fm":
-            data[name] = (dims, _lazy(shape, np.float64, np.nan), attrs)
+            data[name] = (dims, lazy(shape, np.float64, np.nan), attrs)
             enc[name] = {"chunks": chunks, "shards": shards}
         else:
-            data[name] = (dims, _lazy(shape, STR, ""), attrs)
+            data[name] = (dims, lazy(shape, STR, ""), attrs)
             enc[name] = {"chunks": chunks, "shards": shards}
     if out.epoch is not None and out.epoch in columns:
         data["elapsed_s"] = (
             dims,
-            _lazy(shape, np.float64, np.nan),
+            lazy(shape, np.float64, np.nan),
             {"units": "s", "long_name": "time since the run's first row"},
         )
         enc["elapsed_s"] = {"chunks": chunks, "shards": shards}

@@ -15,6 +15,7 @@ import os
 import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,14 @@ from xsweep._manifest import Manifest
 from xsweep._paths import MANIFEST_NAME, STORE_NAME
 from xsweep._records import STATUS_FLAGS, RunRecord
 from xsweep._space import Space
+from xsweep.store.derived import (
+    DERIVE_STATUS_VAR,
+    DERIVED_ATTR,
+    Derived,
+    derived_arrays,
+    derived_template,
+    scan_derived,
+)
 from xsweep.store.layout import (
     PROBLEMS_VAR,
     STORE_SCHEMA,
@@ -74,6 +83,9 @@ class LiveStore:
         self.waiting: dict[int, int] = {}
         self._schemas: set[tuple[str, str]] = set()  # (output, script hash) schemas read
         self.problems = True  # the store has PROBLEMS_VAR (one from before it may not)
+        self.derived: dict[str, Derived] = {}  # its derived variables
+        self.only_derived = False  # a session re-deriving values writes only those...
+        self._whole: set[int] = set()  # ...except in blocks whose status is stale too
         self._block_grid: np.ndarray = np.empty(0, dtype=np.int64)
         self._block_of_run = np.empty(0, dtype=np.int64)
         self._pos_of_run = np.empty(0, dtype=np.int64)
@@ -91,6 +103,7 @@ class LiveStore:
             )
             self._create()
         stale = self._stale()
+        self._whole = self._stale(derived=False)
         for run_id in run_ids:
             block = int(self._block_of_run[run_id])
             self.waiting[block] = self.waiting.get(block, 0) + 1
@@ -115,9 +128,12 @@ class LiveStore:
         region = self.regions[block]
         ids = self.ids[region]
         records = {r: self.records[r] for r in ids.reshape(-1).tolist() if r in self.records}
-        self._ensure_outputs(records.values())
+        only = self.only_derived and block not in self._whole
+        if not only:
+            self._ensure_outputs(records.values())
         if not self.problems and any(r.outcome.problems for r in records.values()):
             self._add_problems()
+        self._ensure_derived(records.values())
         if block not in self.waiting:
             # Written for the last time this session: the manifest keeps its records, and
             # the client's memory stays flat however many runs a sweep has.
@@ -132,6 +148,8 @@ class LiveStore:
             ids,
             records,
             self.problems,
+            {k: replace(v, attrs=dict(v.attrs)) for k, v in self.derived.items()} or None,
+            only,
         )
 
     def sync(self) -> None:
@@ -163,6 +181,7 @@ class LiveStore:
 
     def _create(self) -> None:
         self.problems = True
+        self.derived = {}
         self.layout = new_layout(self.space)
         with beside(self.dir) as tmp:
             create(tmp, self.layout, self.header, self.ids)
@@ -177,6 +196,7 @@ class LiveStore:
         root = zarr.open_group(self.path, mode="r+", zarr_format=3)
         attrs: dict[str, Any] = dict(root.attrs)
         self.problems = PROBLEMS_VAR in root
+        self.derived = {k: Derived.from_dict(k, v) for k, v in attrs.get(DERIVED_ATTR, {}).items()}
         if (
             attrs.get("xsweep_store_schema") != STORE_SCHEMA
             or list(attrs.get("xsweep_dims", ())) != list(self.space.dims)
@@ -222,6 +242,21 @@ class LiveStore:
         )
         self.problems = True
 
+    def _ensure_derived(self, records: Iterable[RunRecord]) -> None:
+        """Create the root variables of derived quantities seen for the first time."""
+        import zarr
+
+        new = {k: v for k, v in scan_derived(records).items() if k not in self.derived}
+        if not new:
+            return
+        part, enc = derived_template(self.layout, new, status=not self.derived)
+        self.derived.update(new)
+        attrs = dict(zarr.open_group(self.path, mode="r", zarr_format=3).attrs)
+        part.attrs = {**attrs, DERIVED_ATTR: {k: v.to_dict() for k, v in self.derived.items()}}
+        part.to_zarr(
+            self.path, mode="a", encoding=enc, compute=False, zarr_format=3, consolidated=False
+        )
+
     def _grow(self, root: Any) -> None:
         """Grow every array to the extended space's sizes; rewrite coordinates and run ids."""
         sizes = dict(zip(self.space.dims, self.space.shape, strict=True))
@@ -249,7 +284,7 @@ class LiveStore:
         self._pos_of_run = np.empty(self.space.n_runs, dtype=np.int64)
         self._pos_of_run[flat_ids] = np.arange(self.space.n_runs)
 
-    def _stale(self) -> set[int]:
+    def _stale(self, *, derived: bool = True) -> set[int]:
         """Blocks whose stored status disagrees with the manifest."""
         import zarr
 
@@ -259,6 +294,11 @@ class LiveStore:
             if run_id < self.space.n_runs:
                 want[self._pos_of_run[run_id]] = STATUS_FLAGS[rec.status]
         bad = np.asarray(stored).reshape(-1) != want
+        if self.derived and derived:  # derived values have a commit mark of their own
+            stored = zarr.open_array(self.path / DERIVE_STATUS_VAR, mode="r", zarr_format=3)[...]
+            recs = {self._pos_of_run[i]: r for i, r in self.records.items() if i < len(want)}
+            flags = derived_arrays({}, recs, (len(want),))[DERIVE_STATUS_VAR][1]
+            bad |= np.asarray(stored).reshape(-1) != flags
         return set(np.unique(self._block_grid.reshape(-1)[bad]).tolist())
 
     def _ensure_outputs(self, records: Iterable[RunRecord]) -> None:

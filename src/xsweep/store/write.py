@@ -25,6 +25,13 @@ from xsweep._paths import STORE_NAME
 from xsweep._paths import sweep_dir as resolve_sweep_dir
 from xsweep._records import STATUS_FLAGS, RunRecord
 from xsweep._space import Space
+from xsweep.store.derived import (
+    DERIVED_ATTR,
+    Derived,
+    derived_arrays,
+    derived_template,
+    scan_derived,
+)
 from xsweep.store.layout import (
     PROBLEMS_VAR,
     STR,
@@ -68,6 +75,8 @@ def write_block(
     run_ids: np.ndarray,
     records: Mapping[int, RunRecord],
     problems: bool = True,
+    derived: Mapping[str, Derived] | None = None,
+    only_derived: bool = False,
 ) -> None:
     """Write one shard's region of every variable, reading the Parquet of its runs.
 
@@ -76,11 +85,19 @@ def write_block(
     disagrees with the manifest, and the next update rewrites it. ``problems``
     says whether the store has :data:`~xsweep.store.layout.PROBLEMS_VAR` (a
     store written before it existed has not, and none of its runs needs it).
+    ``derived`` are the store's derived variables (``None``: it has none);
+    ``only_derived`` writes just them, for values re-derived without GMAT.
     """
     sweep_dir = Path(store).parent
     shape = run_ids.shape
     recs = {pos: records.get(int(run_ids[pos])) for pos in np.ndindex(*shape)}
     zregion = dict(zip(dims, region, strict=True))
+    if derived is not None:
+        values = derived_arrays(derived, recs, shape)
+        part = xr.Dataset({k: ((*dims, *d), v) for k, (d, v) in values.items()})
+        part.to_zarr(store, region=zregion, mode="r+", zarr_format=3, consolidated=False)
+    if only_derived:
+        return
     for out in outputs.values():
         n = max(out.rows, 1)
         arrays = _output_arrays(sweep_dir, out, recs, shape)
@@ -165,9 +182,20 @@ def _output_arrays(
     return arrays
 
 
-def create(target: Path, layout: Layout, header: Mapping[str, Any], run_ids: np.ndarray) -> None:
+def create(
+    target: Path,
+    layout: Layout,
+    header: Mapping[str, Any],
+    run_ids: np.ndarray,
+    derived: Mapping[str, Derived] | None = None,
+) -> None:
     """Write the store's metadata, its coordinates and ``run_id``; every run pending."""
     root, enc = root_template(layout, header, run_ids)
+    if derived:
+        part, part_enc = derived_template(layout, derived, status=True)
+        root = root.merge(part)
+        root.attrs[DERIVED_ATTR] = {name: var.to_dict() for name, var in derived.items()}
+        enc.update(part_enc)
     root.to_zarr(target, mode="w", encoding=enc, compute=False, zarr_format=3, consolidated=False)
     for out in layout.outputs.values():
         create_group(target, layout, out)
@@ -224,9 +252,10 @@ def build(
     from dask.delayed import delayed
 
     layout = new_layout(space, find_outputs(sweep_dir, records.values(), reserved_names(space)))
+    derived = scan_derived(records.values()) or None
     ids = run_id_grid(space)
     with beside(sweep_dir) as tmp:
-        create(tmp, layout, header, ids)
+        create(tmp, layout, header, ids, derived)
         outputs = snapshot(layout.outputs)
         tasks = []
         for region in layout.blocks():
@@ -234,7 +263,7 @@ def build(
             recs = {r: records[r] for r in block_ids.reshape(-1).tolist() if r in records}
             tasks.append(
                 delayed(write_block, pure=False)(
-                    str(tmp), layout.dims, outputs, region, block_ids, recs
+                    str(tmp), layout.dims, outputs, region, block_ids, recs, True, derived
                 )
             )
         if client is not None:

@@ -1,0 +1,380 @@
+"""Continuing a sweep (:func:`resume`, :func:`extend`) and deriving values without GMAT.
+
+Resume and extend share one continuation: reopen the locked sweep, check the
+script for drift, settle the derive functions, then run what is left (resume)
+or what was added (extend). Values of finished runs are derived (or derived
+again) by :func:`derive_finished`: Dask tasks in which each worker's child
+reads the runs' Parquet and calls the functions, GMAT untouched.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from xsweep._cluster import Cluster
+from xsweep._derive import DeriveFunction, DeriveResult, reload, resolve
+from xsweep._dispatch import Dispatcher, _progress_bar, derived_schema
+from xsweep._errors import ConfigError, disk_full_is_resumable
+from xsweep._handle import Sweep
+from xsweep._manifest import Manifest, ManifestWriter
+from xsweep._paths import sweep_dir
+from xsweep._plan import RECORDED_OPTIONS, Options, Plan, check_plan_here, reopen, resolve_script
+from xsweep._records import RunRecord
+from xsweep._reparse import reparse_outputs
+from xsweep._space import Space
+from xsweep._tasks import execute_derive
+from xsweep.store.live import BlockWriter, LiveStore
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+DERIVE_PREFIX = "xsweep-derive"  # the dashboard groups derive tasks under this name
+DERIVE_BATCH = 32  # runs per derive task: no GMAT, so a run is ~1 ms of work
+
+
+@dataclass(frozen=True)
+class Session:
+    """The keyword arguments :func:`resume` and :func:`extend` share, as the caller gave them."""
+
+    client: Client | str | None
+    script: str | os.PathLike[str] | None
+    allow_script_drift: bool
+    workers: int | None
+    timeout: float | None
+    retries: int | None
+    isolation: Literal["worker", "process"] | None
+    engine: Literal["auto", "embedded", "desktop"] | None
+    gmat_root: str | os.PathLike[str] | None
+    keep_raw: bool | None
+    runs_per_task: int | None
+    progress: bool
+    consolidate: bool
+    cluster_kwargs: Mapping[str, Any] | None
+    cluster_timeout: float
+    reparse: bool = False
+    derive: Any = None
+    rederive: bool = False
+
+    def given(self) -> dict[str, Any]:
+        """Return the execution options given (``None``: the one the sweep recorded)."""
+        return {name: getattr(self, name) for name in ("gmat_root", *RECORDED_OPTIONS)}
+
+    def cluster(self, opts: Options, path: Any) -> Cluster:
+        """Return the cluster this session runs on (not entered yet)."""
+        return Cluster(
+            self.client,
+            self.workers,
+            self.progress,
+            self.cluster_kwargs,
+            opts,
+            timeout=self.cluster_timeout,
+            path=path,
+        )
+
+
+def settle_derive(
+    writer: ManifestWriter, manifest: Manifest, derive: Any, *, warn: bool = True
+) -> tuple[tuple[DeriveFunction, ...], list[str]]:
+    """Return the derive functions of a continued sweep (and those it cannot load); record them.
+
+    Given functions join the recorded ones (one of the same name replaces it,
+    with a warning if its source changed: its values would mix two versions).
+    Recorded ones are reloaded by name; the names of those that cannot be (a
+    notebook's function) are returned: a session that needs them must be
+    given them again.
+    """
+    recorded = {str(e["fn"]): e for e in manifest.derive}
+    given = {f.ref: f for f in resolve(derive)}
+    out: list[DeriveFunction] = []
+    unloaded: list[str] = []
+    entries: list[dict[str, Any]] = []
+    for ref, entry in recorded.items():
+        loaded = given.get(ref) or reload(entry)
+        if loaded is None:
+            unloaded.append(ref)
+            entries.append(dict(entry))
+            continue
+        if warn and entry.get("sha256") != loaded.sha256:
+            warnings.warn(
+                f"derive function {ref} changed since the sweep recorded it (sha256 "
+                f"{str(entry.get('sha256'))[:12]} -> {loaded.sha256[:12]}): values computed "
+                "now mix with the old version's (each run records the version it used); "
+                f"xs.derive(sweep, {ref.rpartition(':')[2]!r}) recomputes every run with it",
+                UserWarning,
+                stacklevel=4,
+            )
+        out.append(loaded)
+        entries.append(loaded.to_dict())
+    for ref, fn in given.items():
+        if ref not in recorded:
+            out.append(fn)
+            entries.append(fn.to_dict())
+    if entries != list(manifest.derive):
+        writer.append_derive(entries)
+        manifest.derive = entries
+    return tuple(out), unloaded
+
+
+def _need(unloaded: list[str]) -> None:
+    if unloaded:
+        raise ConfigError(
+            f"the sweep derives values with {', '.join(unloaded)}, which cannot be imported "
+            "here (a function of a notebook or script); pass it again: derive=[...]"
+        )
+
+
+def continue_sweep(
+    path: str | os.PathLike[str], session: Session, plan: Plan, *, sync_if_idle: bool
+) -> Sweep:
+    """Continue a sweep: reopen it locked, check the script, ``plan`` the runs, run them.
+
+    With nothing to run and ``sync_if_idle``, the store is brought up to date here.
+    """
+    directory = sweep_dir(path)
+    with disk_full_is_resumable(directory), ManifestWriter(directory) as writer:
+        manifest, opts, space = reopen(writer, session.given())
+        to_run, sha, drifted = resolve_script(
+            directory, manifest, session.script, session.allow_script_drift
+        )
+        if drifted:
+            check_plan_here(to_run, space, opts)
+        functions, unloaded = settle_derive(writer, manifest, session.derive)
+        reparsed = reparse_outputs(writer, manifest, directory) if session.reparse else {}
+        manifest.runs.update(reparsed)  # what the store's writers read from here on
+        space, run_ids, extension = plan(writer, manifest, space)
+        fill = session.rederive or session.derive is not None
+        missing = needs_deriving(manifest, functions) if fill else {}
+        if run_ids or missing:
+            _need(unloaded)
+        cluster = session.cluster(opts, directory)
+        if run_ids or missing:
+            with cluster:
+                if missing:
+                    derive_finished(writer, space, opts, cluster, missing, session)
+                if run_ids:
+                    cluster.start_workers(len(run_ids))  # a cluster that fails writes nothing
+                    if extension is not None:
+                        writer.append_extension(extension)
+                    Dispatcher(
+                        writer,
+                        space,
+                        to_run,
+                        sha,
+                        opts,
+                        cluster,
+                        progress=session.progress,
+                        store=session.consolidate,
+                        derive=functions,
+                    ).run(run_ids)
+        elif session.consolidate and sync_if_idle:
+            assert writer.manifest is not None
+            LiveStore(directory, space, writer.manifest).sync()
+        if reparsed and session.consolidate:  # every record of this session is on disk now
+            LiveStore(directory, space, Manifest.load(writer.path)).rewrite(reparsed)
+    return Sweep(directory)
+
+
+def needs_deriving(
+    manifest: Manifest, functions: Sequence[DeriveFunction], *, every: bool = False
+) -> dict[int, tuple[DeriveFunction, ...]]:
+    """Return, per ok run, the functions whose value it lacks (or failed); with ``every``, all."""
+    out: dict[int, tuple[DeriveFunction, ...]] = {}
+    for run_id, rec in manifest.runs.items():
+        if rec.status != "ok" or not functions:
+            continue
+        have = {d.fn for d in rec.outcome.derived if d.ok}
+        todo = tuple(f for f in functions if every or f.ref not in have)
+        if todo:
+            out[run_id] = todo
+    return out
+
+
+def derive_finished(
+    writer: ManifestWriter,
+    space: Space,
+    opts: Options,
+    cluster: Cluster,
+    todo: Mapping[int, tuple[DeriveFunction, ...]],
+    session: Any,
+) -> None:
+    """Derive values of finished runs as Dask tasks (no GMAT) and record them as they arrive.
+
+    Each task takes :data:`DERIVE_BATCH` runs; its results are appended to the
+    manifest with one fsync, and the store's derived variables are rewritten
+    block by block. The client holds only the runs' records.
+    """
+    from distributed import as_completed
+
+    assert writer.manifest is not None
+    manifest = writer.manifest
+    replaced = {f.ref for fns in todo.values() for f in fns}
+    schema = derived_schema(manifest, space)
+    schema.vars = {k: v for k, v in schema.vars.items() if v[0] not in replaced}
+    root = str(writer.dir)
+    client = cluster.start_workers(len(todo) // DERIVE_BATCH + 1)
+    token = uuid.uuid4().hex[:8]
+    blocks = None
+    if session.consolidate:
+        live = LiveStore(writer.dir, space, manifest)
+        live.only_derived = True
+        blocks = BlockWriter(live, None if cluster.embedded else client, token)
+        blocks.start(todo)
+    bar = _progress_bar(len(todo), disable=not session.progress)
+    bar.set_description("derive")
+    groups = itertools.groupby(sorted(todo, key=lambda r: [f.ref for f in todo[r]]), todo.get)
+    batches = [
+        (fns, ids[i : i + DERIVE_BATCH])
+        for fns, run_ids in groups
+        for ids in [list(run_ids)]
+        for i in range(0, len(ids), DERIVE_BATCH)
+    ]
+    pending = iter(enumerate(batches))
+    completed = as_completed(with_results=True)
+    nthreads = sum(client.nthreads().values()) or 1
+
+    def submit() -> None:
+        for number, (fns, ids) in itertools.islice(pending, 1):
+            items = [_item(root, manifest.runs[r]) for r in ids]
+            key = f"{DERIVE_PREFIX}-{token}-{number:06d}"
+            completed.add(
+                client.submit(
+                    execute_derive,
+                    items,
+                    fns,
+                    engine=opts.engine,
+                    gmat_root=opts.gmat_root,
+                    timeout=opts.timeout,
+                    key=key,
+                    pure=False,
+                )
+            )
+
+    try:
+        for _ in range(2 * nthreads):
+            submit()
+        for future, result in completed:
+            records = [_merged(manifest.runs[r], got, schema) for r, got in result]
+            writer.append_many(records)
+            for rec in records:
+                manifest.runs[rec.run_id] = rec
+                if blocks is not None:
+                    blocks.finished(rec)
+            bar.update(len(records))
+            future.release()
+            submit()
+        if blocks is not None:
+            blocks.close(client)
+    except BaseException:
+        if blocks is not None:
+            blocks.cancel()
+        raise
+    finally:
+        if blocks is not None:
+            blocks.shutdown()
+        bar.close()
+
+
+def _item(root: str, rec: RunRecord) -> tuple[int, str, dict[str, str], dict[str, Any]]:
+    """Return what a derive task needs of a run: its id, its files' root, its parameters."""
+    paths = {out.name: out.path for out in rec.outcome.outputs}  # relative to the sweep
+    return rec.run_id, root, paths, {**rec.labels, **rec.overrides}
+
+
+def _merged(rec: RunRecord, results: Sequence[DeriveResult], schema: Any) -> RunRecord:
+    """Return ``rec`` with ``results`` in place of those functions' earlier results."""
+    new = {r.fn for r in results}
+    kept = [d for d in rec.outcome.derived if d.fn not in new]
+    derived = (*kept, *schema.check(results))
+    return replace(rec, outcome=replace(rec.outcome, derived=derived))
+
+
+def derive(
+    path: str | os.PathLike[str],
+    functions: Any,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    client: Client | str | None = None,
+    workers: int | None = None,
+    timeout: float | None = None,
+    progress: bool = True,
+    consolidate: bool = True,
+    cluster_kwargs: Mapping[str, Any] | None = None,
+    cluster_timeout: float = 60.0,
+) -> Sweep:
+    """Add or replace derived quantities of a finished sweep, from its Parquet, without GMAT.
+
+    Every ok run's values of ``functions`` are computed (again) as Dask tasks,
+    in parallel, with progress: each worker's child process reads the runs'
+    Parquet and calls the functions, so the client never loads the runs'
+    data. The functions join those the sweep records (one of the same name
+    replaces it, with all its values); the results go into the manifest and
+    the store's variables of the same names.
+
+    Parameters
+    ----------
+    path : path-like
+        The sweep directory, or an archive bundle (then ``out`` is required).
+    functions : callable, str, or a list of them
+        Derive functions (see :func:`run`'s ``derive``).
+    out : path-like, optional
+        For a bundle: the directory to unpack it into and derive there.
+    client, workers, progress, consolidate, cluster_kwargs, cluster_timeout
+        As for :func:`run`.
+    timeout : float, optional
+        Seconds one run's functions may take (past it, their child is killed
+        and those values are ``derive-failed``).
+
+    Returns
+    -------
+    Sweep
+
+    Raises
+    ------
+    ConfigError
+        Not a sweep, ``functions`` cannot be imported, or a bundle without ``out``.
+    SweepLockedError
+        Another process is writing the sweep.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import xsweep as xs
+    >>> out = tempfile.mkdtemp()
+    >>> space = xs.grid({"Sat.SMA": [7000, 7100]})
+    >>> _ = xs.run("examples/missions/leo_report.script", space, out=out, workers=1,
+    ...            progress=False)
+    >>> def rows(outputs, params):
+    ...     return {"rows": len(outputs["RF"])}
+    >>> sweep = xs.derive(out, rows, workers=1, progress=False)
+    >>> xs.open_sweep(out)["rows"].values.tolist()
+    [8.0, 8.0]
+    """
+    from pathlib import Path
+
+    source = Path(path).expanduser()
+    if source.is_file():
+        if out is None:
+            raise ConfigError(f"{source} is a bundle: pass out= to unpack it into and derive there")
+        from xsweep._archive import extract
+
+        source = extract(source, out)
+    elif out is not None:
+        raise ConfigError("out= is for deriving from a bundle; a sweep directory derives in place")
+    directory = sweep_dir(source)
+    session = Session(client, None, False, workers, timeout, None, None, None, None, None, None,
+                      progress, consolidate, cluster_kwargs, cluster_timeout)  # fmt: skip
+    with disk_full_is_resumable(directory), ManifestWriter(directory) as writer:
+        manifest, opts, space = reopen(writer, session.given())
+        given = {f.ref for f in resolve(functions)}
+        settled, _ = settle_derive(writer, manifest, functions, warn=False)
+        todo = needs_deriving(manifest, [f for f in settled if f.ref in given], every=True)
+        if todo:
+            with session.cluster(opts, directory) as cluster:
+                derive_finished(writer, space, opts, cluster, todo, session)
+    return Sweep(directory)
