@@ -43,6 +43,7 @@ PLOTS = [
     "archive_round_trip",
     "watch_live",
     "hohmann_derive",
+    "correlated_dispersion",
 ]
 
 

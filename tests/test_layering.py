@@ -25,6 +25,7 @@ ORDER = [
     "_records",
     "_paths",
     "_draws",
+    "_joint",
     "_space",
     "_designs",
     "_manifest",

@@ -36,6 +36,9 @@ if TYPE_CHECKING:  # what type checkers see; tests/test_layering.py checks it ag
         monte_carlo as monte_carlo,
     )
     from xsweep._designs import (
+        qmc as qmc,
+    )
+    from xsweep._designs import (
         samples as samples,
     )
     from xsweep._errors import (
@@ -144,6 +147,7 @@ _PUBLIC = {
     "latin_hypercube": "xsweep._designs",
     "monte_carlo": "xsweep._designs",
     "samples": "xsweep._designs",
+    "qmc": "xsweep._designs",
     "run": "xsweep._sweep",
     "resume": "xsweep._sweep",
     "extend": "xsweep._sweep",

@@ -110,13 +110,14 @@ def _run_command(args: argparse.Namespace) -> int:
         grid=args.grid,
         zipped=args.zipped,
         perturb=args.perturb,
+        perturb_block=args.perturb_block,
         n=args.n,
         seed=args.seed,
         method=method,
         table=getattr(args, "table", None),
         zip_dim=args.zip_dim,
     )
-    if args.command in ("monte-carlo", "lhs") and not args.perturb:
+    if args.command in ("monte-carlo", "lhs", "qmc") and not (args.perturb or args.perturb_block):
         raise SpecError(f"{args.command} needs at least one --perturb FIELD=DIST and --n")
     kwargs = _execution(args, fresh=True)
     sweep = xs.run(
@@ -381,6 +382,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": _cmd_run,
     "monte-carlo": _cmd_run,
     "lhs": _cmd_run,
+    "qmc": _cmd_run,
     "samples": _cmd_run,
     "resume": _cmd_resume,
     "extend": _cmd_extend,

@@ -117,6 +117,13 @@ def _space_options(parser: argparse.ArgumentParser, *, table: bool = False) -> N
         metavar="FIELD=DIST",
         help="a random field: normal:MU:SIGMA, uniform:LO:HI or lognormal:MU:SIGMA",
     )
+    group.add_argument(
+        "--perturb-block",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="correlated fields drawn jointly: fields, mean and cov from JSON, YAML or CSV",
+    )
     group.add_argument("--n", type=_positive_int, help="number of random samples")
     group.add_argument("--seed", type=_count, help="random seed (default: fresh entropy)")
     if table:
@@ -170,6 +177,13 @@ def _sweep_commands(sub: Any) -> None:
                 --out lhs/
             """,
         ),
+        "qmc": (
+            "Run a quasi-random design (Sobol, Halton or LHS over all fields at once).",
+            """
+            xsweep qmc mission.script --n 64 --method sobol --perturb Sat.SMA=uniform:6900:7300 \\
+                --perturb Sat.INC=normal:28.5:0.1 --seed 3 --out q/
+            """,
+        ),
         "samples": (
             "Run explicit rows from a table: one column per field, one row per run.",
             """
@@ -191,9 +205,15 @@ def _sweep_commands(sub: Any) -> None:
             "#Include'd files are found without it)",
         )
         _space_options(p, table=name == "samples")
+        if name == "qmc":
+            p.add_argument(
+                "--method", choices=("sobol", "halton", "lhs"), default="sobol",
+                help="the point set (default sobol)",
+            )  # fmt: skip
         _derive_option(p)
         _execution_options(p)
-        p.set_defaults(method="latin_hypercube" if name == "lhs" else None)
+        if name != "qmc":
+            p.set_defaults(method="latin_hypercube" if name == "lhs" else None)
     _continue_commands(sub)
 
 

@@ -9,6 +9,7 @@ so ``xsweep --help`` and ``xsweep show`` start fast.
 from __future__ import annotations
 
 import csv
+import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -160,11 +161,46 @@ def parse_perturb(text: str) -> tuple[str, tuple[str, float, float]]:
     return field, (name, a, b)
 
 
+def read_block(text: str) -> tuple[tuple[str, ...], tuple[str, Any, Any]]:
+    """Read a correlated block from a file: its fields and ``("mvnormal", mean, cov)``.
+
+    JSON or YAML: ``{"fields": [...], "mean": [...], "cov": [[...], ...]}``.
+    CSV: a header of the fields, a row labelled ``mean``, then one row per
+    field (labelled with it) of the covariance.
+    """
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise SpecError(f"--perturb-block {text!r}: no such file")
+    try:
+        if path.suffix.lower() == ".csv":
+            import pandas as pd
+
+            frame = pd.read_csv(path, index_col=0)
+            fields = [str(c) for c in frame.columns]
+            mean = frame.loc["mean", fields].to_numpy(dtype=float).tolist()
+            cov = frame.loc[fields, fields].to_numpy(dtype=float).tolist()
+        else:
+            raw = path.read_text()
+            if path.suffix.lower() in (".yaml", ".yml"):
+                import yaml  # type: ignore[import-untyped]
+
+                data = yaml.safe_load(raw)
+            else:
+                data = json.loads(raw)
+            fields, mean, cov = list(data["fields"]), data["mean"], data["cov"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SpecError(
+            f"--perturb-block {text!r}: expected fields, mean and cov ({type(exc).__name__}: {exc})"
+        ) from None
+    return tuple(str(f) for f in fields), ("mvnormal", mean, cov)
+
+
 def build_space(
     *,
     grid: Sequence[str] = (),
     zipped: Sequence[str] = (),
     perturb: Sequence[str] = (),
+    perturb_block: Sequence[str] = (),
     n: int | None = None,
     seed: int | None = None,
     method: str = "monte_carlo",
@@ -208,15 +244,21 @@ def build_space(
         for column in frame.columns:
             take(str(column))
         parts.append(xs.samples(frame))
-    dists: dict[str, Any] = {}
+    dists: dict[Any, Any] = {}
     for text in perturb:
         field, dist = parse_perturb(text)
         dists[take(field)] = dist
+    for text in perturb_block:
+        fields, block = read_block(text)
+        dists[tuple(take(f) for f in fields)] = block
     if dists:
         if n is None:
             raise SpecError("--perturb needs --n (the number of samples)")
-        make = xs.monte_carlo if method == "monte_carlo" else xs.latin_hypercube
-        parts.append(make(n, dists, seed=seed))
+        if method in ("sobol", "halton", "lhs"):
+            parts.append(xs.qmc(n, dists, method=method, seed=seed))  # type: ignore[arg-type]
+        else:
+            make = xs.monte_carlo if method == "monte_carlo" else xs.latin_hypercube
+            parts.append(make(n, dists, seed=seed))
     elif n is not None:
         raise SpecError("--n needs at least one --perturb field to draw")
     elif seed is not None:

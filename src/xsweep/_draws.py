@@ -131,7 +131,7 @@ def field_seed(entropy: int, field: str, block: int | None = None) -> np.random.
     return np.random.SeedSequence(entropy, spawn_key=key)
 
 
-def _open_unit(u: np.ndarray) -> np.ndarray:
+def open_unit(u: np.ndarray) -> np.ndarray:
     """Map uniforms in [0, 1) into the open interval, so ppf stays finite."""
     return np.asarray(np.clip(u, 2.0**-54, 1.0 - 2.0**-53), dtype=np.float64)
 
@@ -144,14 +144,14 @@ def uniforms(method: Method, entropy: int, field: str, blocks: Sequence[int]) ->
     """
     if method == "monte_carlo":
         rng = np.random.Generator(np.random.PCG64(field_seed(entropy, field)))
-        return _open_unit(rng.random(int(sum(blocks))))
+        return open_unit(rng.random(int(sum(blocks))))
     from scipy.stats import qmc
 
     parts = []
     for index, size in enumerate(blocks):
         rng = np.random.Generator(np.random.PCG64(field_seed(entropy, field, index)))
         parts.append(qmc.LatinHypercube(d=1, rng=rng).random(int(size))[:, 0])
-    return _open_unit(np.concatenate(parts))
+    return open_unit(np.concatenate(parts))
 
 
 def draw(

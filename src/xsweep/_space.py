@@ -33,8 +33,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from xsweep._draws import draw, recipe_distribution, recipe_json
+from xsweep._draws import recipe_distribution, recipe_json
 from xsweep._errors import SpaceError
+from xsweep._joint import draw_field, recipe_text
 from xsweep._records import RESERVED
 
 ROLE_ATTR = "xsweep_role"
@@ -130,7 +131,7 @@ def _recipe_of(space: xr.Dataset, name: str) -> dict[str, Any]:
     try:
         recipe: dict[str, Any] = json.loads(space[name].attrs[DRAW_ATTR])
         recipe["entropy"] = int(recipe["entropy"])
-        if recipe["method"] not in ("monte_carlo", "latin_hypercube"):
+        if recipe["method"] not in ("monte_carlo", "latin_hypercube", "qmc"):
             raise ValueError(recipe["method"])
         if sum(recipe["blocks"]) != space.sizes[recipe["dim"]]:
             raise ValueError("blocks do not add up to the dim size")
@@ -375,11 +376,11 @@ class Space:
 
     def verify_draws(self) -> None:
         """Redraw every random field from its recipe; raise if any value differs."""
+        cache: dict[Any, np.ndarray] = {}  # a block or a design is drawn once for its fields
         for name, recipe in self._recipes.items():
             if recipe["dist"] is None:
                 continue  # stored by value: nothing to redraw
-            dist = recipe_distribution(name, recipe["dist"])
-            redrawn = draw(recipe["method"], recipe["entropy"], name, dist, recipe["blocks"])
+            redrawn = draw_field(name, recipe, cache)
             stored = np.asarray(self.dataset[name].values, dtype=np.float64)
             if redrawn.tobytes() != stored.tobytes():
                 bad = (
@@ -417,16 +418,20 @@ class Space:
         old = self.dataset.sizes[dim]
         ds = self.dataset.drop_vars(list(random))
         ds = ds.reindex({dim: np.arange(old + n, dtype=np.int64)})
+        cache: dict[Any, np.ndarray] = {}
         for name, recipe in random.items():
             if recipe["dist"] is None:
                 raise SpaceError(
                     f"{name}: drawn from a distribution stored by value; cannot extend"
                 )
-            dist = recipe_distribution(name, recipe["dist"])
-            blocks = [*recipe["blocks"], int(n)]
-            values = draw(recipe["method"], recipe["entropy"], name, dist, blocks)
-            attrs = {DRAW_ATTR: recipe_json(recipe["method"], recipe["entropy"], dim, dist, blocks)}
-            ds[name] = xr.Variable((dim,), values, attrs=attrs)
+            grown = {**recipe, "blocks": [*recipe["blocks"], int(n)]}
+            values = draw_field(name, grown, cache)
+            if "joint" in recipe or "qmc" in recipe:
+                text = recipe_text(grown)
+            else:  # as before joint draws existed, byte for byte
+                dist = recipe_distribution(name, recipe["dist"])
+                text = recipe_json(recipe["method"], recipe["entropy"], dim, dist, grown["blocks"])
+            ds[name] = xr.Variable((dim,), values, attrs={DRAW_ATTR: text})
         return Space(ds[list(self.dataset.data_vars)].assign_coords(ds.coords), dims=self.dims)
 
 
