@@ -44,6 +44,8 @@ PLOTS = [
     "watch_live",
     "hohmann_derive",
     "correlated_dispersion",
+    "drag_sensitivity",
+    "mc_convergence",
 ]
 
 

@@ -56,6 +56,8 @@ ORDER = [
     "_session",
     "_sweep",
     "_analysis",
+    "_sobol",
+    "_convergence",
     "_accessor",
     "_cli_space",
     "_cli_parser",

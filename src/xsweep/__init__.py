@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # what type checkers see; tests/test_layering.py checks it ag
     )
     from xsweep._archive import archive as archive
     from xsweep._archive import extract as extract
+    from xsweep._convergence import extend_until as extend_until
     from xsweep._derive import DeriveResult as DeriveResult
     from xsweep._designs import (
         grid as grid,
@@ -102,6 +103,8 @@ if TYPE_CHECKING:  # what type checkers see; tests/test_layering.py checks it ag
     from xsweep._records import OutputFile as OutputFile
     from xsweep._records import RunOutcome as RunOutcome
     from xsweep._session import derive as derive
+    from xsweep._sobol import saltelli as saltelli
+    from xsweep._sobol import sobol as sobol
     from xsweep._source import Verification as Verification
     from xsweep._source import verify as verify
     from xsweep._space import Run as Run
@@ -148,6 +151,9 @@ _PUBLIC = {
     "monte_carlo": "xsweep._designs",
     "samples": "xsweep._designs",
     "qmc": "xsweep._designs",
+    "saltelli": "xsweep._sobol",
+    "extend_until": "xsweep._convergence",
+    "sobol": "xsweep._sobol",
     "run": "xsweep._sweep",
     "resume": "xsweep._sweep",
     "extend": "xsweep._sweep",

@@ -139,6 +139,29 @@ class XsweepAccessor:
             return derived_frame(ds)
         return to_dataframe(ds)
 
+    def sobol(
+        self,
+        var: str,
+        *,
+        failed: Literal["refuse", "drop-blocks"] = "refuse",
+        num_resamples: int = 100,
+        conf_level: float = 0.95,
+        seed: int | None = 0,
+    ) -> xr.Dataset:
+        """Return Sobol indices of ``var`` of a Saltelli sweep (see :func:`xsweep.sobol`)."""
+        from xsweep._sobol import sobol
+
+        return sobol(self._ds, var, failed=failed, num_resamples=num_resamples,
+                     conf_level=conf_level, seed=seed)  # fmt: skip
+
+    def convergence(
+        self, var: str, *, dim: str = "sample", q: Sequence[float] = (0.05, 0.5, 0.95)
+    ) -> xr.Dataset:
+        """Return running statistics of ``var`` as the sample grows (see the Space page)."""
+        from xsweep._convergence import convergence
+
+        return convergence(self._ds, var, dim=dim, q=q)
+
     def final(self) -> xr.Dataset:
         """Each run's last row (see :func:`xsweep.final`)."""
         return final(self._ds)

@@ -156,6 +156,20 @@ def _cmd_extend(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_extend_until(args: argparse.Namespace) -> int:
+    import xsweep as xs
+
+    sweep = xs.extend_until(
+        args.dir,
+        args.var,
+        rtol=args.rtol,
+        batch=args.batch,
+        max_runs=args.max_runs,
+        **_execution(args, fresh=False),
+    )
+    return _finish(sweep)
+
+
 def _cmd_derive(args: argparse.Namespace) -> int:
     import xsweep as xs
 
@@ -387,6 +401,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "resume": _cmd_resume,
     "extend": _cmd_extend,
     "derive": _cmd_derive,
+    "extend-until": _cmd_extend_until,
     "show": _cmd_show,
     "consolidate": _cmd_consolidate,
     "archive": _cmd_archive,

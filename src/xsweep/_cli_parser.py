@@ -256,6 +256,19 @@ def _continue_commands(sub: Any) -> None:
 
     p = _subparser(
         sub,
+        "extend-until",
+        "Extend a Monte Carlo sweep in batches until a mean is known to RTOL.",
+        "xsweep extend-until mc/ --var Sat.Earth.Altitude --rtol 1e-4 --batch 100 --max-runs 2000",
+    )
+    p.add_argument("dir", help="the sweep directory")
+    p.add_argument("--var", required=True, help="a derived quantity or an output column")
+    p.add_argument("--rtol", type=float, required=True, help="relative 95 %% half-width")
+    p.add_argument("--batch", type=_positive_int, required=True, help="samples per extension")
+    p.add_argument("--max-runs", type=_positive_int, required=True, help="stop at this many runs")
+    _execution_options(p)
+
+    p = _subparser(
+        sub,
         "derive",
         "Add or replace derived values of a finished sweep, from its Parquet (no GMAT).",
         """
