@@ -94,3 +94,22 @@ def test_without_salib_the_error_says_what_to_install(monkeypatch: pytest.Monkey
     monkeypatch.setitem(sys.modules, "SALib.sample", None)
     with pytest.raises(xs.ConfigError, match=r"pip install 'gmat-xsweep\[sensitivity\]'"):
         xs.saltelli(8, INPUTS)
+
+
+def test_the_cli_runs_a_saltelli_design(tmp_path: Path) -> None:
+    import subprocess
+
+    args = ["--perturb", "x1=uniform:-3.14:3.14", "--perturb", "x2=uniform:-3.14:3.14",
+            "--perturb", "x3=uniform:-3.14:3.14"]  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "xsweep", "saltelli", str(DATA / "missions" / "ishigami.script"),
+         "--n", "4", *args, "--seed", "2", "--grid", "FailAbove=100", "--workers", "2",
+         "--no-progress", "--out", str(tmp_path / "s")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    want = xs.saltelli(4, {f"x{i}": ("uniform", -3.14, 3.14) for i in (1, 2, 3)}, seed=2)
+    ds = xs.open_sweep(tmp_path / "s").squeeze("FailAbove")
+    assert ds["x3"].values.tobytes() == want["x3"].values.tobytes()
+    assert ds.sizes["saltelli_role"] == 5
+    assert np.isfinite(ds.xsweep.sobol("y")["ST"].values).all()

@@ -116,8 +116,10 @@ def _run_command(args: argparse.Namespace) -> int:
         method=method,
         table=getattr(args, "table", None),
         zip_dim=args.zip_dim,
+        second_order=getattr(args, "second_order", False),
     )
-    if args.command in ("monte-carlo", "lhs", "qmc") and not (args.perturb or args.perturb_block):
+    drawn = ("monte-carlo", "lhs", "qmc", "saltelli")
+    if args.command in drawn and not (args.perturb or args.perturb_block):
         raise SpecError(f"{args.command} needs at least one --perturb FIELD=DIST and --n")
     kwargs = _execution(args, fresh=True)
     sweep = xs.run(
@@ -397,6 +399,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "monte-carlo": _cmd_run,
     "lhs": _cmd_run,
     "qmc": _cmd_run,
+    "saltelli": _cmd_run,
     "samples": _cmd_run,
     "resume": _cmd_resume,
     "extend": _cmd_extend,

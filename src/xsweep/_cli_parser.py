@@ -184,6 +184,13 @@ def _sweep_commands(sub: Any) -> None:
                 --perturb Sat.INC=normal:28.5:0.1 --seed 3 --out q/
             """,
         ),
+        "saltelli": (
+            "Run a Saltelli design for Sobol indices (N blocks of D + 2 runs; needs SALib).",
+            """
+            xsweep saltelli mission.script --n 32 --perturb Sat.Cd=uniform:1.8:2.6 \\
+                --perturb Sat.DryMass=uniform:600:1100 --seed 1 --out sobol/
+            """,
+        ),
         "samples": (
             "Run explicit rows from a table: one column per field, one row per run.",
             """
@@ -210,10 +217,12 @@ def _sweep_commands(sub: Any) -> None:
                 "--method", choices=("sobol", "halton", "lhs"), default="sobol",
                 help="the point set (default sobol)",
             )  # fmt: skip
+        if name == "saltelli":
+            p.add_argument("--second-order", action="store_true", help="also the runs S2 needs")
         _derive_option(p)
         _execution_options(p)
         if name != "qmc":
-            p.set_defaults(method="latin_hypercube" if name == "lhs" else None)
+            p.set_defaults(method={"lhs": "latin_hypercube", "saltelli": "saltelli"}.get(name))
     _continue_commands(sub)
 
 

@@ -206,6 +206,7 @@ def build_space(
     method: str = "monte_carlo",
     table: str | None = None,
     zip_dim: str = "zip",
+    second_order: bool = False,
 ) -> xr.Dataset:
     """Build the space the command-line options describe, with the Python API.
 
@@ -254,7 +255,9 @@ def build_space(
     if dists:
         if n is None:
             raise SpecError("--perturb needs --n (the number of samples)")
-        if method in ("sobol", "halton", "lhs"):
+        if method == "saltelli":
+            parts.append(xs.saltelli(n, dists, seed=seed, second_order=second_order))
+        elif method in ("sobol", "halton", "lhs"):
             parts.append(xs.qmc(n, dists, method=method, seed=seed))  # type: ignore[arg-type]
         else:
             make = xs.monte_carlo if method == "monte_carlo" else xs.latin_hypercube
