@@ -46,6 +46,7 @@ PLOTS = [
     "correlated_dispersion",
     "drag_sensitivity",
     "mc_convergence",
+    "ric_dispersion",
 ]
 
 

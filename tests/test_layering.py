@@ -37,6 +37,7 @@ ORDER = [
     "gmat.outputs",
     "gmat.mission",
     "gmat.child",
+    "_frames",
     "_source",
     "store",
     "store.layout",

@@ -99,6 +99,7 @@ if TYPE_CHECKING:  # what type checkers see; tests/test_layering.py checks it ag
     from xsweep._errors import (
         XsweepError as XsweepError,
     )
+    from xsweep._frames import state_block as state_block
     from xsweep._handle import Sweep as Sweep
     from xsweep._records import OutputFile as OutputFile
     from xsweep._records import RunOutcome as RunOutcome
@@ -152,6 +153,7 @@ _PUBLIC = {
     "samples": "xsweep._designs",
     "qmc": "xsweep._designs",
     "saltelli": "xsweep._sobol",
+    "state_block": "xsweep._frames",
     "extend_until": "xsweep._convergence",
     "sobol": "xsweep._sobol",
     "run": "xsweep._sweep",

@@ -117,6 +117,9 @@ def _run_command(args: argparse.Namespace) -> int:
         table=getattr(args, "table", None),
         zip_dim=args.zip_dim,
         second_order=getattr(args, "second_order", False),
+        script=args.script,
+        engine=args.engine or "auto",
+        gmat_root=args.gmat_root,
     )
     drawn = ("monte-carlo", "lhs", "qmc", "saltelli")
     if args.command in drawn and not (args.perturb or args.perturb_block):

@@ -122,7 +122,8 @@ def _space_options(parser: argparse.ArgumentParser, *, table: bool = False) -> N
         action="append",
         default=[],
         metavar="FILE",
-        help="correlated fields drawn jointly: fields, mean and cov from JSON, YAML or CSV",
+        help="correlated fields drawn jointly: fields, mean and cov from JSON, YAML or CSV; "
+        "or spacecraft, frame (RIC) and cov around the script's nominal state",
     )
     group.add_argument("--n", type=_positive_int, help="number of random samples")
     group.add_argument("--seed", type=_count, help="random seed (default: fresh entropy)")

@@ -161,12 +161,15 @@ def parse_perturb(text: str) -> tuple[str, tuple[str, float, float]]:
     return field, (name, a, b)
 
 
-def read_block(text: str) -> tuple[tuple[str, ...], tuple[str, Any, Any]]:
+def read_block(text: str) -> tuple[tuple[str, ...], tuple[str, Any, Any]] | dict[str, Any]:
     """Read a correlated block from a file: its fields and ``("mvnormal", mean, cov)``.
 
     JSON or YAML: ``{"fields": [...], "mean": [...], "cov": [[...], ...]}``.
     CSV: a header of the fields, a row labelled ``mean``, then one row per
-    field (labelled with it) of the covariance.
+    field (labelled with it) of the covariance. A JSON or YAML block around a
+    spacecraft's nominal state, ``{"spacecraft": "Sat", "frame": "RIC",
+    "cov": [[...]], "mean": [...]}`` (``mean`` optional), is returned as that
+    mapping, for :func:`xsweep.state_block` once the script is known.
     """
     path = Path(text).expanduser()
     if not path.is_file():
@@ -187,10 +190,17 @@ def read_block(text: str) -> tuple[tuple[str, ...], tuple[str, Any, Any]]:
                 data = yaml.safe_load(raw)
             else:
                 data = json.loads(raw)
+            if isinstance(data, dict) and "spacecraft" in data:
+                unknown = set(data) - {"spacecraft", "frame", "cov", "mean", "rotating"}
+                if unknown or "cov" not in data:
+                    raise ValueError(f"a state block takes spacecraft, frame, cov, mean, "
+                                     f"rotating; got {sorted(data)}")  # fmt: skip
+                return dict(data)
             fields, mean, cov = list(data["fields"]), data["mean"], data["cov"]
     except (KeyError, TypeError, ValueError) as exc:
         raise SpecError(
-            f"--perturb-block {text!r}: expected fields, mean and cov ({type(exc).__name__}: {exc})"
+            f"--perturb-block {text!r}: expected fields, mean and cov, or spacecraft, frame "
+            f"and cov ({type(exc).__name__}: {exc})"
         ) from None
     return tuple(str(f) for f in fields), ("mvnormal", mean, cov)
 
@@ -207,13 +217,17 @@ def build_space(
     table: str | None = None,
     zip_dim: str = "zip",
     second_order: bool = False,
+    script: str | None = None,
+    engine: str = "auto",
+    gmat_root: str | None = None,
 ) -> xr.Dataset:
     """Build the space the command-line options describe, with the Python API.
 
     ``--grid`` fields are full-factorial dims; ``--zip`` fields vary together
     on ``zip_dim``; ``--perturb`` fields are drawn (``n`` samples, ``method``)
     on ``sample``; a ``--table`` gives explicit rows on ``sample``. The parts
-    are merged (every combination of them).
+    are merged (every combination of them). A ``--perturb-block`` around a
+    spacecraft's state is read from ``script`` (on ``engine``).
     """
     import xarray as xr
 
@@ -250,7 +264,12 @@ def build_space(
         field, dist = parse_perturb(text)
         dists[take(field)] = dist
     for text in perturb_block:
-        fields, block = read_block(text)
+        read = read_block(text)
+        if isinstance(read, dict):
+            if script is None:
+                raise SpecError(f"--perturb-block {text!r}: a state block needs the script")
+            read = _state_block(script, read, engine, gmat_root)
+        fields, block = read
         dists[tuple(take(f) for f in fields)] = block
     if dists:
         if n is None:
@@ -269,3 +288,21 @@ def build_space(
     if not parts:
         raise SpecError("no parameters: give --grid, --zip, --perturb or --table")
     return parts[0] if len(parts) == 1 else xr.merge(parts, combine_attrs="no_conflicts")
+
+
+def _state_block(
+    script: str, spec: dict[str, Any], engine: str, gmat_root: str | None
+) -> tuple[tuple[str, ...], Any]:
+    import xsweep as xs
+
+    ((fields, block),) = xs.state_block(
+        script,
+        str(spec["spacecraft"]),
+        spec["cov"],
+        frame=str(spec.get("frame", "RIC")),
+        mean=spec.get("mean"),
+        rotating=bool(spec.get("rotating", False)),
+        engine=engine,  # type: ignore[arg-type]
+        gmat_root=gmat_root,
+    ).items()
+    return fields, block

@@ -19,6 +19,7 @@ from xsweep._draws import Method, draw, new_entropy, parse_distribution, recipe_
 from xsweep._epochs import is_datetime
 from xsweep._errors import SpaceError
 from xsweep._joint import (
+    FRAME_ATTR,
     QMC_ENGINES,
     STANDARD_NORMAL,
     check_block,
@@ -224,6 +225,9 @@ def _random(
         if isinstance(key, tuple):
             mean, cov = check_block(key, spec)
             joint = {"fields": list(key), "mean": mean.tolist(), "cov": cov.tolist()}
+            frame = getattr(spec[2], "attrs", {}).get(FRAME_ATTR)
+            if frame is not None:  # provenance only: the draws use mean and cov
+                joint["frame"] = frame
             recipe = {**base, "dist": STANDARD_NORMAL, "joint": joint}
             for field in key:
                 values = draw_field(field, recipe, cache)
@@ -259,7 +263,8 @@ def monte_carlo(
         ``("mvnormal", mean, cov)``, ``cov`` an array or a DataArray whose
         two dims are labelled with the fields. It must be symmetric and
         positive semi-definite (a ``SpaceError`` names the failing
-        eigenvalue).
+        eigenvalue). :func:`xsweep.state_block` builds a state block from a
+        covariance in the spacecraft's RIC frame.
     seed : int, optional
         Seed entropy. ``None`` draws OS entropy and records it on the space,
         so the draw can be rebuilt bit-equal.

@@ -29,6 +29,7 @@ from xsweep._draws import open_unit, recipe_distribution, uniforms
 from xsweep._errors import SpaceError
 
 QMC_ENGINES = ("sobol", "halton", "lhs")
+FRAME_ATTR = "xsweep_frame"  # a block's provenance (xsweep.state_block), kept in its recipe
 STANDARD_NORMAL = {"name": "normal", "params": [0.0, 1.0]}
 # An eigenvalue below -_PSD_TOL * the largest is negative, not rounding.
 _PSD_TOL = 1e-10

@@ -60,6 +60,14 @@ class CheckRequest:
 
 
 @dataclass(frozen=True)
+class ReadRequest:
+    """Load a script and read fields' values (before the mission runs)."""
+
+    script: str
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DeriveRequest:
     """Call derive functions on a finished run's outputs (``name -> Parquet path``)."""
 
@@ -103,7 +111,11 @@ def serve() -> None:
     proto_in = os.fdopen(os.dup(0), "rb")
     # A terminal's Ctrl-C reaches the whole process group; the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from xsweep.gmat.mission import check_overrides, run_mission  # after the fd swap: GMAT
+    from xsweep.gmat.mission import (  # after the fd swap: GMAT
+        check_overrides,
+        read_fields,
+        run_mission,
+    )
 
     hello = _recv(proto_in)
     try:
@@ -128,14 +140,13 @@ def serve() -> None:
             r = request
             _send(proto_out, derive_run(r.run_dir, r.outputs, r.params, r.functions))
             continue
-        if isinstance(request, CheckRequest):
+        if isinstance(request, CheckRequest | ReadRequest):
+            where = {"engine": hello.get("engine", "auto"), "gmat_root": hello.get("gmat_root")}
             try:
-                reply: Any = check_overrides(
-                    request.script,
-                    request.overrides,
-                    engine=hello.get("engine", "auto"),
-                    gmat_root=hello.get("gmat_root"),
-                )
+                if isinstance(request, ReadRequest):
+                    reply: Any = read_fields(request.script, request.paths, **where)
+                else:
+                    reply = check_overrides(request.script, request.overrides, **where)
             except Exception as exc:
                 reply = _picklable(exc)
             _send(proto_out, reply)
@@ -331,8 +342,8 @@ class GmatChild:
         assert isinstance(reply, tuple)
         return reply
 
-    def check(self, request: CheckRequest, *, timeout: float = 300.0) -> Any:
-        """Run the planning check in the child; re-raise its error here."""
+    def check(self, request: CheckRequest | ReadRequest, *, timeout: float = 300.0) -> Any:
+        """Run the planning check (or a field read) in the child; re-raise its error here."""
         self._ensure_ready()
         try:
             reply = self._exchange(request, timeout)

@@ -150,6 +150,31 @@ def check_overrides(
     return eng.info
 
 
+def read_fields(
+    script: str | os.PathLike[str],
+    paths: tuple[str, ...],
+    *,
+    engine: EngineKind = "auto",
+    gmat_root: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Load ``script`` and return the values its fields hold before the mission runs.
+
+    Raises
+    ------
+    ScriptNotFoundError, ScriptLoadError, FieldError
+        As :func:`check_overrides` would.
+    """
+    eng = get_engine(engine, gmat_root=gmat_root)
+    with eng.lock:
+        mission = eng.load(script)
+        values = {}
+        for key in paths:
+            path, _ = resolve_field(eng, key)
+            value = mission[path]
+            values[key] = value.item() if isinstance(value, np.generic) else value
+    return values
+
+
 def _headerless(mission: Mission, reports: Mapping[str, Any]) -> frozenset[str]:
     """Name the ReportFiles written without their header line (``WriteHeaders = false``)."""
     names = set()
