@@ -118,7 +118,12 @@ class Cluster:
                 self.client = self._stack.enter_context(client)
             elif self.given is None:
                 self._stack.enter_context(dask.config.set(_QUIET_CLUSTER))
-                self.cluster = self._stack.enter_context(LocalCluster(**self._embedded_kwargs()))
+                with warnings.catch_warnings():
+                    # Another cluster holds port 8787: Dask takes a free one, and the link
+                    # xsweep prints is the real one, so the warning only confuses.
+                    warnings.filterwarnings("ignore", r"Port \d+ is already in use", UserWarning)
+                    cluster = LocalCluster(**self._embedded_kwargs())
+                self.cluster = self._stack.enter_context(cluster)
                 self.client = self._stack.enter_context(Client(self.cluster))
         except BaseException:
             self._stack.close()

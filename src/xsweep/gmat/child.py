@@ -283,34 +283,41 @@ class GmatChild:
         _send(self.proc.stdin, request)
         return self._wait(timeout)
 
-    def run(self, request: RunRequest, *, timeout: float | None = None) -> RunOutcome:
-        """Run one mission in the child; crashes and timeouts become failed outcomes."""
-        t0, started = time.perf_counter(), now_iso()
+    def _guarded(self, request: Any, timeout: float | None) -> tuple[str, Any]:
+        """Exchange one request; a crash or timeout kills the child and starts another.
+
+        Returns ``("ok", reply)``; ``("boot", why)`` if the child died starting;
+        ``("crashed", why)`` if it exited during the request; ``("timeout", None)``.
+        The new child boots in the background: the failure is reported at once
+        and the next request waits for it (and fails as crashed if it never boots).
+        """
         try:
             self._ensure_ready()
         except _DiedBooting as exc:
-            return RunOutcome.failed("crashed", str(exc), started=started, t0=t0)
+            return "boot", str(exc)
         try:
             reply = self._exchange(request, timeout)
         except (EOFError, BrokenPipeError):
             code = self.proc.wait()  # type: ignore[union-attr]
             tail = self._stderr_tail()
-            self.start()
-            return RunOutcome.failed(
-                "crashed",
-                f"GMAT child exited ({_describe(code)}){_tail(tail)}",
-                started=started,
-                t0=t0,
-            )
+            self.start(wait=False)
+            return "crashed", f"({_describe(code)}){_tail(tail)}"
         if reply is None:
             self.kill()
-            self.start()
-            return RunOutcome.failed(
-                "timeout",
-                f"run exceeded timeout={timeout} s; GMAT child killed",
-                started=started,
-                t0=t0,
-            )
+            self.start(wait=False)
+            return "timeout", None
+        return "ok", reply
+
+    def run(self, request: RunRequest, *, timeout: float | None = None) -> RunOutcome:
+        """Run one mission in the child; crashes and timeouts become failed outcomes."""
+        t0, started = time.perf_counter(), now_iso()
+        kind, reply = self._guarded(request, timeout)
+        if kind in ("boot", "crashed"):
+            why = reply if kind == "boot" else f"GMAT child exited {reply}"
+            return RunOutcome.failed("crashed", why, started=started, t0=t0)
+        if kind == "timeout":
+            why = f"run exceeded timeout={timeout} s; GMAT child killed"
+            return RunOutcome.failed("timeout", why, started=started, t0=t0)
         assert isinstance(reply, RunOutcome)
         return reply
 
@@ -318,29 +325,19 @@ class GmatChild:
         self, request: DeriveRequest, *, timeout: float | None = None
     ) -> tuple[DeriveResult, ...]:
         """Call a run's derive functions in the child; a crash or timeout fails each of them."""
-
-        def failed(why: str) -> tuple[DeriveResult, ...]:
-            return tuple(
-                DeriveResult(f.ref, f.sha256, "derive-failed", error=why) for f in request.functions
-            )
-
-        try:
-            self._ensure_ready()
-        except _DiedBooting as exc:
-            return failed(f"crashed: {exc}")
-        try:
-            reply = self._exchange(request, timeout)
-        except (EOFError, BrokenPipeError):
-            code = self.proc.wait()  # type: ignore[union-attr]
-            tail = self._stderr_tail()
-            self.start()
-            return failed(f"crashed: the child calling it exited ({_describe(code)}){_tail(tail)}")
-        if reply is None:
-            self.kill()
-            self.start()
-            return failed(f"timeout: derive exceeded timeout={timeout} s; its child was killed")
-        assert isinstance(reply, tuple)
-        return reply
+        kind, reply = self._guarded(request, timeout)
+        if kind == "ok":
+            assert isinstance(reply, tuple)
+            return reply
+        if kind == "boot":
+            why = f"crashed: {reply}"
+        elif kind == "crashed":
+            why = f"crashed: the child calling it exited {reply}"
+        else:
+            why = f"timeout: derive exceeded timeout={timeout} s; its child was killed"
+        return tuple(
+            DeriveResult(f.ref, f.sha256, "derive-failed", error=why) for f in request.functions
+        )
 
     def check(self, request: CheckRequest | ReadRequest, *, timeout: float = 300.0) -> Any:
         """Run the planning check (or a field read) in the child; re-raise its error here."""
