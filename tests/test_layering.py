@@ -26,6 +26,7 @@ ORDER = [
     "_paths",
     "_draws",
     "_joint",
+    "_growth",
     "_space",
     "_designs",
     "_manifest",

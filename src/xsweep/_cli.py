@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from xsweep._cli_parser import EXIT_USAGE, build_parser
-from xsweep._cli_space import SpecError, build_space
+from xsweep._cli_space import SpecError, build_space, parse_grid
 from xsweep._errors import ClusterStartError, SweepAbortedError, XsweepError
 
 if TYPE_CHECKING:
@@ -156,7 +156,11 @@ def _cmd_extend(args: argparse.Namespace) -> int:
 
     return _finish(
         xs.extend(
-            args.dir, args.n, derive=_derive_here(args.derive), **_execution(args, fresh=False)
+            args.dir,
+            args.n,
+            grid=parse_grid(args.grid) if args.grid else None,
+            derive=_derive_here(args.derive),
+            **_execution(args, fresh=False),
         )
     )
 

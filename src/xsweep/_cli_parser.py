@@ -256,11 +256,19 @@ def _continue_commands(sub: Any) -> None:
     p = _subparser(
         sub,
         "extend",
-        "Add N samples to a Monte Carlo or Latin hypercube sweep and run them.",
-        "xsweep extend mc/ --n 100",
+        "Add N samples to a random sweep, or new values to its grid dims, and run them.",
+        "xsweep extend mc/ --n 100\nxsweep extend grid/ --grid Sat.SMA=7050,7150",
     )
     p.add_argument("dir", help="the sweep directory")
-    p.add_argument("--n", type=_positive_int, required=True, help="samples to add")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--n", type=_positive_int, help="samples to add")
+    what.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="FIELD=SPEC",
+        help="new values of a grid dim (start:stop:num, v1,v2,... or @file.csv); repeatable",
+    )
     _derive_option(p)
     _execution_options(p)
 

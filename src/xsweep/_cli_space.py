@@ -161,6 +161,17 @@ def parse_perturb(text: str) -> tuple[str, tuple[str, float, float]]:
     return field, (name, a, b)
 
 
+def parse_grid(texts: Sequence[str]) -> dict[str, Any]:
+    """Read ``--grid FIELD=SPEC`` options into ``{field: values}``."""
+    grid: dict[str, Any] = {}
+    for text in texts:
+        field, spec = parse_assignment(text, "--grid")
+        if field in grid:
+            raise SpecError(f"--grid {field} is given twice")
+        grid[field] = parse_values(field, spec)
+    return grid
+
+
 def read_block(text: str) -> tuple[tuple[str, ...], tuple[str, Any, Any]] | dict[str, Any]:
     """Read a correlated block from a file: its fields and ``("mvnormal", mean, cov)``.
 

@@ -23,8 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from xsweep._atomic import atomic_path
 from xsweep._closure import CLOSURE_DIR, Closure, resolve, write_copy
+from xsweep._designs import refine
 from xsweep._errors import (
     ClusterStartError,
     ConfigError,
@@ -407,3 +410,31 @@ def grown_plan(
     bigger = space.extended(n)
     record = {"created": now_iso(), "n": n, "n_runs": bigger.n_runs, "space": bigger.to_dict()}
     return bigger, list(range(space.n_runs, bigger.n_runs)), record
+
+
+def refined_plan(
+    grid: Mapping[str, Any], writer: ManifestWriter, manifest: Manifest, space: Space
+) -> tuple[Space, list[int], dict[str, Any]]:
+    """Return the space with ``grid``'s new values, its new runs, and the extension record.
+
+    Values already in the sweep are skipped, with a warning naming them.
+    """
+    bigger, skipped = refine(space, grid)
+    if skipped:
+        warnings.warn(
+            f"skipping values the sweep already has: {skipped}", UserWarning, stacklevel=4
+        )
+    added = {
+        dim: _json_values(bigger.dataset[dim].values[start:])
+        for dim, start, _ in bigger.steps[len(space.steps) :]
+    }
+    record = {"created": now_iso(), "grid": added, "n_runs": bigger.n_runs,
+              "space": bigger.to_dict()}  # fmt: skip
+    return bigger, list(range(space.n_runs, bigger.n_runs)), record
+
+
+def _json_values(values: np.ndarray) -> list[Any]:
+    """Values as the manifest can hold them: datetimes as ISO strings."""
+    if values.dtype.kind == "M":
+        return [str(v) for v in np.datetime_as_string(values, unit="ns")]
+    return list(values.tolist())

@@ -35,6 +35,15 @@ import xarray as xr
 
 from xsweep._draws import recipe_distribution, recipe_json
 from xsweep._errors import SpaceError
+from xsweep._growth import (
+    GROWTH_ATTR,
+    Blocks,
+    Step,
+    check_recipes,
+    read_steps,
+    recipe_steps,
+    steps_text,
+)
 from xsweep._joint import draw_field, recipe_text
 from xsweep._records import RESERVED
 
@@ -208,10 +217,13 @@ class Space:
         self.labels: tuple[str, ...] = tuple(
             str(c) for c in dataset.coords if not is_field(dataset, c)
         )
-        self._axis, self._segments = _segments(self._recipes, dataset, self.dims)
-        self._block_runs = [
-            size * math.prod(self.shape) // self.shape[self._axis] for _, size in self._segments
-        ]
+        steps = read_steps(dataset.attrs)
+        if steps is None:
+            steps = recipe_steps(self._recipes)
+        else:
+            check_recipes(steps, self._recipes)
+        self.steps: tuple[Step, ...] = tuple(steps)
+        self._blocks = Blocks.of(self.dims, self.shape, self.steps)
 
     @property
     def n_runs(self) -> int:
@@ -234,21 +246,13 @@ class Space:
         """Index position of ``run_id``.
 
         Run ids are the C-order flat index over :attr:`dims`. A space that was
-        extended numbers each extension block after the previous ones (C order
-        within the block), so an existing run id never changes meaning.
+        extended (more samples, or a refined grid axis) numbers each extension
+        block after the previous ones (C order within the block), so an
+        existing run id never changes meaning.
         """
         if not 0 <= run_id < self.n_runs:
             raise IndexError(f"run id {run_id} outside 0..{self.n_runs - 1}")
-        offset = 0
-        for (start, size), count in zip(self._segments, self._block_runs, strict=True):
-            if run_id < offset + count:
-                shape = list(self.shape)
-                shape[self._axis] = size
-                index = [int(i) for i in np.unravel_index(run_id - offset, shape)]
-                index[self._axis] += start
-                return tuple(index)
-            offset += count
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self._blocks.index_of(run_id)
 
     def run_id_of(self, index: Sequence[int]) -> int:
         """Run id of an index position (inverse of :meth:`index_of`)."""
@@ -257,26 +261,11 @@ class Space:
             0 <= i < n for i, n in zip(index, self.shape, strict=True)
         ):
             raise IndexError(f"index {tuple(index)} outside shape {self.shape}")
-        offset = 0
-        for (start, size), count in zip(self._segments, self._block_runs, strict=True):
-            if start <= index[self._axis] < start + size:
-                shape = list(self.shape)
-                shape[self._axis] = size
-                index[self._axis] -= start
-                return offset + int(np.ravel_multi_index(tuple(index), shape))
-            offset += count
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self._blocks.run_id_of(index)
 
     def index_arrays(self) -> tuple[np.ndarray, ...]:
         """Index positions of every run, one int array per dim, in run-id order."""
-        parts: list[tuple[np.ndarray, ...]] = []
-        for start, size in self._segments:
-            shape = list(self.shape)
-            shape[self._axis] = size
-            idx = list(np.unravel_index(np.arange(math.prod(shape)), shape))
-            idx[self._axis] = idx[self._axis] + start
-            parts.append(tuple(idx))
-        return tuple(np.concatenate([p[k] for p in parts]) for k in range(len(self.dims)))
+        return self._blocks.index_arrays()
 
     def _pick(self, name: str, index: Sequence[Any]) -> Any:
         """Values of ``name`` at ``index`` (one int or int array per dim of the space)."""
@@ -326,11 +315,14 @@ class Space:
                 "attrs": {k: v for k, v in var.attrs.items() if k in (ROLE_ATTR, DRAW_ATTR)},
                 "coord": name in self.dataset.coords,
             }
-        return {
+        out = {
             "schema": SPACE_SCHEMA,
             "dims": dict(zip(self.dims, self.shape, strict=True)),
             "variables": variables,
         }
+        if GROWTH_ATTR in self.dataset.attrs:  # absent before grids could grow
+            out["growth"] = [list(step) for step in self.steps]
+        return out
 
     def to_json(self) -> str:
         """Serialise with :meth:`to_dict`."""
@@ -357,6 +349,8 @@ class Space:
                 )
                 (coords if spec["coord"] else dvars)[name] = var
             dataset = xr.Dataset(dvars, coords=coords)
+            if "growth" in data:
+                dataset.attrs[GROWTH_ATTR] = steps_text([tuple(st) for st in data["growth"]])
             dims = list(data["dims"])
         except SpaceError:
             raise
@@ -432,26 +426,13 @@ class Space:
                 dist = recipe_distribution(name, recipe["dist"])
                 text = recipe_json(recipe["method"], recipe["entropy"], dim, dist, grown["blocks"])
             ds[name] = xr.Variable((dim,), values, attrs={DRAW_ATTR: text})
-        return Space(ds[list(self.dataset.data_vars)].assign_coords(ds.coords), dims=self.dims)
+        ds = ds[list(self.dataset.data_vars)].assign_coords(ds.coords)
+        return Space(self.grown(ds, [(dim, old, int(n))]), dims=self.dims)
 
-
-def _segments(
-    recipes: Mapping[str, Mapping[str, Any]], dataset: xr.Dataset, dims: tuple[str, ...]
-) -> tuple[int, list[tuple[int, int]]]:
-    """Return the extension blocks along the random dim, as ``(axis, [(start, size), ...])``."""
-    blocks: dict[str, list[int]] = {}
-    for recipe in recipes.values():
-        blocks.setdefault(recipe["dim"], recipe["blocks"])
-        if blocks[recipe["dim"]] != recipe["blocks"]:
-            raise SpaceError(f"random fields on dim {recipe['dim']!r} disagree on its blocks")
-    extended = {d: b for d, b in blocks.items() if len(b) > 1}
-    if len(extended) > 1:
-        raise SpaceError(f"more than one dim was extended: {sorted(extended)}")
-    if not extended:
-        return 0, [(0, dataset.sizes[dims[0]])]
-    ((dim, sizes),) = extended.items()
-    starts = np.cumsum([0, *sizes[:-1]]).tolist()
-    return dims.index(dim), [(int(a), int(b)) for a, b in zip(starts, sizes, strict=True)]
+    def grown(self, dataset: xr.Dataset, steps: Sequence[Step]) -> xr.Dataset:
+        """Return ``dataset`` (this space grown) with this space's steps and ``steps`` recorded."""
+        dataset.attrs = {**dataset.attrs, GROWTH_ATTR: steps_text([*self.steps, *steps])}
+        return dataset
 
 
 def _encode(values: np.ndarray) -> Any:

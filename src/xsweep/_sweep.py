@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from xsweep._cluster import Cluster
 from xsweep._derive import resolve
 from xsweep._dispatch import Dispatcher
-from xsweep._errors import ConfigError, disk_full_is_resumable
+from xsweep._errors import ConfigError, SpaceError, disk_full_is_resumable
 from xsweep._handle import Sweep
 from xsweep._manifest import ManifestWriter
 from xsweep._paths import MANIFEST_NAME
@@ -30,6 +30,7 @@ from xsweep._plan import (
     grown_plan,
     options,
     plan_script,
+    refined_plan,
     staged,
     unfinished_plan,
     write_plan,
@@ -349,8 +350,9 @@ def resume(
 
 def extend(
     path: str | os.PathLike[str],
-    n: int,
+    n: int | None = None,
     *,
+    grid: Mapping[str, Any] | None = None,
     client: Client | str | None = None,
     script: str | os.PathLike[str] | None = None,
     allow_script_drift: bool = False,
@@ -368,19 +370,25 @@ def extend(
     cluster_timeout: float = 60.0,
     derive: Any = None,
 ) -> Sweep:
-    """Add ``n`` samples to a Monte Carlo or Latin hypercube sweep and run only them.
+    """Add ``n`` samples, or new values of grid dims, to a sweep and run only the new points.
 
-    The existing samples stay bit-equal and keep their run ids; the new runs
-    get ids after them. The extension is recorded in the manifest (an
-    ``extend`` line holding the new space) before any new run starts. Runs
-    that failed earlier are not rerun (use :func:`resume`).
+    The existing runs stay bit-equal and keep their run ids; the new runs get
+    ids after them. The extension is recorded in the manifest (an ``extend``
+    line holding the new space) before any new run starts. Runs that failed
+    earlier are not rerun (use :func:`resume`).
 
     Parameters
     ----------
     path : path-like
         The sweep directory.
-    n : int
-        Number of samples to add (>= 1).
+    n : int, optional
+        Number of samples to add (>= 1) to the sweep's Monte Carlo, Latin
+        hypercube or quasi-random dim.
+    grid : mapping of str to values, optional
+        New values for grid dims, e.g. ``{"Sat.SMA": [7050.0, 7150.0]}``. Each
+        dim grows at its end (``open_sweep`` sorts it back); the new points
+        are run crossed with every other dim. A value the sweep already has
+        is skipped with a warning. Give ``n`` or ``grid``, not both.
     client, script, allow_script_drift, workers, timeout, retries, isolation, engine, gmat_root, keep_raw, runs_per_task, progress, consolidate, cluster_kwargs, cluster_timeout, derive
         As for :func:`resume`.
 
@@ -391,7 +399,9 @@ def extend(
     Raises
     ------
     SpaceError
-        The space has no random dim to extend, or ``n`` is not a positive integer.
+        The space has no random dim to extend, ``n`` is not a positive integer,
+        or a ``grid`` name is not a grid dim of the sweep (a new dim is refused:
+        the old runs have no value for it).
     ConfigError, ScriptDriftError, ManifestCorruptError, SweepLockedError
         As for :func:`resume`.
 
@@ -407,5 +417,12 @@ def extend(
     {'ok': 4, 'failed': 0, 'pending': 0}
     """  # noqa: E501
     check_workers(workers)
-    session = Session(**{k: v for k, v in locals().items() if k not in ("path", "n")})
-    return continue_sweep(path, session, functools.partial(grown_plan, n), sync_if_idle=False)
+    if (n is None) == (grid is None):
+        raise SpaceError("extend needs n (more samples) or grid (new grid values), not both")
+    session = Session(**{k: v for k, v in locals().items() if k not in ("path", "n", "grid")})
+    if n is not None:
+        plan = functools.partial(grown_plan, n)
+    else:
+        assert grid is not None
+        plan = functools.partial(refined_plan, grid)
+    return continue_sweep(path, session, plan, sync_if_idle=False)

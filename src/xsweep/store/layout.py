@@ -31,7 +31,7 @@ import numpy as np
 import xarray as xr
 
 from xsweep._records import OUTPUT_AXES, STATUS_FLAGS, STORE_VARIABLES, OutputKind, RunRecord
-from xsweep._space import Space
+from xsweep._space import Space, is_field
 from xsweep._version import __version__
 
 # 2: shards run along the last parameter dim with more than one value (``xsweep_block_dim``),
@@ -304,6 +304,7 @@ def root_template(
         "xsweep_block_runs": layout.block,
         "xsweep_block_dim": dims[layout.axis],
     }
+    ds.attrs.update(refined_attrs(layout.space))
     enc: dict[str, Any] = {}
     for name in ("run_id", "status", "duration_s", "reason", "error", PROBLEMS_VAR):
         enc[name] = {"chunks": layout.chunks(), "shards": layout.shards()}
@@ -373,6 +374,15 @@ def group_template(
     ds = xr.Dataset(data, attrs=group_attrs(out))
     out.chunk = chunks[-1]
     return ds, enc
+
+
+def refined_attrs(space: Space) -> dict[str, list[str]]:
+    """Name the grid dims given values after the sweep was planned (``open_sweep`` sorts them).
+
+    Empty for a space that never grew a grid dim: its store's attrs are as before.
+    """
+    dims = sorted({d for d, _, _ in space.steps if is_field(space.dataset, d)})
+    return {"xsweep_refined": dims} if dims else {}
 
 
 def run_id_grid(space: Space) -> np.ndarray:

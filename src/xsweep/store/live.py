@@ -44,6 +44,7 @@ from xsweep.store.layout import (
     group_template,
     new_layout,
     read_schema,
+    refined_attrs,
     reserved_names,
     root_template,
     run_id_grid,
@@ -269,7 +270,7 @@ class LiveStore:
                 )
         coords = xr.Dataset(coords=coord_variables(self.space))
         coords["run_id"] = (self.space.dims, self.ids)
-        coords.attrs = dict(root.attrs)  # writing the group would clear them
+        coords.attrs = {**root.attrs, **refined_attrs(self.space)}  # writing would clear them
         coords.to_zarr(self.path, mode="a", zarr_format=3, consolidated=False)
 
     def _index_blocks(self) -> None:

@@ -35,6 +35,7 @@ def open_sweep(
     *,
     group: str | None = None,
     verify: bool = False,
+    sort: bool | None = None,
 ) -> xr.Dataset | xr.DataTree:
     """Open a sweep's consolidated store lazily, indexed by the parameter dims.
 
@@ -58,6 +59,11 @@ def open_sweep(
         (``"RF"``) when that is unambiguous.
     verify : bool
         For a bundle: check every member's SHA-256 first (reads the whole zip).
+    sort : bool, optional
+        Sort dims by their labels. By default (``None``) only the grid dims
+        that :func:`xsweep.extend` gave new values are sorted: the store keeps
+        them in the order they were added, the run-id order. ``True`` sorts
+        every labelled dim, ``False`` none (the store's own order).
 
     Returns
     -------
@@ -112,6 +118,9 @@ def open_sweep(
     # Zarr, no Dask), so that ``where(..., drop=True)`` and ``groupby`` on them work.
     root = root.assign_coords({name: plain[name].variable.load() for name in root.coords})
     groups = list(root.attrs.get("xsweep_groups", []))
+    order = _order(root, dims, sort)
+    if order:  # a gather of the few labels out of place, on the loaded coordinates
+        root = root.isel(order)
     if group is None:
         if not groups:
             return _objectify(root)
@@ -123,6 +132,8 @@ def open_sweep(
                 consolidated=False,
                 chunks=chunks | dict.fromkeys(OUTPUT_AXES.values(), -1),
             )
+            if order:
+                tree = tree.isel(order)
             tree.dataset = tree.to_dataset(inherit=False).assign_coords(root.coords)
             return tree.map_over_datasets(_objectify)
         group = groups[0]
@@ -133,6 +144,20 @@ def open_sweep(
     part = xr.open_zarr(
         store, group=at(matches[0]), consolidated=False, zarr_format=3, chunks=chunks | {axis: -1}
     )
+    if order:
+        part = part.isel(order)
     ds = xr.merge([root, part], compat="override", join="exact", combine_attrs="override")
     ds.attrs = {**root.attrs, **part.attrs}
     return _objectify(ds)
+
+
+def _order(root: xr.Dataset, dims: list[str], sort: bool | None) -> dict[str, np.ndarray]:
+    """Return, per dim to sort, the positions that put its labels in order (none if sorted)."""
+    if sort is False:
+        return {}
+    wanted = dims if sort else [str(d) for d in root.attrs.get("xsweep_refined", [])]
+    order = {}
+    for dim in wanted:
+        if dim in root.indexes and not root.indexes[dim].is_monotonic_increasing:
+            order[dim] = np.argsort(root.indexes[dim].to_numpy(), kind="stable")
+    return order
