@@ -14,7 +14,9 @@ fi
 .venv/bin/ruff check src tests examples benchmarks
 .venv/bin/ruff format --check src tests examples benchmarks
 .venv/bin/mypy src
-# The reliability suite rewrites its figures on the docs page; the site is built after it.
+# Both cores: many tests wait on GMAT children, clusters and timeouts (pytest-xdist, work
+# stealing). The reliability suite rewrites its figures on the docs page; the site is built
+# after it.
 XSWEEP_RELIABILITY_DOCS=1 HYPOTHESIS_PROFILE=ci \
-    .venv/bin/python -m pytest -m "" --doctest-modules --durations=20 src tests "$@"
+    .venv/bin/python -m pytest -m "" -n 2 --dist worksteal --doctest-modules --durations=20 src tests "$@"
 NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet -f docs/mkdocs.yml

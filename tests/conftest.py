@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,36 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=30, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+# The reliability suite's summary: one file per pytest-xdist worker (tests/reliability/_harness).
+RELIABILITY = Path(__file__).resolve().parent / "reliability"
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")  # a pytest-xdist worker, not the run itself
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Each run of the suite writes its own reliability summary, of the cases it ran."""
+    if not _is_worker(session.config):
+        for path in (RELIABILITY / "out").glob("summary*.json"):
+            path.unlink()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Refresh the reliability page's figures from a passing run (XSWEEP_RELIABILITY_DOCS=1).
+
+    Only the run's own process does it, once every worker has finished.
+    """
+    if os.environ.get("XSWEEP_RELIABILITY_DOCS") != "1" or exitstatus != 0:
+        return
+    if _is_worker(session.config) or not any((RELIABILITY / "out").glob("summary-*.json")):
+        return
+    if str(RELIABILITY) not in sys.path:  # the controller of -n N collects nothing itself
+        sys.path.insert(0, str(RELIABILITY))
+    from _harness import DOCS_FIGURES, merged_summary, render
+
+    DOCS_FIGURES.write_text(render(merged_summary()))
 
 
 @pytest.fixture

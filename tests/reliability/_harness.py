@@ -24,7 +24,9 @@ import xsweep as xs
 from _helpers import MISSIONS, ROOT
 
 REPORT = MISSIONS / "leo_report.script"
-SUMMARY = Path(__file__).resolve().parent / "out" / "summary.json"
+# One summary file per pytest-xdist worker (``summary-gw0.json``), merged when the run ends.
+SUMMARY_DIR = Path(__file__).resolve().parent / "out"
+SUMMARY = SUMMARY_DIR / f"summary-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.json"
 # The docs page's figures: written from the summary when XSWEEP_RELIABILITY_DOCS=1 (CI sets
 # it) and the whole suite passed.
 DOCS_FIGURES = ROOT / "docs" / "reliability-figures.md"
@@ -144,7 +146,7 @@ def record_load(row: dict[str, Any]) -> None:
 
 
 def _add(section: str, key: str, row: dict[str, Any]) -> None:
-    """Replace ``section``'s row with the same ``key`` in tests/reliability/out/summary.json."""
+    """Replace ``section``'s row with the same ``key`` in this process's summary file."""
     SUMMARY.parent.mkdir(exist_ok=True)
     data = json.loads(SUMMARY.read_text()) if SUMMARY.exists() else {}
     rows = [r for r in data.get(section, []) if r[key] != row[key]]
@@ -173,6 +175,15 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         start_new_session=True,
         env={**os.environ, **(env or {})},
     )
+
+
+def merged_summary() -> dict[str, list[dict[str, Any]]]:
+    """Every worker's summary rows, section by section."""
+    data: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(SUMMARY_DIR.glob("summary-*.json")):
+        for section, rows in json.loads(path.read_text()).items():
+            data.setdefault(section, []).extend(rows)
+    return data
 
 
 def render(data: dict[str, list[dict[str, Any]]]) -> str:
