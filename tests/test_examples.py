@@ -47,6 +47,7 @@ PLOTS = [
     "drag_sensitivity",
     "mc_convergence",
     "ric_dispersion",
+    "grid_refine",
 ]
 
 
