@@ -42,21 +42,21 @@ DERIVE_BATCH = 32  # runs per derive task: no GMAT, so a run is ~1 ms of work
 class Session:
     """The keyword arguments :func:`resume` and :func:`extend` share, as the caller gave them."""
 
-    client: Client | str | None
-    script: str | os.PathLike[str] | None
-    allow_script_drift: bool
-    workers: int | None
-    timeout: float | None
-    retries: int | None
-    isolation: Literal["worker", "process"] | None
-    engine: Literal["auto", "embedded", "desktop"] | None
-    gmat_root: str | os.PathLike[str] | None
-    keep_raw: bool | None
-    runs_per_task: int | None
-    progress: bool
-    consolidate: bool
-    cluster_kwargs: Mapping[str, Any] | None
-    cluster_timeout: float
+    client: Client | str | None = None
+    script: str | os.PathLike[str] | None = None
+    allow_script_drift: bool = False
+    workers: int | None = None
+    timeout: float | None = None
+    retries: int | None = None
+    isolation: Literal["worker", "process"] | None = None
+    engine: Literal["auto", "embedded", "desktop"] | None = None
+    gmat_root: str | os.PathLike[str] | None = None
+    keep_raw: bool | None = None
+    runs_per_task: int | None = None
+    progress: bool = True
+    consolidate: bool = True
+    cluster_kwargs: Mapping[str, Any] | None = None
+    cluster_timeout: float = 60.0
     reparse: bool = False
     derive: Any = None
     rederive: bool = False
@@ -367,8 +367,9 @@ def derive(
     elif out is not None:
         raise ConfigError("out= is for deriving from a bundle; a sweep directory derives in place")
     directory = sweep_dir(source)
-    session = Session(client, None, False, workers, timeout, None, None, None, None, None, None,
-                      progress, consolidate, cluster_kwargs, cluster_timeout)  # fmt: skip
+    session = Session(client=client, workers=workers, timeout=timeout, progress=progress,
+                      consolidate=consolidate, cluster_kwargs=cluster_kwargs,
+                      cluster_timeout=cluster_timeout)  # fmt: skip
     with disk_full_is_resumable(directory), ManifestWriter(directory) as writer:
         manifest, opts, space = reopen(writer, session.given())
         given = {f.ref for f in resolve(functions)}
