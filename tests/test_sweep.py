@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -280,11 +281,12 @@ def test_gmat_errors_and_timeouts_are_recorded_and_the_sweep_goes_on(
 
 
 def _gmat_children() -> list[psutil.Process]:
+    """This test process's GMAT children (not another pytest-xdist worker's)."""
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = proc.info["cmdline"] or []
-        if "xsweep.gmat.child" in cmd:
-            found.append(proc)
+    for proc in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "xsweep.gmat.child" in proc.cmdline():
+                found.append(proc)
     return found
 
 
