@@ -431,8 +431,6 @@ def _check_refinable(space: Space, dim: str) -> None:
         )
     if not is_field(ds, dim):
         raise SpaceError(f"{dim} is a label dim, not a field; only a grid dim can take new values")
-    if any(r["dim"] == dim for r in validate(ds).values()):
-        raise SpaceError(f"{dim} holds random draws; add samples with extend(n) instead")
     sharing = [str(v) for v in ds.variables if dim in ds[v].dims and v != dim]
-    if sharing:
+    if sharing:  # zipped fields, or random draws (those grow with extend(n))
         raise SpaceError(f"{dim} is shared with {sharing}; only a dim of one grid field can grow")

@@ -22,7 +22,7 @@ import numpy as np
 
 from xsweep._errors import ScriptNotFoundError, SpaceError
 from xsweep._joint import FRAME_ATTR, check_block
-from xsweep.gmat.child import GmatChild, ReadRequest
+from xsweep.gmat.child import GmatChild, ReadRequest, offer_child, take_child
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -190,11 +190,17 @@ def _nominal(
         raise ScriptNotFoundError(path)
     extra = ("Epoch", "DateFormat", "CoordinateSystem")
     paths = tuple(f"{spacecraft}.{f}" for f in (*STATE_FIELDS, *extra))
-    child = GmatChild(engine, None if gmat_root is None else str(gmat_root), wait=False)
+    root = None if gmat_root is None else str(gmat_root)
+    # The CLI boots a spare child while it parses; the planning check takes it after us.
+    spare = take_child(engine, root)
+    child = spare or GmatChild(engine, root, wait=False)
     try:
         values = child.check(ReadRequest(str(path.resolve()), paths), timeout=timeout)
     finally:
-        child.close()
+        if spare is not None and child.proc is not None and child.proc.poll() is None:
+            offer_child(child)
+        else:
+            child.close()
     state = np.array([float(values[p]) for p in paths[:6]])
     about = {f.lower(): str(values[f"{spacecraft}.{f}"]) for f in extra}
     about["date_format"] = about.pop("dateformat")

@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from xsweep._atomic import atomic_path
 from xsweep._closure import CLOSURE_DIR, Closure, resolve, write_copy
 from xsweep._designs import refine
@@ -44,7 +42,7 @@ from xsweep._manifest import (
     write_header,
 )
 from xsweep._paths import MANIFEST_NAME, SCRIPT_NAME, drifted_script_name
-from xsweep._records import RunRecord, now_iso
+from xsweep._records import RunRecord, json_safe, now_iso
 from xsweep._space import Space
 from xsweep._tasks import ISOLATIONS, Isolation, check_plan
 from xsweep.gmat.child import CheckRequest, GmatChild
@@ -425,16 +423,9 @@ def refined_plan(
             f"skipping values the sweep already has: {skipped}", UserWarning, stacklevel=4
         )
     added = {
-        dim: _json_values(bigger.dataset[dim].values[start:])
+        dim: [json_safe(v) for v in bigger.dataset[dim].values[start:]]
         for dim, start, _ in bigger.steps[len(space.steps) :]
     }
     record = {"created": now_iso(), "grid": added, "n_runs": bigger.n_runs,
               "space": bigger.to_dict()}  # fmt: skip
     return bigger, list(range(space.n_runs, bigger.n_runs)), record
-
-
-def _json_values(values: np.ndarray) -> list[Any]:
-    """Values as the manifest can hold them: datetimes as ISO strings."""
-    if values.dtype.kind == "M":
-        return [str(v) for v in np.datetime_as_string(values, unit="ns")]
-    return list(values.tolist())

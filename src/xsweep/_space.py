@@ -431,8 +431,7 @@ class Space:
 
     def grown(self, dataset: xr.Dataset, steps: Sequence[Step]) -> xr.Dataset:
         """Return ``dataset`` (this space grown) with this space's steps and ``steps`` recorded."""
-        dataset.attrs = {**dataset.attrs, GROWTH_ATTR: steps_text([*self.steps, *steps])}
-        return dataset
+        return dataset.assign_attrs({GROWTH_ATTR: steps_text([*self.steps, *steps])})
 
 
 def _encode(values: np.ndarray) -> Any:
