@@ -102,6 +102,32 @@ def test_a_jupyter_kernel(tmp_path: Path) -> None:
     assert printed == [OK + "\n", "2\n"]
 
 
+def test_a_notebook_draws_a_state_block_and_grows_the_sweep(tmp_path: Path) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    out = tmp_path / "nb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import numpy as np\nimport xsweep as xs\n"
+            f"block = xs.state_block({str(REPORT)!r}, 'Sat', np.diag([0.01, 1.0, 0.01]))\n"
+            "space = xs.monte_carlo(2, block, seed=1).merge(xs.grid({'TOF': [60]}))\n"
+            f"s = xs.run({str(REPORT)!r}, space, out={str(out)!r}, workers=1)\n"
+            "print(s.counts)"
+        ),
+        nbformat.v4.new_code_cell(
+            f"s = xs.extend({str(out)!r}, grid={{'TOF': [120]}}, workers=1)\n"
+            "print(s.counts, xs.open_sweep(s.path)['TOF'].values.tolist())"
+        ),
+    ]
+    NotebookClient(nb, timeout=180, kernel_name="python3", resources={"path": str(ROOT)}).execute()
+    outputs = [o for cell in nb.cells for o in cell.outputs]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    printed = [o["text"] for o in outputs if o.get("name") == "stdout"]
+    assert printed == [OK + "\n", "{'ok': 4, 'failed': 0, 'pending': 0} [60, 120]\n"]
+
+
 class _Refuses(WorkerPlugin):
     """A worker plugin that cannot start: the worker it is on fails at start-up."""
 
