@@ -48,6 +48,7 @@ PLOTS = [
     "mc_convergence",
     "ric_dispersion",
     "grid_refine",
+    "script_variants",
 ]
 
 

@@ -31,6 +31,7 @@ ORDER = [
     "_designs",
     "_manifest",
     "_closure",
+    "_scripts",
     "gmat",
     "gmat.kernels",
     "gmat.engine",
@@ -45,6 +46,7 @@ ORDER = [
     "store.derived",
     "store.write",
     "store.live",
+    "store.blocks",
     "store.open",
     "_tasks",
     "_preload",
@@ -63,6 +65,7 @@ ORDER = [
     "_accessor",
     "_cli_space",
     "_cli_parser",
+    "_cli_show",
     "_cli",
     "__main__",
 ]

@@ -31,6 +31,7 @@ from xsweep._errors import BundleError, ConfigError
 from xsweep._manifest import Manifest, ManifestWriter
 from xsweep._paths import MANIFEST_NAME, STORE_NAME
 from xsweep._paths import sweep_dir as resolve_sweep_dir
+from xsweep._scripts import VARIANTS_DIR, variant_records
 from xsweep._source import (
     COPY_BYTES,
     HASH_NAME,
@@ -63,6 +64,8 @@ def _members(sweep_dir: Path, manifest: Manifest, include_logs: bool) -> list[tu
         found[name] = sweep_dir / name
     # The closure of a script with includes (and of a drifted one): script/, script-<hash>/.
     roots = sorted(p for p in sweep_dir.glob(f"{CLOSURE_DIR}*") if p.is_dir())
+    if (sweep_dir / VARIANTS_DIR).is_dir():  # script variants' copies (drifted ones too)
+        roots.append(sweep_dir / VARIANTS_DIR)
     roots.append(sweep_dir / STORE_NAME)
     # Only recorded runs: a run cut off mid-way left nothing a reader could use.
     records = manifest.runs.values()
@@ -120,7 +123,13 @@ def _readme(manifest: Manifest, n_members: int) -> str:
         "",
         f"- sweep id: `{header['sweep_id']}`",
         f"- created: {header.get('created', 'unknown')}",
-        f"- script SHA-256: `{header['script_sha256']}`",
+        *(
+            [
+                f"- script variant `{name}`: `{rec.get('name')}`, SHA-256 `{rec.get('sha256')}`"
+                for name, rec in variant_records(manifest).items()
+            ]
+            or [f"- script SHA-256: `{header['script_sha256']}`"]
+        ),
         f"- runs planned: {manifest.n_runs} (ok {counts['ok']}, failed {counts['failed']}, "
         f"pending {counts['pending']})",
         f"- parameter dims: {dims or 'none'}",
@@ -135,6 +144,11 @@ def _readme(manifest: Manifest, n_members: int) -> str:
         "  per run outcome (JSON Lines; paths in it are relative to the bundle root).",
         *(
             [
+                "- `variants/<name>/`: each script variant the sweep ran, with the files it",
+                "  includes (`variants/<name>@<hash>/` for a drifted one).",
+            ]
+            if variant_records(manifest)
+            else [
                 f"- `{header['script']['file']}`: the script the sweep ran, with the files it",
                 "  includes laid out beside it as they were (`script-<hash>/` for a drifted one).",
             ]

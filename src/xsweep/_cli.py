@@ -10,24 +10,36 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import logging
-import math
 import os
-import statistics
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from xsweep._cli_parser import EXIT_USAGE, build_parser
-from xsweep._cli_space import SpecError, build_space, parse_grid
+from xsweep._cli_show import (
+    EXIT_FAILED,
+    EXIT_OK,
+    _cmd_show,
+    _counts_line,
+    _derive_line,
+    _first_line,
+    _problem_lines,
+    output_problems,
+)
+from xsweep._cli_space import (
+    SpecError,
+    build_space,
+    parse_grid,
+    parse_scripts,
+    run_scripts,
+    script_option,
+)
 from xsweep._errors import ClusterStartError, SweepAbortedError, XsweepError
 
 if TYPE_CHECKING:
     pass
 
-EXIT_OK = 0
-EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 
 
@@ -81,15 +93,6 @@ def _derive_here(functions: Sequence[str] | None) -> Sequence[str] | None:
     return functions
 
 
-def _derive_line(counts: Mapping[str, int]) -> str:
-    return ", ".join(f"{n} {k}" for k, n in counts.items() if n or k == "ok") + " (ok runs)"
-
-
-def _first_line(text: Any) -> str:
-    lines = [line.strip() for line in str(text or "").splitlines() if line.strip()]
-    return lines[0] if lines else ""
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     from xsweep.gmat.child import GmatChild, close_spares, offer_child
 
@@ -106,6 +109,7 @@ def _run_command(args: argparse.Namespace) -> int:
     import xsweep as xs
 
     method = args.method or "monte_carlo"
+    script, first = run_scripts(args.script, args.variants)
     space = build_space(
         grid=args.grid,
         zipped=args.zipped,
@@ -117,7 +121,7 @@ def _run_command(args: argparse.Namespace) -> int:
         table=getattr(args, "table", None),
         zip_dim=args.zip_dim,
         second_order=getattr(args, "second_order", False),
-        script=args.script,
+        script=first,
         engine=args.engine or "auto",
         gmat_root=args.gmat_root,
     )
@@ -126,7 +130,7 @@ def _run_command(args: argparse.Namespace) -> int:
         raise SpecError(f"{args.command} needs at least one --perturb FIELD=DIST and --n")
     kwargs = _execution(args, fresh=True)
     sweep = xs.run(
-        args.script,
+        script,
         space,
         out=args.out,
         files=args.files,
@@ -141,7 +145,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
     sweep = xs.resume(
         args.dir,
-        script=args.script,
+        script=script_option(args.script),
         allow_script_drift=args.allow_script_drift,
         reparse=args.reparse,
         derive=_derive_here(args.derive),
@@ -159,6 +163,9 @@ def _cmd_extend(args: argparse.Namespace) -> int:
             args.dir,
             args.n,
             grid=parse_grid(args.grid) if args.grid else None,
+            scripts=parse_scripts(args.variants) if args.variants else None,
+            baseline=args.baseline,
+            files=args.files,
             derive=_derive_here(args.derive),
             **_execution(args, fresh=False),
         )
@@ -194,130 +201,6 @@ def _cmd_derive(args: argparse.Namespace) -> int:
         **given,
     )
     return _finish(sweep)
-
-
-def summary(path: str, *, failed_limit: int = 10) -> dict[str, Any]:
-    """Describe a sweep directory or bundle as ``xsweep show`` prints it."""
-    import xsweep as xs
-    from xsweep._manifest import lock_owner
-
-    sweep = xs.Sweep(path)
-    manifest = sweep.manifest
-    header = manifest.header
-    durations = [
-        r.outcome.duration_s for r in manifest.runs.values() if math.isfinite(r.outcome.duration_s)
-    ]
-    failed = sorted(manifest.failed().items())
-    running = None if sweep.is_bundle else lock_owner(sweep.path)
-    return {
-        "path": str(sweep.path),
-        "bundle": sweep.is_bundle,
-        "running": running,
-        "sweep_id": header["sweep_id"],
-        "created": header.get("created"),
-        "script": header["script"].get("name"),
-        "script_sha256": header["script_sha256"],
-        "dims": dict(manifest.space.get("dims", {})),
-        "n_runs": manifest.n_runs,
-        "counts": manifest.counts(),
-        "engine": header.get("engine", {}),
-        "versions": {
-            k: header.get("versions", {}).get(k) for k in ("gmat-xsweep", "gmat-run", "gmatpy")
-        },
-        "duration_s": {
-            "runs": len(durations),
-            "min": min(durations) if durations else None,
-            "median": statistics.median(durations) if durations else None,
-            "mean": statistics.fmean(durations) if durations else None,
-            "max": max(durations) if durations else None,
-            "total": math.fsum(durations),
-        },
-        "failed": [
-            {"run_id": rid, "reason": rec.outcome.reason, "error": _first_line(rec.outcome.error)}
-            for rid, rec in failed[:failed_limit]
-        ],
-        "failed_not_listed": max(0, len(failed) - failed_limit),
-        "output_problems": output_problems(manifest),
-        "derive": {
-            "functions": [str(e.get("fn")) for e in manifest.derive],
-            "counts": sweep.derive_counts if manifest.derive else {},
-        },
-    }
-
-
-def output_problems(manifest: Any) -> list[dict[str, Any]]:
-    """Group the ok runs' unwritten outputs by output and status: runs, first message."""
-    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for _, p in manifest.output_problems():
-        entry = groups.setdefault(
-            (p.kind, p.name, p.status),
-            {"kind": p.kind, "name": p.name, "status": p.status, "runs": 0, "error": p.error},
-        )
-        entry["runs"] += 1
-    return [groups[k] for k in sorted(groups)]
-
-
-def _problem_lines(problems: list[dict[str, Any]]) -> list[str]:
-    return [
-        f"  {p['kind']} {p['name']}: {p['status']} in {p['runs']} runs: {_first_line(p['error'])}"
-        for p in problems
-    ]
-
-
-def _counts_line(counts: dict[str, int], problems: list[dict[str, Any]]) -> str:
-    line = f"{counts['ok']} ok, {counts['failed']} failed, {counts['pending']} pending"
-    by_status: dict[str, int] = {}
-    for p in problems:
-        by_status[p["status"]] = by_status.get(p["status"], 0) + p["runs"]
-    extra = ", ".join(f"{n} outputs {status}" for status, n in sorted(by_status.items()))
-    return f"{line}; {extra}" if extra else line
-
-
-def _print_summary(info: dict[str, Any]) -> None:
-    counts = info["counts"]
-    state = "idle"
-    if info["bundle"]:
-        state = "bundle"
-    elif info["running"]:
-        state = f"running ({info['running']})"
-    dims = " x ".join(f"{d}={n}" for d, n in info["dims"].items())
-    engine = info["engine"]
-    print(f"sweep      {info['path']} ({state})")
-    print(f"id         {info['sweep_id']}, created {info['created']}")
-    print(f"script     {info['script']} sha256 {info['script_sha256']}")
-    print(f"space      {dims}: {info['n_runs']} runs")
-    print(f"engine     GMAT {engine.get('gmat_version')} ({engine.get('kind')})")
-    print("versions   " + ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v))
-    print(f"status     {_counts_line(counts, info['output_problems'])}")
-    d = info["duration_s"]
-    if d["runs"]:
-        print(
-            f"duration   per run min {d['min']:.3f} s, median {d['median']:.3f} s, "
-            f"mean {d['mean']:.3f} s, max {d['max']:.3f} s; total {d['total']:.1f} s"
-        )
-    if info["derive"]["functions"]:
-        print(f"derived    {_derive_line(info['derive']['counts'])}")
-        for fn in info["derive"]["functions"]:
-            print(f"  {fn}")
-    if info["output_problems"]:
-        print("outputs not written (runs ok)")
-        print("\n".join(_problem_lines(info["output_problems"])))
-    if info["failed"]:
-        print("failed")
-        for f in info["failed"]:
-            print(f"  run {f['run_id']}: {f['reason']}: {f['error']}")
-        if info["failed_not_listed"]:
-            print(f"  ... and {info['failed_not_listed']} more")
-
-
-def _cmd_show(args: argparse.Namespace) -> int:
-    info = summary(args.dir, failed_limit=args.failed)
-    if args.json:
-        print(json.dumps(info, indent=2))
-    else:
-        _print_summary(info)
-    counts = info["counts"]
-    return EXIT_FAILED if counts["failed"] or counts["pending"] else EXIT_OK
 
 
 def _cmd_consolidate(args: argparse.Namespace) -> int:

@@ -201,7 +201,16 @@ def _sweep_commands(sub: Any) -> None:
     }
     for name, (summary, example) in runners.items():
         p = _subparser(sub, name, summary, example)
-        p.add_argument("script", help="the GMAT mission script")
+        p.add_argument("script", nargs="?", help="the GMAT mission script")
+        p.add_argument(
+            "--script",
+            action="append",
+            default=[],
+            dest="variants",
+            metavar="NAME=PATH",
+            help="a script variant, instead of SCRIPT: the space runs once per variant, on a "
+            "'script' dim (repeatable)",
+        )
         p.add_argument("--out", required=True, metavar="DIR", help="the sweep directory to create")
         p.add_argument(
             "--file",
@@ -227,6 +236,51 @@ def _sweep_commands(sub: Any) -> None:
     _continue_commands(sub)
 
 
+def _extend_command(sub: Any) -> None:
+    """Add ``xsweep extend``: more samples, grid values or script variants."""
+    p = _subparser(
+        sub,
+        "extend",
+        "Add N samples, new grid values or new script variants to a sweep, and run them.",
+        "xsweep extend mc/ --n 100\nxsweep extend grid/ --grid Sat.SMA=7050,7150\n"
+        "xsweep extend grid/ --script bigger_tank=tank.script",
+    )
+    p.add_argument("dir", help="the sweep directory")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--n", type=_positive_int, help="samples to add")
+    what.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="FIELD=SPEC",
+        help="new values of a grid dim (start:stop:num, v1,v2,... or @file.csv); repeatable",
+    )
+    what.add_argument(
+        "--script",
+        action="append",
+        default=[],
+        dest="variants",
+        metavar="NAME=PATH",
+        help="a new script variant: the whole space runs on it (repeatable)",
+    )
+    p.add_argument(
+        "--baseline",
+        metavar="NAME",
+        help="with --script on a sweep of one script: the variant name its runs get "
+        "(default: the script file's stem)",
+    )
+    p.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        dest="files",
+        metavar="PATH",
+        help="a side file a new variant reads, kept with the sweep (repeatable)",
+    )
+    _derive_option(p)
+    _execution_options(p)
+
+
 def _continue_commands(sub: Any) -> None:
     """Add the commands that continue a sweep: resume, extend, derive."""
     p = _subparser(
@@ -236,7 +290,13 @@ def _continue_commands(sub: Any) -> None:
         "xsweep resume sweep/",
     )
     p.add_argument("dir", help="the sweep directory")
-    p.add_argument("--script", metavar="PATH", help="run this script instead of the recorded one")
+    p.add_argument(
+        "--script",
+        action="append",
+        metavar="PATH|NAME=PATH",
+        help="run this script instead of the recorded one (of a variant sweep: NAME=PATH, "
+        "repeatable)",
+    )
     p.add_argument(
         "--allow-script-drift", action="store_true", help="accept a script whose hash differs"
     )
@@ -253,24 +313,7 @@ def _continue_commands(sub: Any) -> None:
     )
     _execution_options(p)
 
-    p = _subparser(
-        sub,
-        "extend",
-        "Add N samples to a random sweep, or new values to its grid dims, and run them.",
-        "xsweep extend mc/ --n 100\nxsweep extend grid/ --grid Sat.SMA=7050,7150",
-    )
-    p.add_argument("dir", help="the sweep directory")
-    what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--n", type=_positive_int, help="samples to add")
-    what.add_argument(
-        "--grid",
-        action="append",
-        default=[],
-        metavar="FIELD=SPEC",
-        help="new values of a grid dim (start:stop:num, v1,v2,... or @file.csv); repeatable",
-    )
-    _derive_option(p)
-    _execution_options(p)
+    _extend_command(sub)
 
     p = _subparser(
         sub,

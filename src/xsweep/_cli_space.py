@@ -172,6 +172,39 @@ def parse_grid(texts: Sequence[str]) -> dict[str, Any]:
     return grid
 
 
+def parse_scripts(texts: Sequence[str]) -> dict[str, str]:
+    """Read ``--script NAME=PATH`` options into ``{name: path}``: script variants."""
+    scripts: dict[str, str] = {}
+    for text in texts:
+        name, sep, path = text.partition("=")
+        name, path = name.strip(), path.strip()
+        if not sep or not name or not path:
+            raise SpecError(f"--script {text!r}: expected NAME=PATH")
+        if name in scripts:
+            raise SpecError(f"--script {name} is given twice")
+        scripts[name] = path
+    return scripts
+
+
+def run_scripts(script: str | None, variants: Sequence[str]) -> tuple[Any, str]:
+    """Return what ``run`` runs (SCRIPT, or ``--script NAME=PATH`` variants) and a script path."""
+    if (script is None) == (not variants):
+        raise SpecError("give the mission SCRIPT, or script variants as --script NAME=PATH")
+    if script is not None:
+        return script, script
+    scripts = parse_scripts(variants)
+    return scripts, next(iter(scripts.values()))
+
+
+def script_option(texts: Sequence[str] | None) -> str | dict[str, str] | None:
+    """Read resume's ``--script``: one PATH, or NAME=PATH per variant of a variant sweep."""
+    if not texts:
+        return None
+    if len(texts) == 1 and ("=" not in texts[0] or Path(texts[0]).is_file()):
+        return texts[0]
+    return parse_scripts(texts)
+
+
 def read_block(text: str) -> tuple[tuple[str, ...], tuple[str, Any, Any]] | dict[str, Any]:
     """Read a correlated block from a file: its fields and ``("mvnormal", mean, cov)``.
 

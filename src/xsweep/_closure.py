@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from xsweep._atomic import atomic_path
 from xsweep._errors import ConfigError, ScriptNotFoundError
@@ -147,12 +148,12 @@ class Closure:
         """Return the bytes of every copied file, keyed as :meth:`layout`."""
         return {name: path.read_bytes() for name, path in self.layout().items()}
 
-    def records(self) -> list[dict[str, str]]:
-        """Return the members as the manifest header lists them."""
+    def records(self, where: str = CLOSURE_DIR) -> list[dict[str, str]]:
+        """Return the members as the manifest header lists them (copied under ``where``)."""
         root = self.root
         return [
             {
-                "file": f"{CLOSURE_DIR}/{self.place(m).relative_to(root).as_posix()}"
+                "file": f"{where}/{self.place(m).relative_to(root).as_posix()}"
                 if m.travels
                 else str(m.source),
                 "named": m.written,
@@ -253,6 +254,12 @@ def _name(path: Path, base: Path) -> str:
         return path.relative_to(base).as_posix()
     except ValueError:
         return str(path)
+
+
+def recorded_closure(main: Path, script: Mapping[str, Any]) -> Closure:
+    """Resolve ``main``'s closure with the side files a header's script record lists."""
+    side = [f["named"] for f in script.get("files", ()) if f.get("in") == "files="]
+    return resolve(main, [p if os.path.isabs(p) else main.parent / p for p in side])
 
 
 def write_copy(directory: Path, files: Mapping[str, bytes]) -> None:

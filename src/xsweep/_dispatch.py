@@ -24,7 +24,6 @@ import uuid
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from distributed import Client, Future, as_completed
@@ -39,12 +38,14 @@ from xsweep._manifest import Manifest, ManifestWriter
 from xsweep._paths import run_dir_name
 from xsweep._plan import Options
 from xsweep._records import RunOutcome, RunRecord
+from xsweep._scripts import Scripts
 from xsweep._space import Run, Space
 from xsweep._tasks import execute_run, execute_runs, run_key
 from xsweep.gmat.child import RunRequest
+from xsweep.store.blocks import BlockWriter
 from xsweep.store.derived import Schema
 from xsweep.store.layout import reserved_names
-from xsweep.store.live import BlockWriter, LiveStore
+from xsweep.store.live import LiveStore
 
 
 def derived_schema(manifest: Manifest, space: Space) -> Schema:
@@ -73,10 +74,9 @@ class Dispatcher:
         The sweep's open manifest (its lock held).
     space : Space
         The sweep's space (extensions included).
-    script : pathlib.Path
-        The script the runs load.
-    sha : str
-        Its canonical hash, recorded with each run.
+    scripts : Scripts
+        The script each run loads (one per variant), and its canonical hash,
+        recorded with each run.
     opts : Options
         How runs execute.
     cluster : Cluster
@@ -93,8 +93,7 @@ class Dispatcher:
         self,
         writer: ManifestWriter,
         space: Space,
-        script: Path,
-        sha: str,
+        scripts: Scripts,
         opts: Options,
         cluster: Cluster,
         *,
@@ -104,13 +103,13 @@ class Dispatcher:
     ) -> None:
         self.writer = writer
         self.space = space
-        self.sha = sha
+        self.scripts = scripts
         self.opts = opts
         self.cluster = cluster
         self.progress = progress
         self.store = store
         self.counts = {"ok": 0, "failed": 0}
-        self._root, self._script = str(writer.dir), str(script)
+        self._root = str(writer.dir)
         self._token = uuid.uuid4().hex[:8]  # keys stay unique across sweeps sharing one cluster
         self._inflight: dict[str, tuple[Future[Any], list[Run]]] = {}
         self._pending: Iterator[int] = iter(())
@@ -144,7 +143,7 @@ class Dispatcher:
         self._pending = iter(run_ids)
         self._bar = _progress_bar(len(run_ids), disable=not self.progress)
         assert self.writer.manifest is not None
-        name = self.writer.manifest.header.get("script", {}).get("name", Path(self._script).name)
+        name = self.writer.manifest.header.get("script", {}).get("name", "")
         published = Publisher(self.client, self._token, len(run_ids), str(name), self._root)
         published.publish()
         self._published = published
@@ -203,7 +202,7 @@ class Dispatcher:
             shutil.rmtree(run_dir)
         opts = self.opts
         return RunRequest(
-            self._script,
+            self.scripts.of(run.labels)[0],
             run.overrides,
             run_dir,
             opts.engine,
@@ -229,7 +228,7 @@ class Dispatcher:
             run.index,
             run.labels,
             run.overrides,
-            self.sha,
+            self.scripts.of(run.labels)[1],
             outcome,
             run_dir_name(run.run_id),
         )

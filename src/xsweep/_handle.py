@@ -12,6 +12,7 @@ from xsweep._derive import derived_row
 from xsweep._errors import ConfigError, RunFailedError
 from xsweep._manifest import Manifest
 from xsweep._records import RunRecord
+from xsweep._scripts import VARIANT_DIM
 from xsweep._source import open_source
 from xsweep._space import Space
 from xsweep.store.open import open_sweep
@@ -81,11 +82,13 @@ class Sweep:
         ``gmat_s``, ``attempts``, ``host``, ``pid``, ``started``, ``ended``,
         ``log``, then one column per label and per field (the overrides).
         """
-        return _runs_frame(self.manifest.runs.values())
+        manifest = self.manifest
+        return _runs_frame(manifest.runs.values(), _baseline(manifest))
 
     def failed(self) -> pd.DataFrame:
         """Return the runs whose latest outcome is ``failed``: reason, message, overrides."""
-        return _runs_frame(self.manifest.failed().values())
+        manifest = self.manifest
+        return _runs_frame(manifest.failed().values(), _baseline(manifest))
 
     def output_problems(self) -> pd.DataFrame:
         """Return the outputs of ok runs that are not written: one row per run and output.
@@ -205,12 +208,19 @@ _RUN_COLUMNS = (
 )
 
 
-def _runs_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
+def _baseline(manifest: Manifest) -> str | None:
+    """Return the variant name a sweep of one script gave its runs on growing a variant."""
+    return next((str(e["baseline"]) for e in manifest.extensions if "baseline" in e), None)
+
+
+def _runs_frame(records: Iterable[RunRecord], baseline: str | None = None) -> pd.DataFrame:
     rows = []
     for rec in records:
         outcome = rec.outcome
         row: dict[str, Any] = {c: getattr(outcome, c, None) for c in _RUN_COLUMNS}
         row["attempts"] = outcome.extra.get("attempts")
+        if baseline is not None:  # its runs from before it had variants have no such label
+            row[VARIANT_DIM] = baseline
         row.update(rec.labels)
         row.update(rec.overrides)
         row["run_id"] = rec.run_id

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -23,16 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from xsweep._atomic import atomic_path
-from xsweep._closure import CLOSURE_DIR, Closure, resolve, write_copy
+from xsweep._closure import recorded_closure
 from xsweep._designs import refine
 from xsweep._errors import (
     ClusterStartError,
     ConfigError,
     EngineError,
-    ScriptDriftError,
     ScriptLoadError,
-    ScriptNotFoundError,
     XsweepError,
 )
 from xsweep._manifest import (
@@ -41,8 +37,19 @@ from xsweep._manifest import (
     platform_versions,
     write_header,
 )
-from xsweep._paths import MANIFEST_NAME, SCRIPT_NAME, drifted_script_name
+from xsweep._paths import MANIFEST_NAME, SCRIPT_NAME
 from xsweep._records import RunRecord, json_safe, now_iso
+from xsweep._scripts import (
+    PlannedScript,
+    Scripts,
+    added_variants,
+    is_variant_space,
+    plan_script,
+    staged,
+    variant_names,
+    write_single,
+    write_variant,
+)
 from xsweep._space import Space
 from xsweep._tasks import ISOLATIONS, Isolation, check_plan
 from xsweep.gmat.child import CheckRequest, GmatChild
@@ -114,45 +121,6 @@ def check_workers(workers: Any) -> None:
         raise ConfigError(f"workers must be a positive integer or None, got {workers!r}")
 
 
-def script_file(script: str | os.PathLike[str]) -> Path:
-    path = Path(script).expanduser().resolve()
-    if not path.is_file():
-        raise ScriptNotFoundError(path)
-    return path
-
-
-@dataclass(frozen=True)
-class PlannedScript:
-    """A sweep's script as planned: its closure and the bytes read once from it."""
-
-    closure: Closure
-    tree: dict[str, bytes]
-
-    @property
-    def text(self) -> bytes:
-        """The main script's bytes."""
-        return self.tree[self.closure.main_member]
-
-
-def plan_script(
-    script: str | os.PathLike[str], files: Iterable[str | os.PathLike[str]] = ()
-) -> PlannedScript:
-    """Resolve the script's includes and side files (a missing one is refused here)."""
-    closure = resolve(script_file(script), files)
-    return PlannedScript(closure, closure.read())
-
-
-@contextlib.contextmanager
-def staged(planned: PlannedScript) -> Iterator[Path]:
-    """Yield the main script to check: laid out as the sweep's copy will be."""
-    if not planned.closure.members:
-        yield planned.closure.main
-        return
-    with tempfile.TemporaryDirectory(prefix="xsweep-plan-") as scratch:
-        write_copy(Path(scratch), planned.tree)
-        yield Path(scratch) / planned.closure.main_member
-
-
 def check_plan_here(
     script: Path,
     space: Space,
@@ -179,9 +147,43 @@ def check_plan_here(
     return info
 
 
+def check_scripts_here(
+    planned: Mapping[str | None, PlannedScript | Path],
+    space: Space,
+    opts: Options,
+    child: GmatChild | None = None,
+    *,
+    keep: bool = False,
+) -> EngineInfo:
+    """Check the plan against every script (variant) in turn, in one GMAT child.
+
+    A planned script is checked laid out as its copy will be; a path, as it is.
+    """
+    items = list(planned.items())
+    if child is None:
+        child = GmatChild(opts.engine, opts.gmat_root, wait=False)
+    for number, (name, one) in enumerate(items):
+        last = number == len(items) - 1
+        layout = staged(one) if isinstance(one, PlannedScript) else contextlib.nullcontext(one)
+        with layout as main, named_variant(name):
+            info = check_plan_here(main, space, opts, child, keep=keep or not last)
+    return info
+
+
+@contextlib.contextmanager
+def named_variant(name: str | None) -> Iterator[None]:
+    """Say which script variant an error of the block is about."""
+    try:
+        yield
+    except XsweepError as exc:
+        if name is not None and exc.args and isinstance(exc.args[0], str):
+            exc.args = (f"script variant {name!r}: {exc.args[0]}", *exc.args[1:])
+        raise
+
+
 def check_plan_on(
     dask_client: Client,
-    planned: PlannedScript,
+    planned: Mapping[str | None, PlannedScript],
     space: Space,
     opts: Options,
     *,
@@ -191,8 +193,23 @@ def check_plan_on(
     """Run the planning check as a task on a worker's warm GMAT child (on a given cluster).
 
     No GMAT boots in this process for it, and the engine recorded is the one
-    the workers run.
+    the workers run. Every script variant is checked, one task each.
     """
+    for name, one in planned.items():
+        with named_variant(name):
+            info = _check_one_on(dask_client, one, space, opts, timeout=timeout, path=path)
+    return info
+
+
+def _check_one_on(
+    dask_client: Client,
+    planned: PlannedScript,
+    space: Space,
+    opts: Options,
+    *,
+    timeout: float,
+    path: Path,
+) -> EngineInfo:
     script = planned.closure.main
     closure = (planned.closure.main_member, planned.tree) if planned.closure.members else None
     future = dask_client.submit(
@@ -231,25 +248,35 @@ def check_plan_on(
 
 
 def write_plan(
-    out_dir: Path, planned: PlannedScript, space: Space, opts: Options, info: EngineInfo
-) -> tuple[str, Path]:
-    """Create the sweep directory: the script's copy and the manifest header.
+    out_dir: Path,
+    planned: Mapping[str | None, PlannedScript],
+    space: Space,
+    opts: Options,
+    info: EngineInfo,
+) -> Scripts:
+    """Create the sweep directory: the scripts' copies and the manifest header.
 
-    Returns the script's hash and the copy the runs load.
+    ``planned`` maps ``None`` to the sweep's one script, or each variant's
+    name to its script. Returns the copies the runs load and their hashes.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    closure = planned.closure
-    script: dict[str, Any] = {"source": str(closure.main), "name": closure.main.name}
-    if closure.members:
-        write_copy(out_dir / CLOSURE_DIR, planned.tree)
-        main = out_dir / CLOSURE_DIR / closure.main_member
-        script |= {"file": f"{CLOSURE_DIR}/{closure.main_member}", "files": closure.records()}
+    extra: dict[str, Any] = {}
+    if None in planned:
+        script, main = write_single(out_dir, planned[None])
+        sha = recorded_closure(main, script).sha256()  # of the copy: what the runs load
+        scripts = Scripts.single(main, sha)
     else:
-        main = out_dir / SCRIPT_NAME
-        with atomic_path(main, fsync=True) as tmp:
-            tmp.write_bytes(planned.text)
-        script["file"] = SCRIPT_NAME
-    sha = _closure_of(main, script).sha256()  # of the copy: what the runs load
+        records: dict[str, dict[str, Any]] = {}
+        paths: dict[str | None, tuple[str, str]] = {}
+        for name, one in planned.items():
+            assert name is not None
+            records[name], main = write_variant(out_dir, name, one.closure, one.tree)
+            paths[name] = (str(main), records[name]["sha256"])
+        first = next(iter(records.values()))  # what a reader of one script shows
+        script = {k: v for k, v in first.items() if k != "sha256"}
+        sha = first["sha256"]
+        scripts = Scripts(paths)
+        extra["scripts"] = records
     write_header(
         out_dir / MANIFEST_NAME,
         {
@@ -257,6 +284,7 @@ def write_plan(
             "created": now_iso(),
             "script": script,
             "script_sha256": sha,
+            **extra,
             "n_runs": space.n_runs,
             "dims": dict(zip(space.dims, space.shape, strict=True)),
             "fields": list(space.fields),
@@ -271,58 +299,7 @@ def write_plan(
             "versions": platform_versions(),
         },
     )
-    return sha, main
-
-
-def _closure_of(main: Path, script: Mapping[str, Any]) -> Closure:
-    """Resolve ``main``'s closure with the side files the header lists (``files=``)."""
-    side = [f["named"] for f in script.get("files", ()) if f.get("in") == "files="]
-    return resolve(main, [p if os.path.isabs(p) else main.parent / p for p in side])
-
-
-def resolve_script(
-    sweep_dir: Path,
-    manifest: Manifest,
-    script: str | os.PathLike[str] | None,
-    allow_script_drift: bool,
-) -> tuple[Path, str, bool]:
-    """Return the script to run, its hash, and whether it drifted from the record.
-
-    The hash covers the script's closure: a changed included file is drift.
-    """
-    recorded = str(manifest.header["script_sha256"])
-    header = manifest.header.get("script") or {}
-    own = str(header.get("file", SCRIPT_NAME))
-    candidate = script_file(sweep_dir / own if script is None else script)
-    closure = _closure_of(candidate, header)
-    found = closure.sha256()
-    if found == recorded:
-        return candidate, found, False
-    what = f"{candidate}" if script is not None else f"{own} in the sweep directory"
-    if not allow_script_drift:
-        raise ScriptDriftError(
-            f"{what} differs from the script this sweep ran (recorded sha256 {recorded}, "
-            f"found {found}); pass allow_script_drift=True to run the rest with it anyway",
-            recorded,
-            found,
-        )
-    warnings.warn(
-        f"script drift: {what} has sha256 {found}, the sweep recorded {recorded}; the "
-        "remaining runs use it (each run's record carries the hash it ran with)",
-        UserWarning,
-        stacklevel=3,
-    )
-    # Keep the sweep self-contained: the drifted script is copied in, named by its hash.
-    if closure.members:
-        drifted = sweep_dir / f"{CLOSURE_DIR}-{found[:12]}"
-        if not (drifted / closure.main_member).exists():
-            write_copy(drifted, closure.read())
-        return drifted / closure.main_member, found, True
-    copy = sweep_dir / drifted_script_name(found)
-    if not copy.exists():
-        with atomic_path(copy, fsync=True) as tmp:
-            tmp.write_bytes(candidate.read_bytes())
-    return copy, found, True
+    return scripts
 
 
 def outputs_intact(sweep_dir: Path, record: RunRecord) -> str | None:
@@ -428,4 +405,37 @@ def refined_plan(
     }
     record = {"created": now_iso(), "grid": added, "n_runs": bigger.n_runs,
               "space": bigger.to_dict()}  # fmt: skip
+    return bigger, list(range(space.n_runs, bigger.n_runs)), record
+
+
+def variant_plan(
+    scripts: Mapping[str, str | os.PathLike[str]],
+    baseline: str | None,
+    files: Iterable[str | os.PathLike[str]],
+    writer: ManifestWriter,
+    manifest: Manifest,
+    space: Space,
+) -> tuple[Space, list[int], dict[str, Any]]:
+    """Return the space with new script variants, their runs, and the extension record.
+
+    Their copies are written here (checked by the caller before they run). A
+    sweep of one script becomes the variant ``baseline`` (its file's stem by
+    default): its runs keep their ids, and its copy stays where it is.
+    """
+    names = variant_names(scripts)
+    records: dict[str, dict[str, Any]] = {}
+    record: dict[str, Any] = {"created": now_iso()}
+    if not is_variant_space(space):
+        header = manifest.header
+        baseline = baseline or Path(str(header["script"].get("name", SCRIPT_NAME))).stem
+        records[baseline] = {**header["script"], "sha256": header["script_sha256"]}
+        record["baseline"] = baseline
+    elif baseline is not None:
+        raise ConfigError("baseline= names the script of a sweep of one script; this one has "
+                          "variants already")  # fmt: skip
+    bigger = added_variants(space, names, baseline)
+    for name in names:
+        planned = plan_script(scripts[name], files)
+        records[name], _ = write_variant(writer.dir, name, planned.closure, planned.tree)
+    record |= {"scripts": records, "n_runs": bigger.n_runs, "space": bigger.to_dict()}
     return bigger, list(range(space.n_runs, bigger.n_runs)), record

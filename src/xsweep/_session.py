@@ -15,6 +15,7 @@ import uuid
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from xsweep._cluster import Cluster
@@ -24,12 +25,14 @@ from xsweep._errors import ConfigError, disk_full_is_resumable
 from xsweep._handle import Sweep
 from xsweep._manifest import Manifest, ManifestWriter
 from xsweep._paths import sweep_dir
-from xsweep._plan import RECORDED_OPTIONS, Options, Plan, check_plan_here, reopen, resolve_script
+from xsweep._plan import RECORDED_OPTIONS, Options, Plan, check_scripts_here, reopen
 from xsweep._records import RunRecord
 from xsweep._reparse import reparse_outputs
+from xsweep._scripts import ScriptArg, resolve_scripts
 from xsweep._space import Space
 from xsweep._tasks import execute_derive
-from xsweep.store.live import BlockWriter, LiveStore
+from xsweep.store.blocks import BlockWriter
+from xsweep.store.live import LiveStore
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -43,7 +46,7 @@ class Session:
     """The keyword arguments :func:`resume` and :func:`extend` share, as the caller gave them."""
 
     client: Client | str | None = None
-    script: str | os.PathLike[str] | None = None
+    script: ScriptArg = None
     allow_script_drift: bool = False
     workers: int | None = None
     timeout: float | None = None
@@ -139,15 +142,20 @@ def continue_sweep(
     directory = sweep_dir(path)
     with disk_full_is_resumable(directory), ManifestWriter(directory) as writer:
         manifest, opts, space = reopen(writer, session.given())
-        to_run, sha, drifted = resolve_script(
+        scripts, drifted = resolve_scripts(
             directory, manifest, session.script, session.allow_script_drift
         )
-        if drifted:
-            check_plan_here(to_run, space, opts)
         functions, unloaded = settle_derive(writer, manifest, session.derive)
         reparsed = reparse_outputs(writer, manifest, directory) if session.reparse else {}
         manifest.runs.update(reparsed)  # what the store's writers read from here on
         space, run_ids, extension = plan(writer, manifest, space)
+        if extension is not None and "scripts" in extension:  # new variants, copied in
+            baseline = extension.get("baseline")
+            new = [n for n in extension["scripts"] if n not in scripts.by_name and n != baseline]
+            scripts = scripts.added(directory, extension["scripts"], baseline)
+            drifted |= {n: Path(scripts.by_name[n][0]) for n in new}
+        if drifted:
+            check_scripts_here(drifted, space, opts)
         fill = session.rederive or session.derive is not None
         missing = needs_deriving(manifest, functions) if fill else {}
         if run_ids or missing:
@@ -164,8 +172,7 @@ def continue_sweep(
                     Dispatcher(
                         writer,
                         space,
-                        to_run,
-                        sha,
+                        scripts,
                         opts,
                         cluster,
                         progress=session.progress,
@@ -355,8 +362,6 @@ def derive(
     >>> xs.open_sweep(out)["rows"].values.tolist()
     [8.0, 8.0]
     """
-    from pathlib import Path
-
     source = Path(path).expanduser()
     if source.is_file():
         if out is None:

@@ -24,17 +24,17 @@ from xsweep._handle import Sweep
 from xsweep._manifest import ManifestWriter
 from xsweep._paths import MANIFEST_NAME
 from xsweep._plan import (
-    check_plan_here,
     check_plan_on,
+    check_scripts_here,
     check_workers,
     grown_plan,
     options,
-    plan_script,
     refined_plan,
-    staged,
     unfinished_plan,
+    variant_plan,
     write_plan,
 )
+from xsweep._scripts import PlannedScript, ScriptArg, plan_script, variant_names, with_variants
 from xsweep._session import Session, continue_sweep
 from xsweep._space import Space
 from xsweep.gmat.child import GmatChild, close_spares, offer_child, take_child
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 
 def run(
-    script: str | os.PathLike[str],
+    script: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]],
     space: xr.Dataset | Space,
     *,
     out: str | os.PathLike[str],
@@ -85,8 +85,14 @@ def run(
 
     Parameters
     ----------
-    script : path-like
-        The GMAT mission script.
+    script : path-like, or mapping of str to path-like
+        The GMAT mission script; or script variants, ``{"baseline":
+        "mission.script", "bigger_tank": "tank.script"}``: every point of the
+        space runs once per variant, on a ``script`` dim in front of the
+        space's dims (``ds.sel(script="bigger_tank")``). Every variant is
+        checked in the plan, copied under ``variants/<name>/`` and hashed on
+        its own; outputs a variant lacks are NaN for its runs, flagged
+        ``not-in-script`` in ``output_problems``.
     space : xarray.Dataset or Space
         The parameter space (:func:`xsweep.grid`, :func:`xsweep.monte_carlo`...).
     out : path-like
@@ -200,6 +206,8 @@ def run(
     check_workers(workers)
     functions = resolve(derive)
     sp = space if isinstance(space, Space) else Space(space, dims=dims)
+    if isinstance(script, Mapping):
+        sp = with_variants(sp, variant_names(script))
     out_dir = Path(out).expanduser().resolve()
     if (out_dir / MANIFEST_NAME).exists():
         raise ConfigError(
@@ -208,7 +216,11 @@ def run(
         )
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise ConfigError(f"out={str(out_dir)!r} exists and is not an empty directory")
-    planned = plan_script(script, files)
+    planned: dict[str | None, PlannedScript] = (
+        {name: plan_script(path, files) for name, path in script.items()}
+        if isinstance(script, Mapping)
+        else {None: plan_script(script, files)}
+    )
     cluster = Cluster(
         client, workers, progress, cluster_kwargs, opts, timeout=cluster_timeout, path=out_dir
     )
@@ -228,13 +240,12 @@ def run(
                     dask_client, planned, sp, opts, timeout=cluster_timeout, path=out_dir
                 )
             else:
-                with staged(planned) as main:
-                    info = check_plan_here(main, sp, opts, child, keep=cluster.workers_here)
+                info = check_scripts_here(planned, sp, opts, child, keep=cluster.workers_here)
                 if cluster.workers_here:  # the first worker runs on the planning child
                     offer_child(child)
                     child = None
                 cluster.start_workers(sp.n_runs)
-            sha, main = write_plan(out_dir, planned, sp, opts, info)
+            scripts = write_plan(out_dir, planned, sp, opts, info)
             with disk_full_is_resumable(out_dir), ManifestWriter(out_dir) as writer:
                 if functions:
                     assert writer.manifest is not None
@@ -243,8 +254,7 @@ def run(
                 dispatcher = Dispatcher(
                     writer,
                     sp,
-                    main,
-                    sha,
+                    scripts,
                     opts,
                     cluster,
                     progress=progress,
@@ -263,7 +273,7 @@ def resume(
     path: str | os.PathLike[str],
     *,
     client: Client | str | None = None,
-    script: str | os.PathLike[str] | None = None,
+    script: ScriptArg = None,
     allow_script_drift: bool = False,
     workers: int | None = None,
     timeout: float | None = None,
@@ -348,13 +358,19 @@ def resume(
     return continue_sweep(path, session, unfinished_plan, sync_if_idle=True)
 
 
+_EXTEND_OWN = ("path", "n", "grid", "scripts", "baseline", "files")  # not Session's
+
+
 def extend(
     path: str | os.PathLike[str],
     n: int | None = None,
     *,
     grid: Mapping[str, Any] | None = None,
+    scripts: Mapping[str, str | os.PathLike[str]] | None = None,
+    baseline: str | None = None,
+    files: Sequence[str | os.PathLike[str]] = (),
     client: Client | str | None = None,
-    script: str | os.PathLike[str] | None = None,
+    script: ScriptArg = None,
     allow_script_drift: bool = False,
     workers: int | None = None,
     timeout: float | None = None,
@@ -370,7 +386,7 @@ def extend(
     cluster_timeout: float = 60.0,
     derive: Any = None,
 ) -> Sweep:
-    """Add ``n`` samples, or new values of grid dims, to a sweep and run only the new points.
+    """Add samples, grid values or script variants to a sweep and run only the new points.
 
     The existing runs stay bit-equal and keep their run ids; the new runs get
     ids after them. The extension is recorded in the manifest (an ``extend``
@@ -388,7 +404,17 @@ def extend(
         New values for grid dims, e.g. ``{"Sat.SMA": [7050.0, 7150.0]}``. Each
         dim grows at its end (``open_sweep`` sorts it back); the new points
         are run crossed with every other dim. A value the sweep already has
-        is skipped with a warning. Give ``n`` or ``grid``, not both.
+        is skipped with a warning.
+    scripts : mapping of str to path-like, optional
+        New script variants, ``{"bigger_tank": "tank.script"}``: the whole
+        space runs once on each, on the ``script`` dim (see :func:`run`).
+        Give one of ``n``, ``grid`` and ``scripts``.
+    baseline : str, optional
+        For a sweep of one script given ``scripts``: the variant name its
+        runs get (default: the script file's stem). They keep their run ids,
+        outputs and manifest lines; the store is rebuilt with the new dim.
+    files : sequence of path-like
+        Side files the new variants read (as for :func:`run`).
     client, script, allow_script_drift, workers, timeout, retries, isolation, engine, gmat_root, keep_raw, runs_per_task, progress, consolidate, cluster_kwargs, cluster_timeout, derive
         As for :func:`resume`.
 
@@ -417,12 +443,18 @@ def extend(
     {'ok': 4, 'failed': 0, 'pending': 0}
     """  # noqa: E501
     check_workers(workers)
-    if (n is None) == (grid is None):
-        raise SpaceError("extend needs n (more samples) or grid (new grid values), not both")
-    session = Session(**{k: v for k, v in locals().items() if k not in ("path", "n", "grid")})
+    if sum(x is not None for x in (n, grid, scripts)) != 1:
+        raise SpaceError(
+            "extend needs one of n (more samples), grid (new grid values) or scripts "
+            "(new script variants)"
+        )
+    session = Session(**{k: v for k, v in locals().items() if k not in _EXTEND_OWN})
+    plan: Any
     if n is not None:
         plan = functools.partial(grown_plan, n)
-    else:
-        assert grid is not None
+    elif grid is not None:
         plan = functools.partial(refined_plan, grid)
+    else:
+        assert scripts is not None
+        plan = functools.partial(variant_plan, scripts, baseline, files)
     return continue_sweep(path, session, plan, sync_if_idle=False)

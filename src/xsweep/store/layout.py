@@ -51,7 +51,12 @@ NAT = np.iinfo(np.int64).min
 # ("" when every output was written). Stores written before it existed lack it: their
 # runs had no such outputs.
 PROBLEMS_VAR = "output_problems"
-PROBLEMS_ATTRS = {"long_name": "outputs of an ok run not written: <group>=unparsed|absent; ..."}
+PROBLEMS_ATTRS = {
+    "long_name": "outputs of an ok run not written: <group>=unparsed|absent|not-in-script; ..."
+}
+# An output of the sweep that the script a run loaded has not (another script variant's, or
+# a drifted script's): its values are NaN there, and this says why.
+NOT_IN_SCRIPT = "not-in-script"
 STR = np.dtypes.StringDType()  # variable-length UTF-8 in Zarr v3
 # Units of GMAT parameters, by the last part of a column name.
 _UNITS = {
@@ -257,7 +262,10 @@ def coord_variables(space: Space) -> dict[str, Any]:
         attrs = {k: v for k, v in var.attrs.items() if not k.startswith("xsweep_")}
         if units(str(name)):
             attrs["units"] = units(str(name))
-        coords[str(name)] = xr.Variable(var.dims, var.values, attrs=attrs)
+        values = var.values
+        if values.dtype.kind == "U":  # variable-length: a grown dim's new labels may be longer
+            values = values.astype(STR)
+        coords[str(name)] = xr.Variable(var.dims, values, attrs=attrs)
     for dim in space.dims:
         if dim not in coords:
             coords[dim] = xr.Variable((dim,), np.arange(ds.sizes[dim]))
@@ -311,11 +319,22 @@ def root_template(
     return ds, enc
 
 
-def problems_text(record: RunRecord | None) -> str:
-    """Encode a run's output problems as the store's :data:`PROBLEMS_VAR` holds them."""
+def problems_text(record: RunRecord | None, groups: Iterable[str] = ()) -> str:
+    """Encode a run's output problems as the store's :data:`PROBLEMS_VAR` holds them.
+
+    An ok run has each output its script defines, written or as a problem;
+    a store group (of ``groups``) it has neither of is :data:`NOT_IN_SCRIPT`.
+    """
     if record is None:
         return ""
-    return ";".join(f"{GROUPS[p.kind]}/{p.name}={p.status}" for p in record.outcome.problems)
+    items: list[tuple[str, str]] = [
+        (f"{GROUPS[p.kind]}/{p.name}", p.status) for p in record.outcome.problems
+    ]
+    if record.status == "ok":
+        have = {key for key, _ in items}
+        have |= {f"{GROUPS[o.kind]}/{o.name}" for o in record.outcome.outputs}
+        items += [(key, NOT_IN_SCRIPT) for key in sorted(groups) if key not in have]
+    return ";".join(f"{key}={status}" for key, status in items)
 
 
 def group_attrs(out: Output) -> dict[str, Any]:

@@ -1,20 +1,16 @@
 """Keeping the store in step with the manifest while a sweep runs.
 
 :class:`LiveStore` decides which blocks to write and prepares the arrays they
-need; :class:`BlockWriter` writes them as the client loop hands it finished
-runs: on one background thread of the client (an embedded cluster) or as
-``xsweep-store`` tasks on the caller's cluster. A failed store write is a
-warning, never a failed sweep: the store is derived, and
-:func:`xsweep.consolidate` rebuilds it.
+need; :class:`~xsweep.store.blocks.BlockWriter` writes them as the client
+loop hands it finished runs: on one background thread of the client (an
+embedded cluster) or as ``xsweep-store`` tasks on the caller's cluster.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import warnings
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,9 +51,6 @@ from xsweep.store.write import beside, build, create, create_group, snapshot, wr
 if TYPE_CHECKING:
     from distributed import Client
 
-# Warnings point at the caller's line: the first frame outside xsweep.
-_PACKAGE = os.path.dirname(os.path.dirname(__file__))
-
 
 class LiveStore:
     """Keeps a sweep's store in step with its manifest while runs finish.
@@ -90,6 +83,9 @@ class LiveStore:
         self._block_grid: np.ndarray = np.empty(0, dtype=np.int64)
         self._block_of_run = np.empty(0, dtype=np.int64)
         self._pos_of_run = np.empty(0, dtype=np.int64)
+        # Blocks hold ok runs written before a group appeared: their output_problems lack it.
+        self._written = any(r.status == "ok" for r in self.records.values())
+        self._late_group = False
 
     def start(self, run_ids: Iterable[int]) -> list[int]:
         """Prepare the store for a session running ``run_ids``; return the blocks to write now."""
@@ -132,6 +128,7 @@ class LiveStore:
         only = self.only_derived and block not in self._whole
         if not only:
             self._ensure_outputs(records.values())
+            self._written = self._written or any(r.status == "ok" for r in records.values())
         if not self.problems and any(r.outcome.problems for r in records.values()):
             self._add_problems()
         self._ensure_derived(records.values())
@@ -173,8 +170,13 @@ class LiveStore:
         return f"runs {int(ids.min())}..{int(ids.max())}"
 
     def finish(self, client: Client | None) -> None:
-        """Rebuild the store if its output axis outgrew its chunks many times over."""
-        if any(out.rows > 2 * max(out.chunk, 1) for out in self.layout.outputs.values()):
+        """Rebuild the store if its output axis outgrew its chunks many times over.
+
+        Also when a group appeared after blocks of ok runs were written (a
+        script variant's output): their runs are flagged as not having it.
+        """
+        outgrown = any(out.rows > 2 * max(out.chunk, 1) for out in self.layout.outputs.values())
+        if outgrown or self._late_group:
             runs = Manifest.load(self.dir / MANIFEST_NAME).runs  # written blocks' records too
             build(self.dir, self.space, self.header, runs, client)
 
@@ -351,119 +353,6 @@ class LiveStore:
                     group.attrs.update(group_attrs(out))
             self._schemas.update((key, sha) for sha in samples.get(key, {}))
         if created:
+            self._late_group = self._late_group or self._written
             root = zarr.open_group(self.path, mode="r+", zarr_format=3)
             root.attrs.update({"xsweep_groups": sorted(self.layout.outputs)})
-
-
-class BlockWriter:
-    """Write a :class:`LiveStore`'s blocks as the runs in them finish.
-
-    Parameters
-    ----------
-    live : LiveStore
-        The store to keep current.
-    client : distributed.Client, optional
-        Write each block as a task on this (the caller's) cluster, keyed
-        ``xsweep-store-<token>-<block>``. Without it, blocks are written in
-        order on one background thread of this process, which has xarray,
-        Zarr and pyarrow loaded already (a lean worker would import them
-        first: ~1 s of CPU the sweep's last block waits for).
-    token : str
-        The sweep session's key token.
-    """
-
-    def __init__(self, live: LiveStore, client: Client | None, token: str) -> None:
-        self.live: LiveStore | None = live
-        self.client = client
-        self.token = token
-        self._here = (
-            None if client is not None else ThreadPoolExecutor(1, thread_name_prefix="xsweep-store")
-        )
-        self._writes: list[tuple[Any, int]] = []  # (future, block), oldest first
-
-    def start(self, run_ids: Iterable[int]) -> None:
-        """Prepare the store for a session running ``run_ids``; write its stale blocks."""
-        if self.live is None:
-            return
-        try:
-            blocks = self.live.start(run_ids)
-        except Exception as exc:
-            self._fail(exc, "its metadata")
-            return
-        self._write(blocks)
-
-    def finished(self, record: RunRecord) -> None:
-        """Take in a recorded run: write its block if it is now complete."""
-        if self.live is not None:
-            self._write(self.live.finished(record))
-        self._reap(wait=False)
-
-    def close(self, client: Client | None) -> None:
-        """Wait for every write; rebuild the store if its output axis outgrew its chunks."""
-        self._reap(wait=True)
-        if self.live is not None:
-            try:
-                self.live.finish(client)
-            except Exception as exc:
-                self._fail(exc, "the rechunked store")
-
-    def cancel(self) -> None:
-        """Drop the writes not started yet; the one in progress here finishes.
-
-        Their blocks disagree with the manifest, so the next resume rewrites them.
-        """
-        if self.client is not None:
-            self.client.cancel([future for future, _ in self._writes])
-        self.shutdown()
-
-    def shutdown(self) -> None:
-        """Stop the writer thread (after the write in progress)."""
-        if self._here is not None:
-            self._here.shutdown(wait=True, cancel_futures=True)
-
-    def _write(self, blocks: list[int]) -> None:
-        for block in blocks:
-            if self.live is None:
-                return
-            try:
-                call = self.live.task(block)
-            except Exception as exc:
-                self._fail(exc, self.live.describe(block))
-                return
-            if self._here is not None:
-                future: Any = self._here.submit(call)
-            else:
-                assert self.client is not None
-                key = f"xsweep-store-{self.token}-{block:06d}"
-                future = self.client.submit(call, key=key, pure=False)
-            self._writes.append((future, block))
-
-    def _reap(self, wait: bool) -> None:
-        """Take in finished writes, oldest first (all of them, with ``wait``)."""
-        while self._writes and (wait or self._writes[0][0].done()):
-            future, block = self._writes.pop(0)
-            exc = _exception(future)
-            if exc is not None and self.live is not None:
-                self._fail(exc, self.live.describe(block))
-            if not isinstance(future, Future):
-                future.release()
-
-    def _fail(self, exc: BaseException, what: str) -> None:
-        assert self.live is not None
-        path = self.live.dir
-        self.live = None  # stop updating; the rest of the sweep still runs
-        warnings.warn(
-            f"{path / STORE_NAME} is not up to date: writing {what} failed "
-            f"({type(exc).__name__}: {exc}); xs.consolidate({str(path)!r}) rebuilds it",
-            UserWarning,
-            skip_file_prefixes=(_PACKAGE,),
-        )
-
-
-def _exception(future: Any) -> BaseException | None:
-    """Wait for a write (a thread's or a Dask future) and return its exception, if any."""
-    try:
-        exc: BaseException | None = future.exception()
-    except BaseException as cancelled:  # a Dask future cancelled under us
-        return cancelled
-    return exc

@@ -138,7 +138,7 @@ def write_block(
     if problems:
         text = np.full(shape, "", dtype=object)
         for pos, rec in recs.items():
-            text[pos] = problems_text(rec)
+            text[pos] = problems_text(rec, outputs)
         variables[PROBLEMS_VAR] = (dims, text.astype(STR))
     variables["status"] = (dims, status)  # last: the block's commit mark
     root = xr.Dataset(variables)

@@ -1,0 +1,137 @@
+"""Writing a live store's blocks as the runs in them finish: on a thread, or as Dask tasks.
+
+A failed write is a warning, never a failed sweep: the store is derived, and
+:func:`xsweep.consolidate` rebuilds it.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from xsweep._paths import STORE_NAME
+from xsweep._records import RunRecord
+from xsweep.store.live import LiveStore
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+# Warnings point at the caller's line: the first frame outside xsweep.
+_PACKAGE = os.path.dirname(os.path.dirname(__file__))
+
+
+class BlockWriter:
+    """Write a :class:`LiveStore`'s blocks as the runs in them finish.
+
+    Parameters
+    ----------
+    live : LiveStore
+        The store to keep current.
+    client : distributed.Client, optional
+        Write each block as a task on this (the caller's) cluster, keyed
+        ``xsweep-store-<token>-<block>``. Without it, blocks are written in
+        order on one background thread of this process, which has xarray,
+        Zarr and pyarrow loaded already (a lean worker would import them
+        first: ~1 s of CPU the sweep's last block waits for).
+    token : str
+        The sweep session's key token.
+    """
+
+    def __init__(self, live: LiveStore, client: Client | None, token: str) -> None:
+        self.live: LiveStore | None = live
+        self.client = client
+        self.token = token
+        self._here = (
+            None if client is not None else ThreadPoolExecutor(1, thread_name_prefix="xsweep-store")
+        )
+        self._writes: list[tuple[Any, int]] = []  # (future, block), oldest first
+
+    def start(self, run_ids: Iterable[int]) -> None:
+        """Prepare the store for a session running ``run_ids``; write its stale blocks."""
+        if self.live is None:
+            return
+        try:
+            blocks = self.live.start(run_ids)
+        except Exception as exc:
+            self._fail(exc, "its metadata")
+            return
+        self._write(blocks)
+
+    def finished(self, record: RunRecord) -> None:
+        """Take in a recorded run: write its block if it is now complete."""
+        if self.live is not None:
+            self._write(self.live.finished(record))
+        self._reap(wait=False)
+
+    def close(self, client: Client | None) -> None:
+        """Wait for every write; rebuild the store if its output axis outgrew its chunks."""
+        self._reap(wait=True)
+        if self.live is not None:
+            try:
+                self.live.finish(client)
+            except Exception as exc:
+                self._fail(exc, "the rechunked store")
+
+    def cancel(self) -> None:
+        """Drop the writes not started yet; the one in progress here finishes.
+
+        Their blocks disagree with the manifest, so the next resume rewrites them.
+        """
+        if self.client is not None:
+            self.client.cancel([future for future, _ in self._writes])
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop the writer thread (after the write in progress)."""
+        if self._here is not None:
+            self._here.shutdown(wait=True, cancel_futures=True)
+
+    def _write(self, blocks: list[int]) -> None:
+        for block in blocks:
+            if self.live is None:
+                return
+            try:
+                call = self.live.task(block)
+            except Exception as exc:
+                self._fail(exc, self.live.describe(block))
+                return
+            if self._here is not None:
+                future: Any = self._here.submit(call)
+            else:
+                assert self.client is not None
+                key = f"xsweep-store-{self.token}-{block:06d}"
+                future = self.client.submit(call, key=key, pure=False)
+            self._writes.append((future, block))
+
+    def _reap(self, wait: bool) -> None:
+        """Take in finished writes, oldest first (all of them, with ``wait``)."""
+        while self._writes and (wait or self._writes[0][0].done()):
+            future, block = self._writes.pop(0)
+            exc = _exception(future)
+            if exc is not None and self.live is not None:
+                self._fail(exc, self.live.describe(block))
+            if not isinstance(future, Future):
+                future.release()
+
+    def _fail(self, exc: BaseException, what: str) -> None:
+        assert self.live is not None
+        path = self.live.dir
+        self.live = None  # stop updating; the rest of the sweep still runs
+        warnings.warn(
+            f"{path / STORE_NAME} is not up to date: writing {what} failed "
+            f"({type(exc).__name__}: {exc}); xs.consolidate({str(path)!r}) rebuilds it",
+            UserWarning,
+            skip_file_prefixes=(_PACKAGE,),
+        )
+
+
+def _exception(future: Any) -> BaseException | None:
+    """Wait for a write (a thread's or a Dask future) and return its exception, if any."""
+    try:
+        exc: BaseException | None = future.exception()
+    except BaseException as cancelled:  # a Dask future cancelled under us
+        return cancelled
+    return exc
