@@ -102,7 +102,7 @@ def test_a_jupyter_kernel(tmp_path: Path) -> None:
     assert printed == [OK + "\n", "2\n"]
 
 
-def test_a_notebook_draws_a_state_block_and_grows_the_sweep(tmp_path: Path) -> None:
+def test_a_notebook_draws_a_state_block_grows_the_sweep_and_reuses_runs(tmp_path: Path) -> None:
     import nbformat
     from nbclient import NotebookClient
 
@@ -120,12 +120,23 @@ def test_a_notebook_draws_a_state_block_and_grows_the_sweep(tmp_path: Path) -> N
             f"s = xs.extend({str(out)!r}, grid={{'TOF': [120]}}, workers=1)\n"
             "print(s.counts, xs.open_sweep(s.path)['TOF'].values.tolist())"
         ),
+        nbformat.v4.new_code_cell(  # a variant with the script's own hash: every run linked
+            f"s = xs.extend({str(out)!r}, scripts={{'copy': {str(REPORT)!r}}}, reuse='content',"
+            " workers=1)\n"
+            "print(s.counts, xs.open_sweep(s.path)['script'].values.tolist())"
+        ),
     ]
     NotebookClient(nb, timeout=180, kernel_name="python3", resources={"path": str(ROOT)}).execute()
     outputs = [o for cell in nb.cells for o in cell.outputs]
     assert not [o for o in outputs if o["output_type"] == "error"]
     printed = [o["text"] for o in outputs if o.get("name") == "stdout"]
-    assert printed == [OK + "\n", "{'ok': 4, 'failed': 0, 'pending': 0} [60, 120]\n"]
+    assert printed == [
+        OK + "\n",
+        "{'ok': 4, 'failed': 0, 'pending': 0} [60, 120]\n",
+        "{'ok': 8, 'failed': 0, 'pending': 0} ['leo_report', 'copy']\n",
+    ]
+    errors = "".join(o["text"] for o in outputs if o.get("name") == "stderr")
+    assert "4 of 4 runs linked to identical ok runs" in errors
 
 
 class _Refuses(WorkerPlugin):

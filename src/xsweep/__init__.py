@@ -25,6 +25,8 @@ if TYPE_CHECKING:  # what type checkers see; tests/test_layering.py checks it ag
     )
     from xsweep._archive import archive as archive
     from xsweep._archive import extract as extract
+    from xsweep._continue import extend as extend
+    from xsweep._continue import resume as resume
     from xsweep._convergence import extend_until as extend_until
     from xsweep._derive import DeriveResult as DeriveResult
     from xsweep._designs import (
@@ -110,8 +112,6 @@ if TYPE_CHECKING:  # what type checkers see; tests/test_layering.py checks it ag
     from xsweep._source import verify as verify
     from xsweep._space import Run as Run
     from xsweep._space import Space as Space
-    from xsweep._sweep import extend as extend
-    from xsweep._sweep import resume as resume
     from xsweep._sweep import run as run
     from xsweep.derived import Quantity as Quantity
     from xsweep.gmat.engine import EngineInfo as EngineInfo
@@ -157,8 +157,8 @@ _PUBLIC = {
     "extend_until": "xsweep._convergence",
     "sobol": "xsweep._sobol",
     "run": "xsweep._sweep",
-    "resume": "xsweep._sweep",
-    "extend": "xsweep._sweep",
+    "resume": "xsweep._continue",
+    "extend": "xsweep._continue",
     "derive": "xsweep._session",
     "Quantity": "xsweep.derived",
     "DeriveResult": "xsweep._derive",

@@ -78,6 +78,9 @@ def _finish(sweep: Any) -> int:
         print(line)
     if manifest.derive:
         print(f"  derived values: {_derive_line(sweep.derive_counts)}")
+    reused = sum("reused" in rec.outcome.extra for rec in manifest.runs.values())
+    if reused:
+        print(f"  {reused} runs reuse identical ok runs (linked, not run)")
     if counts["failed"] or counts["pending"]:
         for run_id, rec in sorted(manifest.failed().items())[:5]:
             print(f"  run {run_id}: {rec.outcome.reason}: {_first_line(rec.outcome.error)}")
@@ -135,6 +138,8 @@ def _run_command(args: argparse.Namespace) -> int:
         out=args.out,
         files=args.files,
         derive=_derive_here(args.derive),
+        reuse=args.reuse,
+        reuse_from=args.reuse_from,
         **kwargs,
     )
     return _finish(sweep)
@@ -166,6 +171,8 @@ def _cmd_extend(args: argparse.Namespace) -> int:
             scripts=parse_scripts(args.variants) if args.variants else None,
             baseline=args.baseline,
             files=args.files,
+            reuse=args.reuse,
+            reuse_from=args.reuse_from,
             derive=_derive_here(args.derive),
             **_execution(args, fresh=False),
         )

@@ -92,6 +92,23 @@ def _derive_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _reuse_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--reuse",
+        action="store_const",
+        const="content",
+        help="link a run identical to an ok run (script hash, values, engine) instead of "
+        "running it (see docs/space.md, reusing identical runs)",
+    )
+    parser.add_argument(
+        "--reuse-from",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="with --reuse: a finished sweep whose ok runs may be linked (repeatable)",
+    )
+
+
 def _space_options(parser: argparse.ArgumentParser, *, table: bool = False) -> None:
     group = parser.add_argument_group("parameter space")
     group.add_argument(
@@ -230,6 +247,7 @@ def _sweep_commands(sub: Any) -> None:
         if name == "saltelli":
             p.add_argument("--second-order", action="store_true", help="also the runs S2 needs")
         _derive_option(p)
+        _reuse_options(p)
         _execution_options(p)
         if name != "qmc":
             p.set_defaults(method={"lhs": "latin_hypercube", "saltelli": "saltelli"}.get(name))
@@ -278,6 +296,7 @@ def _extend_command(sub: Any) -> None:
         help="a side file a new variant reads, kept with the sweep (repeatable)",
     )
     _derive_option(p)
+    _reuse_options(p)
     _execution_options(p)
 
 

@@ -179,7 +179,7 @@ def extend_until(
     -------
     Sweep
     """
-    from xsweep._sweep import extend, resume
+    from xsweep._continue import extend, resume
 
     if isinstance(rtol, bool) or not float(rtol) > 0:
         raise ConfigError(f"rtol must be a positive number, got {rtol!r}")

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import os
 import shutil
+import sys
 import uuid
 import warnings
 from collections.abc import Iterator, Sequence
@@ -38,6 +38,7 @@ from xsweep._manifest import Manifest, ManifestWriter
 from xsweep._paths import run_dir_name
 from xsweep._plan import Options
 from xsweep._records import RunOutcome, RunRecord
+from xsweep._reuse import WAIT, Reuser, Source
 from xsweep._scripts import Scripts
 from xsweep._space import Run, Space
 from xsweep._tasks import execute_run, execute_runs, run_key
@@ -87,6 +88,8 @@ class Dispatcher:
         Keep ``sweep.zarr`` up to date as blocks of runs finish.
     derive : tuple of DeriveFunction
         Called on every ok run, in its GMAT child, after it.
+    reuse : Reuser, optional
+        Link runs identical to an ok run instead of running them (``reuse="content"``).
     """
 
     def __init__(
@@ -100,8 +103,11 @@ class Dispatcher:
         progress: bool,
         store: bool = True,
         derive: tuple[DeriveFunction, ...] = (),
+        reuse: Reuser | None = None,
     ) -> None:
         self.writer = writer
+        self.reuse = reuse
+        self._requeue: list[Run] = []  # runs whose twin of this session failed
         self.space = space
         self.scripts = scripts
         self.opts = opts
@@ -153,9 +159,11 @@ class Dispatcher:
             on = None if self.cluster.embedded else self.client
             self.blocks = BlockWriter(live, on, self._token)
         try:
+            if self.blocks is not None and self.reuse is not None:  # links record at once
+                self.blocks.start(run_ids)
             for _ in range(max(4, 2 * nthreads)):
                 self._submit()
-            if self.blocks is not None:  # while the first runs run
+            if self.blocks is not None and self.reuse is None:  # while the first runs run
                 self.blocks.start(run_ids)
             for future, result in self._completed:
                 if future.status == "error":  # as_completed gives (type, exception, traceback)
@@ -167,6 +175,12 @@ class Dispatcher:
             if self.blocks is not None:
                 self.blocks.close(self.client)
             published.publish("finished", wait=True)
+            if self.reuse is not None and self.progress:
+                self._bar.write(
+                    f"xsweep: reuse='content': {self.reuse.linked} of {len(run_ids)} runs "
+                    "linked to identical ok runs, not run",
+                    file=sys.stderr,
+                )
         except BaseException:
             self._salvage()
             published.publish("stopped")
@@ -184,7 +198,9 @@ class Dispatcher:
 
     def _submit(self) -> None:
         """Submit the next task (one run, or ``runs_per_task`` of them)."""
-        runs = [self.space.run(i) for i in itertools.islice(self._pending, self.opts.runs_per_task)]
+        runs: list[Run] = []
+        while len(runs) < self.opts.runs_per_task and (run := self._next_run()) is not None:
+            runs.append(run)
         if not runs:
             return
         requests = [self._request(run) for run in runs]
@@ -194,6 +210,28 @@ class Dispatcher:
         future = self.client.submit(self._task, payload, key=key, pure=False)
         self._inflight[key] = (future, runs)
         self._completed.add(future)
+
+    def _next_run(self) -> Run | None:
+        """Return the next run to submit; link the reused ones on the way."""
+        while True:
+            if self._requeue:
+                return self._requeue.pop()
+            run_id = next(self._pending, None)
+            if run_id is None:
+                return None
+            run = self.space.run(run_id)
+            if self.reuse is None:
+                return run
+            source = self.reuse.take(run, self.scripts.of(run.labels)[1])
+            if source is None:
+                return run
+            if source != WAIT:
+                assert not isinstance(source, str)
+                self._link(run, source)
+
+    def _link(self, run: Run, source: Source) -> None:
+        assert self.reuse is not None
+        self._record(run, self.reuse.outcome(source, run_dir_name(run.run_id)), rebase=False)
 
     def _request(self, run: Run) -> RunRequest:
         # os.path, not pathlib: pathlib interns every path part it parses, for good.
@@ -220,7 +258,7 @@ class Dispatcher:
             for run in runs:
                 self._record(run, failure)
 
-    def _record(self, run: Run, outcome: RunOutcome) -> None:
+    def _record(self, run: Run, outcome: RunOutcome, *, rebase: bool = True) -> None:
         if outcome.derived:
             outcome = replace(outcome, derived=self.schema.check(outcome.derived))
         record = RunRecord.of(
@@ -230,7 +268,7 @@ class Dispatcher:
             run.overrides,
             self.scripts.of(run.labels)[1],
             outcome,
-            run_dir_name(run.run_id),
+            run_dir_name(run.run_id) if rebase else None,
         )
         self.writer.append(record)
         if self.blocks is not None:
@@ -240,6 +278,12 @@ class Dispatcher:
             self._published.recorded(outcome.status, outcome.reason)
         self._bar.set_postfix(self.counts, refresh=False)
         self._bar.update(1)
+        if self.reuse is not None:
+            for twin, source in self.reuse.done(record):
+                if source is None:
+                    self._requeue.append(twin)
+                else:
+                    self._link(twin, source)
 
     def _outcome_of(self, result: Any) -> RunOutcome:
         """Turn a task's result into a run's outcome, or raise what stops the sweep."""

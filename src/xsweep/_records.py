@@ -330,16 +330,19 @@ class RunRecord:
         overrides: Mapping[str, Any],
         script_sha256: str,
         outcome: RunOutcome,
-        run_dir: str,
+        run_dir: str | None,
     ) -> RunRecord:
-        """Record ``outcome`` of a run whose files are under ``run_dir`` (relative, POSIX)."""
+        """Record ``outcome`` of a run whose files are under ``run_dir`` (relative, POSIX).
+
+        ``None``: its paths are relative to the sweep already (a reused run's).
+        """
         return cls(
             run_id=run_id,
             index=tuple(int(i) for i in index),
             labels={k: json_safe(v) for k, v in labels.items()},
             overrides={k: json_safe(v) for k, v in overrides.items()},
             script_sha256=script_sha256,
-            outcome=outcome.rebased(run_dir),
+            outcome=outcome if run_dir is None else outcome.rebased(run_dir),
         )
 
     @property

@@ -28,6 +28,7 @@ from xsweep._paths import sweep_dir
 from xsweep._plan import RECORDED_OPTIONS, Options, Plan, check_scripts_here, reopen
 from xsweep._records import RunRecord
 from xsweep._reparse import reparse_outputs
+from xsweep._reuse import Reuser, reuse_sources
 from xsweep._scripts import ScriptArg, resolve_scripts
 from xsweep._space import Space
 from xsweep._tasks import execute_derive
@@ -63,6 +64,8 @@ class Session:
     reparse: bool = False
     derive: Any = None
     rederive: bool = False
+    reuse: Literal["content"] | None = None
+    reuse_from: Sequence[str | os.PathLike[str]] = ()
 
     def given(self) -> dict[str, Any]:
         """Return the execution options given (``None``: the one the sweep recorded)."""
@@ -142,6 +145,9 @@ def continue_sweep(
     directory = sweep_dir(path)
     with disk_full_is_resumable(directory), ManifestWriter(directory) as writer:
         manifest, opts, space = reopen(writer, session.given())
+        sources = None
+        if session.reuse is not None:  # a bad reuse_from is refused before anything changes
+            sources = reuse_sources(directory, manifest, session.reuse_from)
         scripts, drifted = resolve_scripts(
             directory, manifest, session.script, session.allow_script_drift
         )
@@ -160,6 +166,9 @@ def continue_sweep(
         missing = needs_deriving(manifest, functions) if fill else {}
         if run_ids or missing:
             _need(unloaded)
+        reuser = None
+        if sources is not None:
+            reuser = Reuser(sources, directory, manifest.header, functions)
         cluster = session.cluster(opts, directory)
         if run_ids or missing:
             with cluster:
@@ -178,6 +187,7 @@ def continue_sweep(
                         progress=session.progress,
                         store=session.consolidate,
                         derive=functions,
+                        reuse=reuser,
                     ).run(run_ids)
         elif session.consolidate and sync_if_idle:
             assert writer.manifest is not None

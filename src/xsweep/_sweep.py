@@ -1,16 +1,14 @@
-"""Sweeps: :func:`run`, :func:`resume` and :func:`extend`, the pipeline on the client.
+"""Sweeps: :func:`run`, the pipeline on the client.
 
-Each one plans (``_plan``: options, the script, the plan check, the manifest
+It plans (``_plan``: options, the script, the plan check, the manifest
 header), takes the sweep's lock, starts or connects to a Dask cluster
 (``_cluster``), and hands the runs to the client loop (``_dispatch``), which
-records every outcome in the manifest and keeps the store current. Resume and
-extend share one continuation: reopen the locked sweep, check the script for
-drift, then run what is left (resume) or what was added (extend).
+records every outcome in the manifest and keeps the store current. Continuing
+a sweep (:func:`xsweep.resume`, :func:`xsweep.extend`) is ``_continue``'s.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from xsweep._cluster import Cluster
 from xsweep._derive import resolve
 from xsweep._dispatch import Dispatcher
-from xsweep._errors import ConfigError, SpaceError, disk_full_is_resumable
+from xsweep._errors import ConfigError, disk_full_is_resumable
 from xsweep._handle import Sweep
 from xsweep._manifest import ManifestWriter
 from xsweep._paths import MANIFEST_NAME
@@ -27,15 +25,11 @@ from xsweep._plan import (
     check_plan_on,
     check_scripts_here,
     check_workers,
-    grown_plan,
     options,
-    refined_plan,
-    unfinished_plan,
-    variant_plan,
     write_plan,
 )
-from xsweep._scripts import PlannedScript, ScriptArg, plan_script, variant_names, with_variants
-from xsweep._session import Session, continue_sweep
+from xsweep._reuse import Reuser, check_reuse, reuse_sources
+from xsweep._scripts import PlannedScript, plan_script, variant_names, with_variants
 from xsweep._space import Space
 from xsweep.gmat.child import GmatChild, close_spares, offer_child, take_child
 
@@ -65,6 +59,8 @@ def run(
     cluster_timeout: float = 60.0,
     files: Sequence[str | os.PathLike[str]] = (),
     derive: Any = None,
+    reuse: Literal["content"] | None = None,
+    reuse_from: Sequence[str | os.PathLike[str]] = (),
 ) -> Sweep:
     """Run every point of ``space`` as a Dask task and record each outcome.
 
@@ -159,6 +155,17 @@ def run(
         parameter dims (see the Derived quantities page). A ``"module:function"``
         string is imported by name. A function that raises marks that run's
         values ``derive-failed``; the run stays ok.
+    reuse : {None, "content"}
+        ``"content"``: a run whose fingerprint (script hash, overrides, engine
+        version) matches an ok run of this sweep, or of a sweep in
+        ``reuse_from``, is linked to it instead of run: recorded ok with
+        ``extra["reused"]`` naming its source, its outputs the source's files
+        (hard-linked in from another sweep). Off by default: a script is not
+        always a pure function of its fields (a ``Write`` of a per-process
+        counter such as ``NAIFId``, or a file it reads that the hash does not
+        cover, can make two identical runs differ).
+    reuse_from : sequence of path-like
+        Finished sweep directories whose ok runs ``reuse="content"`` may link.
 
     Returns
     -------
@@ -204,6 +211,8 @@ def run(
         runs_per_task=runs_per_task,
     )
     check_workers(workers)
+    check_reuse(reuse, reuse_from)
+    sources = reuse_sources(Path(out), None, reuse_from) if reuse is not None else None
     functions = resolve(derive)
     sp = space if isinstance(space, Space) else Space(space, dims=dims)
     if isinstance(script, Mapping):
@@ -251,6 +260,10 @@ def run(
                     assert writer.manifest is not None
                     writer.manifest.derive = [f.to_dict() for f in functions]
                     writer.append_derive(writer.manifest.derive)
+                reuser = None
+                if sources is not None:
+                    assert writer.manifest is not None
+                    reuser = Reuser(sources, out_dir, writer.manifest.header, functions)
                 dispatcher = Dispatcher(
                     writer,
                     sp,
@@ -260,6 +273,7 @@ def run(
                     progress=progress,
                     store=consolidate,
                     derive=functions,
+                    reuse=reuser,
                 )
                 dispatcher.run(range(sp.n_runs))
     finally:
@@ -267,194 +281,3 @@ def run(
             child.close()
         close_spares()  # one no worker adopted
     return Sweep(out_dir)
-
-
-def resume(
-    path: str | os.PathLike[str],
-    *,
-    client: Client | str | None = None,
-    script: ScriptArg = None,
-    allow_script_drift: bool = False,
-    workers: int | None = None,
-    timeout: float | None = None,
-    retries: int | None = None,
-    isolation: Literal["worker", "process"] | None = None,
-    engine: Literal["auto", "embedded", "desktop"] | None = None,
-    gmat_root: str | os.PathLike[str] | None = None,
-    keep_raw: bool | None = None,
-    runs_per_task: int | None = None,
-    progress: bool = True,
-    consolidate: bool = True,
-    cluster_kwargs: Mapping[str, Any] | None = None,
-    cluster_timeout: float = 60.0,
-    reparse: bool = False,
-    derive: Any = None,
-    rederive: bool = False,
-) -> Sweep:
-    """Finish a sweep: rerun its failed and never-recorded runs, and only those.
-
-    The space is rebuilt from the manifest (random draws are redrawn and must
-    match bit for bit) and the script is checked against the recorded hash.
-    Finished runs' files are not touched, except an ``ok`` run whose Parquet
-    is missing or truncated: it is rerun, with a warning. Paths in the
-    manifest are relative, so a sweep directory copied elsewhere resumes there.
-
-    Parameters
-    ----------
-    path : path-like
-        The sweep directory.
-    client, workers, progress, consolidate, cluster_kwargs, cluster_timeout
-        As for :func:`run`.
-    script : path-like, optional
-        Run this script instead of the sweep's ``mission.script``. It must
-        have the recorded hash unless ``allow_script_drift``.
-    allow_script_drift : bool
-        Run a script whose hash differs from the recorded one, with a warning
-        naming both hashes. Each run record carries the hash it ran with.
-    timeout, retries, isolation, engine, keep_raw, runs_per_task
-        Default to the values the sweep was started with.
-    gmat_root : path-like, optional
-        Desktop GMAT install root on this machine.
-    reparse : bool
-        Also parse again, from their kept raw files and without GMAT, the
-        outputs gmat-run could not parse (:meth:`Sweep.output_problems`).
-    derive : callable, str, or a list of them
-        Derive functions to add to (or, by the same name, replace in) those
-        the sweep records; recorded ones are reloaded by name. Given, the
-        values finished runs lack (never computed, or ``derive-failed``) are
-        computed too, without GMAT.
-    rederive : bool
-        Compute the derived values finished runs lack, without GMAT, with the
-        recorded functions (after fixing one that failed, say).
-
-    Returns
-    -------
-    Sweep
-
-    Raises
-    ------
-    ConfigError
-        Not a sweep directory, bad options.
-    ScriptDriftError
-        The script's hash differs from the recorded one.
-    SpaceError
-        The space in the manifest does not redraw bit for bit.
-    ManifestCorruptError, SweepLockedError
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> import xsweep as xs
-    >>> out = tempfile.mkdtemp()
-    >>> space = xs.grid({"Sat.SMA": [6200, 7000]})  # 6200 km is inside the Earth
-    >>> mission = "examples/missions/leo_drag.script"
-    >>> xs.run(mission, space, out=out, workers=1, progress=False).counts
-    {'ok': 1, 'failed': 1, 'pending': 0}
-    >>> xs.resume(out, workers=1, progress=False).failed()["reason"].tolist()
-    ['gmat-error']
-    """
-    check_workers(workers)
-    session = Session(**{k: v for k, v in locals().items() if k != "path"})
-    return continue_sweep(path, session, unfinished_plan, sync_if_idle=True)
-
-
-_EXTEND_OWN = ("path", "n", "grid", "scripts", "baseline", "files")  # not Session's
-
-
-def extend(
-    path: str | os.PathLike[str],
-    n: int | None = None,
-    *,
-    grid: Mapping[str, Any] | None = None,
-    scripts: Mapping[str, str | os.PathLike[str]] | None = None,
-    baseline: str | None = None,
-    files: Sequence[str | os.PathLike[str]] = (),
-    client: Client | str | None = None,
-    script: ScriptArg = None,
-    allow_script_drift: bool = False,
-    workers: int | None = None,
-    timeout: float | None = None,
-    retries: int | None = None,
-    isolation: Literal["worker", "process"] | None = None,
-    engine: Literal["auto", "embedded", "desktop"] | None = None,
-    gmat_root: str | os.PathLike[str] | None = None,
-    keep_raw: bool | None = None,
-    runs_per_task: int | None = None,
-    progress: bool = True,
-    consolidate: bool = True,
-    cluster_kwargs: Mapping[str, Any] | None = None,
-    cluster_timeout: float = 60.0,
-    derive: Any = None,
-) -> Sweep:
-    """Add samples, grid values or script variants to a sweep and run only the new points.
-
-    The existing runs stay bit-equal and keep their run ids; the new runs get
-    ids after them. The extension is recorded in the manifest (an ``extend``
-    line holding the new space) before any new run starts. Runs that failed
-    earlier are not rerun (use :func:`resume`).
-
-    Parameters
-    ----------
-    path : path-like
-        The sweep directory.
-    n : int, optional
-        Number of samples to add (>= 1) to the sweep's Monte Carlo, Latin
-        hypercube or quasi-random dim.
-    grid : mapping of str to values, optional
-        New values for grid dims, e.g. ``{"Sat.SMA": [7050.0, 7150.0]}``. Each
-        dim grows at its end (``open_sweep`` sorts it back); the new points
-        are run crossed with every other dim. A value the sweep already has
-        is skipped with a warning.
-    scripts : mapping of str to path-like, optional
-        New script variants, ``{"bigger_tank": "tank.script"}``: the whole
-        space runs once on each, on the ``script`` dim (see :func:`run`).
-        Give one of ``n``, ``grid`` and ``scripts``.
-    baseline : str, optional
-        For a sweep of one script given ``scripts``: the variant name its
-        runs get (default: the script file's stem). They keep their run ids,
-        outputs and manifest lines; the store is rebuilt with the new dim.
-    files : sequence of path-like
-        Side files the new variants read (as for :func:`run`).
-    client, script, allow_script_drift, workers, timeout, retries, isolation, engine, gmat_root, keep_raw, runs_per_task, progress, consolidate, cluster_kwargs, cluster_timeout, derive
-        As for :func:`resume`.
-
-    Returns
-    -------
-    Sweep
-
-    Raises
-    ------
-    SpaceError
-        The space has no random dim to extend, ``n`` is not a positive integer,
-        or a ``grid`` name is not a grid dim of the sweep (a new dim is refused:
-        the old runs have no value for it).
-    ConfigError, ScriptDriftError, ManifestCorruptError, SweepLockedError
-        As for :func:`resume`.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> import xsweep as xs
-    >>> out = tempfile.mkdtemp()
-    >>> space = xs.monte_carlo(2, {"Sat.SMA": ("normal", 7000, 5)}, seed=1)
-    >>> mission = "examples/missions/leo_report.script"
-    >>> _ = xs.run(mission, space, out=out, workers=1, progress=False)
-    >>> xs.extend(out, 2, workers=1, progress=False).counts
-    {'ok': 4, 'failed': 0, 'pending': 0}
-    """  # noqa: E501
-    check_workers(workers)
-    if sum(x is not None for x in (n, grid, scripts)) != 1:
-        raise SpaceError(
-            "extend needs one of n (more samples), grid (new grid values) or scripts "
-            "(new script variants)"
-        )
-    session = Session(**{k: v for k, v in locals().items() if k not in _EXTEND_OWN})
-    plan: Any
-    if n is not None:
-        plan = functools.partial(grown_plan, n)
-    elif grid is not None:
-        plan = functools.partial(refined_plan, grid)
-    else:
-        assert scripts is not None
-        plan = functools.partial(variant_plan, scripts, baseline, files)
-    return continue_sweep(path, session, plan, sync_if_idle=False)
