@@ -38,7 +38,7 @@ from xsweep._manifest import Manifest, ManifestWriter
 from xsweep._paths import run_dir_name
 from xsweep._plan import Options
 from xsweep._records import RunOutcome, RunRecord
-from xsweep._reuse import WAIT, Reuser, Source
+from xsweep._reuse import Reuser, Source
 from xsweep._scripts import Scripts
 from xsweep._space import Run, Space
 from xsweep._tasks import execute_run, execute_runs, run_key
@@ -225,8 +225,7 @@ class Dispatcher:
             source = self.reuse.take(run, self.scripts.of(run.labels)[1])
             if source is None:
                 return run
-            if source != WAIT:
-                assert not isinstance(source, str)
+            if isinstance(source, Source):  # else it waits for its twin of this session
                 self._link(run, source)
 
     def _link(self, run: Run, source: Source) -> None:

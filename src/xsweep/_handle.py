@@ -120,8 +120,10 @@ class Sweep:
         ``"none"``: not derived, or the run failed) and ``derive_error``.
         """
         rows = []
-        for rec in sorted(self.manifest.runs.values(), key=lambda r: r.run_id):
-            row: dict[str, Any] = {"run_id": rec.run_id, **rec.labels, **rec.overrides}
+        manifest = self.manifest  # read once: it can be long
+        baseline = _baseline(manifest)
+        for rec in sorted(manifest.runs.values(), key=lambda r: r.run_id):
+            row: dict[str, Any] = {"run_id": rec.run_id, **_labels(rec, baseline), **rec.overrides}
             row["status"] = rec.status
             row.update(derived_row(rec.outcome.derived))
             rows.append(row)
@@ -213,15 +215,20 @@ def _baseline(manifest: Manifest) -> str | None:
     return next((str(e["baseline"]) for e in manifest.extensions if "baseline" in e), None)
 
 
+def _labels(rec: RunRecord, baseline: str | None) -> dict[str, Any]:
+    """Return a run's labels; a run from before its sweep had variants gets ``baseline``'s."""
+    if baseline is None or VARIANT_DIM in rec.labels:
+        return dict(rec.labels)
+    return {VARIANT_DIM: baseline, **rec.labels}
+
+
 def _runs_frame(records: Iterable[RunRecord], baseline: str | None = None) -> pd.DataFrame:
     rows = []
     for rec in records:
         outcome = rec.outcome
         row: dict[str, Any] = {c: getattr(outcome, c, None) for c in _RUN_COLUMNS}
         row["attempts"] = outcome.extra.get("attempts")
-        if baseline is not None:  # its runs from before it had variants have no such label
-            row[VARIANT_DIM] = baseline
-        row.update(rec.labels)
+        row.update(_labels(rec, baseline))
         row.update(rec.overrides)
         row["run_id"] = rec.run_id
         rows.append(row)
