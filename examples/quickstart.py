@@ -25,7 +25,8 @@ def main() -> None:
     space = xs.grid({"Sat.SMA": [6900.0, 7100.0, 7300.0], "Sat.INC": [28.5, 98.0], "TOF": [1200]})
     sweep = xs.run(SCRIPT, space, out=OUT)
     engine = sweep.manifest.header["engine"]
-    print(f"GMAT engine: {engine['kind']} {engine['gmat_version']}; {sweep!r}")
+    counts = ", ".join(f"{n} {k}" for k, n in sweep.counts.items())
+    print(f"GMAT engine: {engine['kind']} {engine['gmat_version']}; {sweep.n_runs} runs, {counts}")
     print(f"{'run':>3}  {'Sat.SMA':>8}  {'Sat.INC':>7}  {'status':>6}  {'final alt. [km]':>15}")
     for run_id, run in sweep.runs().iterrows():
         report = xs.read_output(OUT / f"runs/run-{run_id:06d}/report-RF.parquet")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -10,6 +11,8 @@ import pandas as pd
 import xarray as xr
 
 from xsweep._analysis import derived_frame, final, on_time_grid, to_dataframe
+from xsweep._errors import XsweepError
+from xsweep._plots import SweepPlots
 from xsweep._records import STATUS_FLAGS
 from xsweep._space import Space
 
@@ -39,6 +42,31 @@ class XsweepAccessor:
 
     def __init__(self, dataset: xr.Dataset) -> None:
         self._ds = dataset
+
+    def __repr__(self) -> str:
+        if self.is_sweep:
+            counts = ", ".join(f"{n} {k}" for k, n in self.status.items())
+            return f"<xsweep accessor on a sweep's store: {counts}>"
+        try:
+            return repr(Space(self._ds))
+        except XsweepError as exc:
+            return f"<xsweep accessor: not a parameter space ({exc})>"
+
+    def _repr_html_(self) -> str:
+        if self.is_sweep:
+            return f"<pre>{html.escape(repr(self))}</pre>"
+        try:
+            return Space(self._ds)._repr_html_()
+        except XsweepError:
+            return f"<pre>{html.escape(repr(self))}</pre>"
+
+    @property
+    def plot(self) -> SweepPlots:
+        """Plots: ``band``, ``heatmap``, ``corner``, ``scatter``, ``convergence``, ``status``.
+
+        See :class:`xsweep._plots.SweepPlots`; needs the ``[plot]`` extra.
+        """
+        return SweepPlots(self._ds)
 
     @property
     def space(self) -> Space:

@@ -23,7 +23,6 @@ from xsweep._cli_show import (
     _cmd_show,
     _counts_line,
     _derive_line,
-    _first_line,
     _problem_lines,
     output_problems,
 )
@@ -36,6 +35,7 @@ from xsweep._cli_space import (
     script_option,
 )
 from xsweep._errors import ClusterStartError, SweepAbortedError, XsweepError
+from xsweep._inspect import first_line
 
 if TYPE_CHECKING:
     pass
@@ -83,7 +83,7 @@ def _finish(sweep: Any) -> int:
         print(f"  {reused} runs reuse identical ok runs (linked, not run)")
     if counts["failed"] or counts["pending"]:
         for run_id, rec in sorted(manifest.failed().items())[:5]:
-            print(f"  run {run_id}: {rec.outcome.reason}: {_first_line(rec.outcome.error)}")
+            print(f"  run {run_id}: {rec.outcome.reason}: {first_line(rec.outcome.error)}")
         print(f"  details: xsweep show {sweep.path}")
         return EXIT_FAILED
     return EXIT_OK

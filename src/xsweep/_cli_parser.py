@@ -8,6 +8,7 @@ import textwrap
 from typing import Any, NoReturn
 
 from xsweep._cli_space import parse_scalar
+from xsweep._records import REASONS
 
 EXIT_USAGE = 2
 
@@ -368,11 +369,18 @@ def _store_commands(sub: Any) -> None:
         sub,
         "show",
         "Summarise a sweep (also a running one, or a bundle): fingerprint, status, failures.",
-        "xsweep show sweep/ --json",
+        "xsweep show sweep/ --run 17\n  xsweep show sweep/ --failed --reason timeout",
     )
     p.add_argument("dir", help="the sweep directory or bundle zip")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.add_argument("--failed", type=_count, default=10, metavar="N", help="failed runs to list")
+    p.add_argument("--failed", type=_count, nargs="?", const=0, default=10, metavar="N",
+                   help="failed runs to list (default 10; --failed alone: all)")  # fmt: skip
+    p.add_argument("--reason", choices=REASONS, action="append",
+                   help="list only the failed runs with this reason (repeatable)")  # fmt: skip
+    p.add_argument("--run", type=_count, metavar="N",
+                   help="show one run: point, outcome, timings, error, GMAT log tail")  # fmt: skip
+    p.add_argument("--log-lines", type=_count, default=20, metavar="K",
+                   help="with --run: the log's last K lines (default 20)")  # fmt: skip
 
     p = _subparser(
         sub,

@@ -6,9 +6,10 @@ import argparse
 import json
 import math
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from xsweep._inspect import first_line
 from xsweep._scripts import variant_records
 
 EXIT_OK = 0
@@ -19,13 +20,14 @@ def _derive_line(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{n} {k}" for k, n in counts.items() if n or k == "ok") + " (ok runs)"
 
 
-def _first_line(text: Any) -> str:
-    lines = [line.strip() for line in str(text or "").splitlines() if line.strip()]
-    return lines[0] if lines else ""
+def summary(
+    path: str, *, failed_limit: int = 10, reasons: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Describe a sweep directory or bundle as ``xsweep show`` prints it.
 
-
-def summary(path: str, *, failed_limit: int = 10) -> dict[str, Any]:
-    """Describe a sweep directory or bundle as ``xsweep show`` prints it."""
+    ``failed_limit`` failed runs are listed (0: all), only those with one
+    of ``reasons`` when given.
+    """
     import xsweep as xs
     from xsweep._manifest import lock_owner
 
@@ -36,6 +38,9 @@ def summary(path: str, *, failed_limit: int = 10) -> dict[str, Any]:
         r.outcome.duration_s for r in manifest.runs.values() if math.isfinite(r.outcome.duration_s)
     ]
     failed = sorted(manifest.failed().items())
+    if reasons:
+        failed = [(rid, rec) for rid, rec in failed if rec.outcome.reason in reasons]
+    listed = failed[:failed_limit] if failed_limit else failed
     running = None if sweep.is_bundle else lock_owner(sweep.path)
     return {
         "path": str(sweep.path),
@@ -65,10 +70,11 @@ def summary(path: str, *, failed_limit: int = 10) -> dict[str, Any]:
             "total": math.fsum(durations),
         },
         "failed": [
-            {"run_id": rid, "reason": rec.outcome.reason, "error": _first_line(rec.outcome.error)}
-            for rid, rec in failed[:failed_limit]
+            {"run_id": rid, "reason": rec.outcome.reason, "error": first_line(rec.outcome.error)}
+            for rid, rec in listed
         ],
-        "failed_not_listed": max(0, len(failed) - failed_limit),
+        "failed_not_listed": len(failed) - len(listed),
+        "failed_reasons": sorted(reasons) if reasons else None,
         "output_problems": output_problems(manifest),
         "derive": {
             "functions": [str(e.get("fn")) for e in manifest.derive],
@@ -91,7 +97,7 @@ def output_problems(manifest: Any) -> list[dict[str, Any]]:
 
 def _problem_lines(problems: list[dict[str, Any]]) -> list[str]:
     return [
-        f"  {p['kind']} {p['name']}: {p['status']} in {p['runs']} runs: {_first_line(p['error'])}"
+        f"  {p['kind']} {p['name']}: {p['status']} in {p['runs']} runs: {first_line(p['error'])}"
         for p in problems
     ]
 
@@ -138,8 +144,11 @@ def _print_summary(info: dict[str, Any]) -> None:
     if info["output_problems"]:
         print("outputs not written (runs ok)")
         print("\n".join(_problem_lines(info["output_problems"])))
-    if info["failed"]:
-        print("failed")
+    if info["failed"] or info["failed_reasons"]:
+        only = info["failed_reasons"]
+        print("failed" + (f" ({', '.join(only)})" if only else ""))
+        if not info["failed"]:
+            print("  none")
         for f in info["failed"]:
             print(f"  run {f['run_id']}: {f['reason']}: {f['error']}")
         if info["failed_not_listed"]:
@@ -147,10 +156,21 @@ def _print_summary(info: dict[str, Any]) -> None:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    info = summary(args.dir, failed_limit=args.failed)
+    if args.run is not None:
+        return _show_run(args)
+    info = summary(args.dir, failed_limit=args.failed, reasons=args.reason)
     if args.json:
         print(json.dumps(info, indent=2))
     else:
         _print_summary(info)
     counts = info["counts"]
     return EXIT_FAILED if counts["failed"] or counts["pending"] else EXIT_OK
+
+
+def _show_run(args: argparse.Namespace) -> int:
+    """``show --run N``: one run; exit 1 unless it is ok."""
+    import xsweep as xs
+
+    info = xs.Sweep(args.dir).run_info(args.run, log_lines=args.log_lines)
+    print(json.dumps(info.to_dict(), indent=2) if args.json else info)
+    return EXIT_OK if info.status == "ok" else EXIT_FAILED

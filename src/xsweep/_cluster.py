@@ -191,6 +191,17 @@ class Cluster:
                 self.client.register_plugin(plugin)
         return self.client
 
+    def dashboard_link(self) -> str | None:
+        """Return the dashboard's address, or None when the scheduler serves none."""
+        if self.client is None:
+            return None
+        try:
+            if "dashboard" not in self.client.scheduler_info(n_workers=0).get("services", {}):
+                return None
+            return str(self.client.dashboard_link)
+        except Exception:  # an address the client cannot format: no link, not a failed sweep
+            return None
+
     def announce(self) -> None:
         """Print the dashboard's links (with ``progress``, on an embedded cluster) as runs begin."""
         if self.cluster is not None and self.progress and self.client is not None:

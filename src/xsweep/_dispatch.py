@@ -145,6 +145,9 @@ class Dispatcher:
         """
         self._client = self.cluster.start_workers(len(run_ids))
         self.cluster.announce()
+        link = self.cluster.dashboard_link()
+        if link:  # a notebook's handle on the live sweep links to it
+            self.writer.note_dashboard(link)
         nthreads = sum(self.client.nthreads().values()) or 1
         self._pending = iter(run_ids)
         self._bar = _progress_bar(len(run_ids), disable=not self.progress)

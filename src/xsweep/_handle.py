@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
 
 from xsweep._derive import derived_row
 from xsweep._errors import ConfigError, RunFailedError
-from xsweep._manifest import Manifest
+from xsweep._inspect import LOG_LINES, RunInfo, first_line, tail
+from xsweep._manifest import Manifest, lock_lines
 from xsweep._records import RunRecord
-from xsweep._scripts import VARIANT_DIM
+from xsweep._reprs import dims_text, sweep_html, sweep_text
+from xsweep._scripts import VARIANT_DIM, variant_records
 from xsweep._source import open_source
 from xsweep._space import Space
 from xsweep.store.open import open_sweep
@@ -174,6 +176,44 @@ class Sweep:
             raise ConfigError(f"run {run_id} has outputs {names}; pass output= one of them")
         return self._source.read_parquet(chosen[0].path)
 
+    def run_info(self, run_id: int, *, log_lines: int = LOG_LINES) -> RunInfo:
+        """Describe one run: its point, outcome, timings, error and the tail of GMAT's log.
+
+        The same as ``xsweep show DIR --run N``; ``print(info)`` gives the
+        CLI's text, and a notebook shows it as a block.
+
+        Parameters
+        ----------
+        run_id : int
+            The run, recorded or only planned (``status == "pending"``).
+        log_lines : int, default 20
+            How many of the log's last non-blank lines to include (0: none).
+
+        Returns
+        -------
+        RunInfo
+
+        Raises
+        ------
+        ConfigError
+            ``run_id`` is not a run of this sweep.
+        """
+        manifest = self.manifest
+        rid = int(run_id)
+        if not 0 <= rid < manifest.n_runs:
+            raise ConfigError(
+                f"run {run_id} is not in this sweep: its run ids are 0..{manifest.n_runs - 1}"
+            )
+        rec = manifest.runs.get(rid)
+        if rec is None:
+            run = self.space.run(rid)
+            labels = _labels_of(run.labels, _baseline(manifest))
+            return RunInfo(rid, "pending", labels, dict(run.overrides))
+        outcome = rec.outcome
+        log = self._source.read_text(outcome.log) if outcome.log and log_lines else None
+        return RunInfo(rid, rec.status, _labels(rec, _baseline(manifest)), dict(rec.overrides),
+                       outcome, tail(log, log_lines))  # fmt: skip
+
     def open(self, *, group: str | None = None) -> Any:
         """Open the sweep's consolidated store lazily (see :func:`xsweep.open_sweep`)."""
         return open_sweep(self.path, group=group)
@@ -187,12 +227,48 @@ class Sweep:
             raise RunFailedError(run_id, str(outcome.reason), outcome.error or "")
 
     def __repr__(self) -> str:
-        counts = self.counts
-        parts = ", ".join(f"{v} {k}" for k, v in counts.items())
-        problems = "".join(f", {v} outputs {k}" for k, v in self.output_counts.items() if v)
-        failed = self.derive_counts["derive-failed"]
-        problems += f", {failed} derive-failed" if failed else ""
-        return f"<xsweep.Sweep {str(self.path)!r}: {sum(counts.values())} runs, {parts}{problems}>"
+        return sweep_text(self._view())
+
+    def _repr_html_(self) -> str:
+        return sweep_html(self._view())
+
+    def _view(self) -> dict[str, Any]:
+        """Summarise the sweep for its reprs, reading the manifest and the lock once."""
+        manifest = self.manifest
+        held = None if self.is_bundle else lock_lines(self.path)
+        state = "bundle" if self.is_bundle else f"running on {held[0]}" if held else "idle"
+        reasons: dict[str, tuple[int, str]] = {}
+        for rid in sorted(failed := manifest.failed()):
+            outcome = failed[rid].outcome
+            n, first = reasons.get(str(outcome.reason), (0, first_line(outcome.error)))
+            reasons[str(outcome.reason)] = (n + 1, first)
+        variants = variant_records(manifest)
+        scripts = {name: (str(r.get("name")), str(r.get("sha256"))) for name, r in variants.items()}
+        if not scripts:
+            header = manifest.header
+            scripts = {"": (str(header["script"].get("name")), str(header["script_sha256"]))}
+        outputs = dict.fromkeys(("unparsed", "absent"), 0)
+        for _, p in manifest.output_problems():
+            outputs[p.status] += 1
+        derive_failed = sum(
+            derived_row(r.outcome.derived)["derive_status"] == "derive-failed"
+            for r in manifest.runs.values()
+            if r.status == "ok"
+        )
+        dims = manifest.space.get("dims", {})
+        return {
+            "path": str(self.path),
+            "state": state,
+            "live": held is not None,
+            "dashboard": held[1] if held and len(held) > 1 else None,
+            "counts": manifest.counts(),
+            "n_runs": manifest.n_runs,
+            "dims": dims_text(list(dims), list(dims.values())),
+            "scripts": scripts,
+            "reasons": reasons,
+            "outputs": outputs,
+            "derive_failed": derive_failed,
+        }
 
 
 _RUN_COLUMNS = (
@@ -217,9 +293,13 @@ def _baseline(manifest: Manifest) -> str | None:
 
 def _labels(rec: RunRecord, baseline: str | None) -> dict[str, Any]:
     """Return a run's labels; a run from before its sweep had variants gets ``baseline``'s."""
-    if baseline is None or VARIANT_DIM in rec.labels:
-        return dict(rec.labels)
-    return {VARIANT_DIM: baseline, **rec.labels}
+    return _labels_of(rec.labels, baseline)
+
+
+def _labels_of(labels: Mapping[str, Any], baseline: str | None) -> dict[str, Any]:
+    if baseline is None or VARIANT_DIM in labels:
+        return dict(labels)
+    return {VARIANT_DIM: baseline, **labels}
 
 
 def _runs_frame(records: Iterable[RunRecord], baseline: str | None = None) -> pd.DataFrame:

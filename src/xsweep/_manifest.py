@@ -276,6 +276,16 @@ def lock_owner(sweep_dir: Path) -> str | None:
     Probes the writer's OS lock without taking it for longer than the probe,
     and writes nothing: safe on a sweep that is running.
     """
+    held = lock_lines(sweep_dir)
+    return None if held is None else held[0]
+
+
+def lock_lines(sweep_dir: Path) -> list[str] | None:
+    """Return the lines the sweep's writer left in its lock, or None if nobody holds it.
+
+    The first is its ``host:pid``; a second, its Dask dashboard's address
+    (:meth:`ManifestWriter.note_dashboard`).
+    """
     lock_file = sweep_dir / LOCK_NAME
     if not lock_file.exists():
         return None
@@ -283,7 +293,8 @@ def lock_owner(sweep_dir: Path) -> str | None:
     try:
         probe.acquire()
     except filelock.Timeout:
-        return lock_file.read_text(errors="replace").strip() or "unknown"
+        lines = lock_file.read_text(errors="replace").split()
+        return lines or ["unknown"]
     probe.release()
     return None
 
@@ -305,6 +316,7 @@ class ManifestWriter:
         self.path = self.dir / MANIFEST_NAME
         self._lock = filelock.FileLock(self.dir / LOCK_NAME, timeout=0)
         self._fh: Any = None
+        self._owner = ""
         self.manifest: Manifest | None = None
 
     def __enter__(self) -> ManifestWriter:
@@ -325,9 +337,10 @@ class ManifestWriter:
         try:
             self._lock.acquire()
         except filelock.Timeout:
-            owner = lock_file.read_text(errors="replace").strip() if lock_file.exists() else ""
+            text = lock_file.read_text(errors="replace") if lock_file.exists() else ""
+            owner = text.split()[0] if text.split() else ""
             raise SweepLockedError(self.dir, owner) from None
-        previous = lock_file.read_text(errors="replace").strip()
+        previous = " ".join(lock_file.read_text(errors="replace").split()[:1])
         if previous:
             warnings.warn(
                 f"taking over the lock of {self.dir} from {previous}, which exited without "
@@ -335,7 +348,8 @@ class ManifestWriter:
                 RuntimeWarning,
                 stacklevel=3,
             )
-        lock_file.write_text(f"{socket.gethostname()}:{os.getpid()}\n")
+        self._owner = f"{socket.gethostname()}:{os.getpid()}"
+        lock_file.write_text(self._owner + "\n")
         try:
             self.manifest, good = _read(self.path)
             if good < self.path.stat().st_size:
@@ -346,6 +360,10 @@ class ManifestWriter:
         except BaseException:
             self._release()
             raise
+
+    def note_dashboard(self, link: str) -> None:
+        """Leave the Dask dashboard's address in the lock, for readers of the live sweep."""
+        (self.dir / LOCK_NAME).write_text(f"{self._owner}\n{link}\n")
 
     def append(self, record: RunRecord) -> None:
         """Append one run's outcome and fsync it."""

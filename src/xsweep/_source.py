@@ -218,6 +218,13 @@ class DirectorySource:
         """Read a Parquet file, by its path relative to the sweep (attrs restored)."""
         return pd.read_parquet(self.path / member)
 
+    def read_text(self, member: str) -> str | None:
+        """Read a text file (a run's log) by its path relative to the sweep; ``None`` if absent."""
+        try:
+            return (self.path / member).read_text(errors="replace")
+        except FileNotFoundError:
+            return None
+
     def zarr_store(self, *, check_members: bool = False) -> tuple[Any, str | None]:
         """Return the Zarr store to open and the group prefix in it (``None`` here)."""
         if not (self.path / STORE_NAME).is_dir():
@@ -261,6 +268,14 @@ class BundleSource:
                     return pd.read_parquet(fh)
             except KeyError:
                 raise BundleError(f"{self.path} has no member {member}") from None
+
+    def read_text(self, member: str) -> str | None:
+        """Read a text member (a run's log: archived with ``include_logs``); ``None`` if absent."""
+        with open_zip(self.path) as zf:
+            try:
+                return zf.read(member).decode(errors="replace")
+            except KeyError:
+                return None
 
     def zarr_store(self, *, check_members: bool = False) -> tuple[Any, str | None]:
         """Return the zip as a Zarr store and ``sweep.zarr`` as the prefix in it.

@@ -46,6 +46,7 @@ from xsweep._growth import (
 )
 from xsweep._joint import draw_field, recipe_text
 from xsweep._records import RESERVED
+from xsweep._reprs import field_rows, space_html, space_text
 
 ROLE_ATTR = "xsweep_role"
 DRAW_ATTR = "xsweep_draw"
@@ -239,8 +240,13 @@ class Space:
         return {name: int(r["entropy"]) for name, r in self._recipes.items()}
 
     def __repr__(self) -> str:
-        dims = " x ".join(f"{d}={n}" for d, n in zip(self.dims, self.shape, strict=True))
-        return f"<xsweep.Space: {self.n_runs} runs over {dims}; fields: {', '.join(self.fields)}>"
+        return space_text(self.n_runs, self.dims, self.shape, self._rows())
+
+    def _repr_html_(self) -> str:
+        return space_html(self.n_runs, self.dims, self.shape, self._rows())
+
+    def _rows(self) -> list[tuple[str, str, str]]:
+        return field_rows(self.dataset, self.fields, self._recipes)
 
     def index_of(self, run_id: int) -> tuple[int, ...]:
         """Index position of ``run_id``.
