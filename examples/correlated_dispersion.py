@@ -1,7 +1,7 @@
 """Correlated vs independent dispersions: one covariance, drawn jointly or field by field.
 
 An injection error whose SMA and inclination errors are correlated (rho = 0.8, as an
-orbit-determination covariance gives them) is drawn twice, 200 samples each: jointly
+orbit-determination covariance gives them) is drawn twice, 120 samples each: jointly
 from the full covariance (``("mvnormal", mean, cov)``), and independently from its
 diagonal, the i.i.d. shortcut. The left panel shows the drawn errors with the two
 3-sigma ellipses; the right, where the runs end after 90 minutes: the final altitude
@@ -44,7 +44,7 @@ def main() -> None:
             sigma = np.sqrt(np.diag(COV))
             perturb = {"Sat.SMA": ("normal", MEAN[0], sigma[0]),
                        "Sat.INC": ("normal", MEAN[1], sigma[1])}  # fmt: skip
-        space = xs.monte_carlo(200, perturb, seed=2026).merge(xs.grid({"TOF": [5400]}))
+        space = xs.monte_carlo(120, perturb, seed=2026).merge(xs.grid({"TOF": [5400]}))
         xs.run(MISSIONS / "leo_report.script", space, out=sweep_dir, progress=False)
         # --8<-- [end:run]
         draws[name] = space
@@ -66,7 +66,7 @@ def main() -> None:
                           label="3-sigma, diagonal only"))  # fmt: skip
     ax1.set_xlabel("initial SMA [km]")
     ax1.set_ylabel("initial INC [deg]")
-    ax1.set_title("Injection errors, 200 draws each")
+    ax1.set_title("Injection errors, 120 draws each")
     ax1.legend(fontsize="small")
     ax2.set_xlabel("final altitude [km]")
     ax2.set_ylabel("final Z [km]")

@@ -1,6 +1,6 @@
 """A killed sweep recovered with resume: nothing finished is lost or rerun.
 
-A 600-run Monte Carlo sweep is started from the shell (``xsweep monte-carlo``)
+A 300-run Monte Carlo sweep is started from the shell (``xsweep monte-carlo``)
 and its whole process group is SIGKILLed once 150 runs are recorded, as a
 batch system killing a job would. ``xs.resume`` then runs only the runs the
 manifest lacks. The plot shows when each run ended, by session.
@@ -28,11 +28,11 @@ def main() -> None:
     shutil.rmtree(sweep_dir, ignore_errors=True)
     # --8<-- [start:kill]
     command = [sys.executable, "-m", "xsweep", "monte-carlo", str(MISSIONS / "leo_report.script"),
-               "--n", "600", "--perturb", "Sat.SMA=normal:7000:5", "--seed", "5",
+               "--n", "300", "--perturb", "Sat.SMA=normal:7000:5", "--seed", "5",
                "--grid", "TOF=1800", "--out", str(sweep_dir), "--no-progress"]  # fmt: skip
     job = subprocess.Popen(command, start_new_session=True)
     manifest = sweep_dir / "manifest.jsonl"
-    while not manifest.exists() or len(manifest.read_bytes().splitlines()) <= 150:
+    while not manifest.exists() or len(manifest.read_bytes().splitlines()) <= 100:
         time.sleep(0.05)
     os.killpg(job.pid, signal.SIGKILL)  # the client, its workers and their GMAT children
     job.wait()
@@ -56,7 +56,7 @@ def main() -> None:
     ax.axhline(minutes[first].max(), color="k", ls=":", lw=1, label="SIGKILL")
     ax.set_xlabel("run id")
     ax.set_ylabel("run ended [s after the start]")
-    ax.set_title(f"600-run sweep killed, then resumed: {sweep.counts['ok']} ok, first "
+    ax.set_title(f"300-run sweep killed, then resumed: {sweep.counts['ok']} ok, first "
                  f"session's records kept: {kept}")  # fmt: skip
     ax.legend(markerscale=3)
     fig.savefig(out / "resume_killed.png", dpi=120)

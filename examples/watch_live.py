@@ -1,9 +1,9 @@
 """Watching a running sweep: the store fills in block by block while runs finish.
 
-An 800-run grid is started from the shell; meanwhile this process opens the
+A 400-run grid is started from the shell; meanwhile this process opens the
 sweep every half second with ``xs.open_sweep`` and counts the runs the store
 shows as done, next to the runs the manifest has recorded. The store lags the
-manifest by at most one block (here one inclination's 200 runs) and catches up at
+manifest by at most one block (here one inclination's 100 runs) and catches up at
 the end.
 """
 
@@ -26,7 +26,7 @@ def main() -> None:
     shutil.rmtree(sweep_dir, ignore_errors=True)
     command = [sys.executable, "-m", "xsweep", "run", str(MISSIONS / "leo_report.script"),
                "--grid", "TOF=600", "--grid", "Sat.INC=0:90:4",
-               "--grid", "Sat.SMA=6800:7800:200", "--out", str(sweep_dir),
+               "--grid", "Sat.SMA=6800:7800:100", "--out", str(sweep_dir),
                "--no-progress"]  # fmt: skip
     job = subprocess.Popen(command)
     seen: list[tuple[float, int, int]] = []
@@ -51,7 +51,7 @@ def main() -> None:
     ax.step(t, store, where="post", label="visible in sweep.zarr (open_sweep)")
     ax.set_xlabel("seconds since launch")
     ax.set_ylabel("runs done")
-    ax.set_title(f"Watching an 800-run sweep: {final} runs in the store at the end")
+    ax.set_title(f"Watching a 400-run sweep: {final} runs in the store at the end")
     ax.legend()
     fig.savefig(out / "watch_live.png", dpi=120)
     print(out / "watch_live.png")

@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # what type checkers see; tests/test_layering.py checks it ag
     from xsweep._designs import (
         samples as samples,
     )
+    from xsweep._draws import nominal as nominal
     from xsweep._errors import (
         BundleError as BundleError,
     )
@@ -101,8 +102,10 @@ if TYPE_CHECKING:  # what type checkers see; tests/test_layering.py checks it ag
     from xsweep._errors import (
         XsweepError as XsweepError,
     )
+    from xsweep._fields import fields as fields
     from xsweep._frames import state_block as state_block
     from xsweep._handle import Sweep as Sweep
+    from xsweep._inspect import RunInfo as RunInfo
     from xsweep._records import OutputFile as OutputFile
     from xsweep._records import RunOutcome as RunOutcome
     from xsweep._session import derive as derive
@@ -154,6 +157,9 @@ _PUBLIC = {
     "qmc": "xsweep._designs",
     "saltelli": "xsweep._sobol",
     "state_block": "xsweep._frames",
+    "fields": "xsweep._fields",
+    "nominal": "xsweep._draws",
+    "RunInfo": "xsweep._inspect",
     "extend_until": "xsweep._convergence",
     "sobol": "xsweep._sobol",
     "run": "xsweep._sweep",
@@ -179,7 +185,7 @@ _PUBLIC = {
 }
 __all__ = sorted([*_PUBLIC, "__version__", "derived"])
 # Need no xarray, nor the accessor.
-_PLAIN = ("xsweep._errors", "xsweep._records", "xsweep._derive", "xsweep.derived")
+_PLAIN = ("xsweep._errors", "xsweep._records", "xsweep._derive", "xsweep.derived", "xsweep._draws")
 
 # GMAT children and the workers of an embedded cluster set XSWEEP_LEAN: they never touch
 # xarray, and skipping its import (and pandas') makes a sweep start ~0.4 s sooner.

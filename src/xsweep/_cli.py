@@ -20,6 +20,7 @@ from xsweep._cli_parser import EXIT_USAGE, build_parser
 from xsweep._cli_show import (
     EXIT_FAILED,
     EXIT_OK,
+    _cmd_fields,
     _cmd_show,
     _counts_line,
     _derive_line,
@@ -303,6 +304,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "derive": _cmd_derive,
     "extend-until": _cmd_extend_until,
     "show": _cmd_show,
+    "fields": _cmd_fields,
     "consolidate": _cmd_consolidate,
     "archive": _cmd_archive,
     "verify": _cmd_verify,

@@ -384,6 +384,21 @@ def _store_commands(sub: Any) -> None:
 
     p = _subparser(
         sub,
+        "fields",
+        "List a script's objects and the fields a space may set, with their values now.",
+        "xsweep fields mission.script --object Sat\n  xsweep fields mission.script --json",
+    )
+    p.add_argument("script", help="the GMAT script")
+    p.add_argument("--object", action="append", dest="objects", metavar="NAME",
+                   help="only this object (repeatable)")  # fmt: skip
+    p.add_argument("--all", action="store_true", help="also GMAT's read-only fields")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--engine", choices=("auto", "embedded", "desktop"), default="auto",
+                   help="GMAT engine")  # fmt: skip
+    p.add_argument("--gmat-root", metavar="PATH", help="desktop GMAT install root")
+
+    p = _subparser(
+        sub,
         "consolidate",
         "Rebuild a sweep's Zarr store from its Parquet.",
         "xsweep consolidate sweep/",

@@ -174,3 +174,29 @@ def _show_run(args: argparse.Namespace) -> int:
     info = xs.Sweep(args.dir).run_info(args.run, log_lines=args.log_lines)
     print(json.dumps(info.to_dict(), indent=2) if args.json else info)
     return EXIT_OK if info.status == "ok" else EXIT_FAILED
+
+
+def _cmd_fields(args: argparse.Namespace) -> int:
+    """``xsweep fields SCRIPT``: one block per object, a line per field with its value."""
+    import xsweep as xs
+
+    frame = xs.fields(args.script, objects=args.objects, settable=not args.all,
+                      engine=args.engine, gmat_root=args.gmat_root)  # fmt: skip
+    if args.json:
+        records = frame.reset_index().to_dict(orient="records")
+        print(json.dumps(records, indent=2, default=str))
+        return EXIT_OK
+    for (obj, kind), rows in frame.groupby(["object", "type"], sort=False):
+        print(f"{obj} ({kind})")
+        width = max(len(str(path)) for path in rows.index)
+        for path, row in rows.iterrows():
+            unit = f" {row['units']}" if row["units"] else ""
+            flag = "" if row["settable"] else "  (read-only)"
+            print(f"  {path!s:<{width}}  {_shown(row['value'])}{unit}{flag}")
+    return EXIT_OK
+
+
+def _shown(value: Any) -> str:
+    """Show a field's value on one line (a long list cut short)."""
+    text = json.dumps(value) if isinstance(value, list | bool) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."

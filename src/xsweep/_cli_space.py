@@ -139,25 +139,33 @@ def parse_values(field: str, spec: str) -> Any:
     return [parse_scalar(item) for item in items]
 
 
-def parse_perturb(text: str) -> tuple[str, tuple[str, float, float]]:
+def parse_perturb(text: str) -> tuple[str, tuple[Any, ...]]:
     """Read ``FIELD=normal:MU:SIGMA`` (or ``uniform:LO:HI``, ``lognormal:MU:SIGMA``).
+
+    ``nominal`` for a number is the field's value in the script
+    (``xs.nominal``), and ``scale:LO:HI`` that value times a uniform factor.
 
     Examples
     --------
     >>> parse_perturb("Sat.SMA=normal:7000:5")
     ('Sat.SMA', ('normal', 7000.0, 5.0))
+    >>> parse_perturb("Sat.Cd=scale:0.9:1.1")
+    ('Sat.Cd', ('scale', 0.9, 1.1))
     """
+    from xsweep._draws import RELATIVE, nominal
+
     field, spec = parse_assignment(text, "--perturb")
     name, *params = (p.strip() for p in spec.split(":"))
-    if name not in _DISTRIBUTIONS:
+    if name not in (*_DISTRIBUTIONS, RELATIVE):
         raise SpecError(
             f"--perturb {text!r}: unknown distribution {name!r}; expected one of "
-            f"{', '.join(_DISTRIBUTIONS)} (normal:MU:SIGMA, uniform:LO:HI, lognormal:MU:SIGMA)"
+            f"{', '.join(_DISTRIBUTIONS)} (normal:MU:SIGMA, uniform:LO:HI, lognormal:MU:SIGMA; "
+            "nominal for the script's value) or scale:LO:HI (the script's value times U(LO, HI))"
         )
-    numbers = [_number(p) for p in params]
+    numbers = [nominal if p == "nominal" and name != RELATIVE else _number(p) for p in params]
     if len(params) != 2 or any(n is None for n in numbers):
         raise SpecError(f"--perturb {text!r}: expected {name}:A:B with two numbers")
-    a, b = (float(n) for n in numbers if n is not None)
+    a, b = (n if n is nominal else float(n) for n in numbers)  # type: ignore[arg-type]
     return field, (name, a, b)
 
 
@@ -319,12 +327,12 @@ def build_space(
         if n is None:
             raise SpecError("--perturb needs --n (the number of samples)")
         if method == "saltelli":
-            parts.append(xs.saltelli(n, dists, seed=seed, second_order=second_order))
+            parts.append(xs.saltelli(n, dists, seed=seed, second_order=second_order, script=script))
         elif method in ("sobol", "halton", "lhs"):
-            parts.append(xs.qmc(n, dists, method=method, seed=seed))  # type: ignore[arg-type]
+            parts.append(xs.qmc(n, dists, method=method, seed=seed, script=script))  # type: ignore[arg-type]
         else:
             make = xs.monte_carlo if method == "monte_carlo" else xs.latin_hypercube
-            parts.append(make(n, dists, seed=seed))
+            parts.append(make(n, dists, seed=seed, script=script))
     elif n is not None:
         raise SpecError("--n needs at least one --perturb field to draw")
     elif seed is not None:

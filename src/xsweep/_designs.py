@@ -8,6 +8,7 @@ bit-equal from the manifest.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Hashable, Mapping
 from typing import Any, Literal
 
@@ -18,6 +19,7 @@ import xarray as xr
 from xsweep._draws import Method, draw, new_entropy, parse_distribution, recipe_json
 from xsweep._epochs import is_datetime
 from xsweep._errors import SpaceError
+from xsweep._fields import resolve_relative
 from xsweep._joint import (
     FRAME_ATTR,
     QMC_ENGINES,
@@ -205,9 +207,10 @@ def _random(
     seed: int | None,
     dim: str,
     design: dict[str, Any] | None = None,
+    script: str | os.PathLike[str] | None = None,
 ) -> xr.Dataset:
     check_n(n)
-    perturb = _mapping("perturb", perturb)
+    perturb = resolve_relative(_mapping("perturb", perturb), script)
     _check_dim(dim)
     if not perturb:
         raise SpaceError(f"{method}() needs at least one field to perturb")
@@ -248,7 +251,12 @@ def _random(
 
 
 def monte_carlo(
-    n: int, perturb: Mapping[str, Any], *, seed: int | None = None, dim: str = "sample"
+    n: int,
+    perturb: Mapping[str, Any],
+    *,
+    seed: int | None = None,
+    dim: str = "sample",
+    script: str | os.PathLike[str] | None = None,
 ) -> xr.Dataset:
     """Build a seeded Monte Carlo dispersion: ``n`` independent draws per field on ``dim``.
 
@@ -270,6 +278,14 @@ def monte_carlo(
         so the draw can be rebuilt bit-equal.
     dim : str
         Name of the sample dim.
+    script : path-like, optional
+        The GMAT script, for draws relative to its values: ``xs.nominal``
+        in a spec is the field's value there (``("normal", xs.nominal,
+        5.0)``; a block's ``("mvnormal", xs.nominal, cov)``), and
+        ``("scale", lo, hi)`` is that value times a uniform factor in
+        ``[lo, hi]``. GMAT reads them (in a child) before anything is
+        drawn; the space holds the resulting distributions, so it rebuilds
+        and extends without the script.
 
     Notes
     -----
@@ -293,11 +309,16 @@ def monte_carlo(
     >>> round(float(np.corrcoef(block["Sat.SMA"], block["Sat.RAAN"])[0, 1]), 1)
     0.6
     """
-    return _random("monte_carlo", n, perturb, seed, dim)
+    return _random("monte_carlo", n, perturb, seed, dim, script=script)
 
 
 def latin_hypercube(
-    n: int, perturb: Mapping[str, Any], *, seed: int | None = None, dim: str = "sample"
+    n: int,
+    perturb: Mapping[str, Any],
+    *,
+    seed: int | None = None,
+    dim: str = "sample",
+    script: str | os.PathLike[str] | None = None,
 ) -> xr.Dataset:
     """Build a seeded Latin hypercube draw: each field's n values fill its n strata once.
 
@@ -314,7 +335,7 @@ def latin_hypercube(
     >>> sorted(((lhs["Sat.SMA"].values - 7000) // 100).astype(int).tolist())
     [0, 1, 2, 3]
     """
-    return _random("latin_hypercube", n, perturb, seed, dim)
+    return _random("latin_hypercube", n, perturb, seed, dim, script=script)
 
 
 def qmc(
@@ -325,6 +346,7 @@ def qmc(
     scramble: bool = True,
     seed: int | None = None,
     dim: str = "sample",
+    script: str | os.PathLike[str] | None = None,
 ) -> xr.Dataset:
     """Build a seeded quasi-random design: one low-discrepancy point set over every field.
 
@@ -352,6 +374,8 @@ def qmc(
         Seed entropy (``None``: OS entropy, recorded).
     dim : str
         Name of the sample dim.
+    script : path-like, optional
+        For specs relative to the script's values, as in :func:`monte_carlo`.
 
     Examples
     --------
@@ -365,7 +389,8 @@ def qmc(
         raise SpaceError(f"method must be one of {QMC_ENGINES}, got {method!r}")
     if not isinstance(scramble, bool):
         raise SpaceError(f"scramble must be True or False, got {scramble!r}")
-    return _random("qmc", n, perturb, seed, dim, {"engine": method, "scramble": scramble})
+    design = {"engine": method, "scramble": scramble}
+    return _random("qmc", n, perturb, seed, dim, design, script)
 
 
 def refine(space: Space, grid: Mapping[str, Any]) -> tuple[Space, dict[str, list[Any]]]:

@@ -30,6 +30,31 @@ Method = Literal["monte_carlo", "latin_hypercube"]
 _NAMED = ("normal", "uniform", "lognormal")
 
 
+class Nominal:
+    """The value a field has in the script: ``("normal", xs.nominal, 5.0)``.
+
+    A design given ``script=`` reads it there (in a GMAT child) before it
+    draws; the space records the value itself, so it rebuilds without GMAT.
+    """
+
+    def __repr__(self) -> str:
+        return "xs.nominal"
+
+    def __reduce__(self) -> str:
+        return "nominal"  # one instance, also after a pickle
+
+
+nominal = Nominal()
+RELATIVE = "scale"  # ("scale", lo, hi): the script's value times a uniform factor
+
+
+def is_relative(spec: Any) -> bool:
+    """Tell whether a ``perturb`` value is relative to the script's value."""
+    if isinstance(spec, str) or not isinstance(spec, Sequence):
+        return False
+    return any(v is nominal for v in spec) or (len(spec) > 0 and spec[0] == RELATIVE)
+
+
 @dataclass(frozen=True)
 class Distribution:
     """A frozen scipy distribution and, when it has one, its JSON recipe."""
@@ -59,6 +84,11 @@ def parse_distribution(field: str, spec: Any) -> Distribution:
     """
     if callable(getattr(spec, "ppf", None)):
         return Distribution(spec, _scipy_recipe(spec))
+    if is_relative(spec):
+        raise SpaceError(
+            f"{field}: {spec!r} is relative to the script's value; pass the script: "
+            "xs.monte_carlo(n, perturb, script='mission.script') (or latin_hypercube, qmc)"
+        )
     import scipy.stats  # imported on first use: GMAT children and Dask workers never draw
 
     if not isinstance(spec, Sequence) or isinstance(spec, str) or len(spec) != 3:

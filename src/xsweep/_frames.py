@@ -22,7 +22,7 @@ import numpy as np
 
 from xsweep._errors import ScriptNotFoundError, SpaceError
 from xsweep._joint import FRAME_ATTR, check_block
-from xsweep.gmat.child import GmatChild, ReadRequest, offer_child, take_child
+from xsweep.gmat.child import ReadRequest, ask
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -191,16 +191,7 @@ def _nominal(
     extra = ("Epoch", "DateFormat", "CoordinateSystem")
     paths = tuple(f"{spacecraft}.{f}" for f in (*STATE_FIELDS, *extra))
     root = None if gmat_root is None else str(gmat_root)
-    # The CLI boots a spare child while it parses; the planning check takes it after us.
-    spare = take_child(engine, root)
-    child = spare or GmatChild(engine, root, wait=False)
-    try:
-        values = child.check(ReadRequest(str(path.resolve()), paths), timeout=timeout)
-    finally:
-        if spare is not None and child.proc is not None and child.proc.poll() is None:
-            offer_child(child)
-        else:
-            child.close()
+    values = ask(ReadRequest(str(path.resolve()), paths), engine, root, timeout=timeout)
     state = np.array([float(values[p]) for p in paths[:6]])
     about = {f.lower(): str(values[f"{spacecraft}.{f}"]) for f in extra}
     about["date_format"] = about.pop("dateformat")

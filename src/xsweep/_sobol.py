@@ -16,6 +16,7 @@ block that holds one and says how many remain.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -25,6 +26,7 @@ import xarray as xr
 
 from xsweep._draws import new_entropy, open_unit, parse_distribution
 from xsweep._errors import ConfigError, SpaceError
+from xsweep._fields import resolve_relative
 from xsweep._space import check_n, check_path, validate
 
 BLOCK_DIM = "saltelli_block"
@@ -42,7 +44,12 @@ def _salib() -> tuple[Any, Any]:
 
 
 def saltelli(
-    n: int, perturb: Mapping[str, Any], *, seed: int | None = None, second_order: bool = False
+    n: int,
+    perturb: Mapping[str, Any],
+    *,
+    seed: int | None = None,
+    second_order: bool = False,
+    script: str | os.PathLike[str] | None = None,
 ) -> xr.Dataset:
     """Build a Saltelli design for Sobol indices: ``n`` blocks of ``D + 2`` runs.
 
@@ -63,6 +70,9 @@ def saltelli(
         Seed of the scrambling (``None``: OS entropy).
     second_order : bool
         Also the rows second-order indices need.
+    script : path-like, optional
+        For specs relative to the script's values (``xs.nominal``,
+        ``("scale", lo, hi)``), as in :func:`xsweep.monte_carlo`.
 
     Returns
     -------
@@ -87,6 +97,7 @@ def saltelli(
     fields = [str(f) for f in perturb]
     for field in fields:
         check_path(field)
+    perturb = resolve_relative(perturb, script)
     dists = [parse_distribution(f, perturb[f]) for f in fields]
     d = len(fields)
     problem = {"num_vars": d, "names": fields, "bounds": [[0.0, 1.0]] * d}

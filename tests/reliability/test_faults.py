@@ -1,6 +1,6 @@
 """Faults during a sweep and corruption at rest: nothing finished is lost, resume completes.
 
-Each case runs the same 240-run sweep (``_harness.space``), injects its fault,
+Each case runs the same 160-run sweep (``_harness.space``), injects its fault,
 and ends with ``assert_recovers``: manifest parseable, every finished run's
 outputs byte-identical to before the fault, ``resume`` completes, and the
 store's data equals the uninterrupted reference sweep's (timings aside).
@@ -18,6 +18,7 @@ import psutil
 import pytest
 import xarray as xr
 from _harness import (
+    N_RUNS,
     SWEEP,
     assert_recovers,
     cli,
@@ -39,7 +40,7 @@ def reference(client: Client, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("reference") / "sweep"
     proc = cli(*SWEEP, "--out", str(out), "--scheduler", client.scheduler.address)
     assert proc.wait(timeout=300) == 0, proc.stderr.read() if proc.stderr else ""
-    assert xs.Sweep(out).counts["ok"] == 240
+    assert xs.Sweep(out).counts["ok"] == N_RUNS
     return out
 
 
@@ -96,7 +97,7 @@ def test_a_run_that_hangs_past_its_timeout(reference: Path, tmp_path: Path) -> N
     failed = xs.Sweep(out).failed()
     assert list(failed["reason"]) == ["timeout"]
     assert "timeout=3.0" in failed["error"].iloc[0]
-    assert xs.Sweep(out).counts["ok"] == 239  # the other runs went on meanwhile
+    assert xs.Sweep(out).counts["ok"] == N_RUNS - 1  # the other runs went on meanwhile
     assert not victim.is_running()  # killed, not left stopped
     outcome = assert_recovers(out, finished(out), reference, case="a run hangs past its timeout")
     assert outcome.rerun_by_resume == 1
@@ -176,7 +177,7 @@ def test_a_disk_that_fills_up_mid_sweep(reference: Path, tmp_path: Path) -> None
         _assert_aborted(proc, out, "no space left on the device", timeout=300)
         counts = xs.Sweep(out).counts
         assert counts["failed"] == 0  # cut-off runs are pending, never failed from bad outputs
-        assert 0 < counts["ok"] < 240
+        assert 0 < counts["ok"] < N_RUNS
         # Still full: resume says so again and loses nothing.
         before = finished(out)
         with pytest.raises(xs.DiskFullError, match="no space left") as caught:

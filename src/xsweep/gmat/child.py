@@ -68,6 +68,14 @@ class ReadRequest:
 
 
 @dataclass(frozen=True)
+class FieldsRequest:
+    """Load a script and list its objects' fields and values (``xs.fields``)."""
+
+    script: str
+    objects: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class DeriveRequest:
     """Call derive functions on a finished run's outputs (``name -> Parquet path``)."""
 
@@ -111,7 +119,8 @@ def serve() -> None:
     proto_in = os.fdopen(os.dup(0), "rb")
     # A terminal's Ctrl-C reaches the whole process group; the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from xsweep.gmat.mission import (  # after the fd swap: GMAT
+    from xsweep.gmat.fields import list_fields  # after the fd swap: GMAT
+    from xsweep.gmat.mission import (
         check_overrides,
         read_fields,
         run_mission,
@@ -140,11 +149,13 @@ def serve() -> None:
             r = request
             _send(proto_out, derive_run(r.run_dir, r.outputs, r.params, r.functions))
             continue
-        if isinstance(request, CheckRequest | ReadRequest):
+        if isinstance(request, CheckRequest | ReadRequest | FieldsRequest):
             where = {"engine": hello.get("engine", "auto"), "gmat_root": hello.get("gmat_root")}
             try:
                 if isinstance(request, ReadRequest):
                     reply: Any = read_fields(request.script, request.paths, **where)
+                elif isinstance(request, FieldsRequest):
+                    reply = list_fields(request.script, request.objects, **where)
                 else:
                     reply = check_overrides(request.script, request.overrides, **where)
             except Exception as exc:
@@ -339,7 +350,9 @@ class GmatChild:
             DeriveResult(f.ref, f.sha256, "derive-failed", error=why) for f in request.functions
         )
 
-    def check(self, request: CheckRequest | ReadRequest, *, timeout: float = 300.0) -> Any:
+    def check(
+        self, request: CheckRequest | ReadRequest | FieldsRequest, *, timeout: float = 300.0
+    ) -> Any:
         """Run the planning check (or a field read) in the child; re-raise its error here."""
         self._ensure_ready()
         try:
@@ -449,3 +462,25 @@ def close_spares() -> None:
         _SPARES.clear()
     for child in children:
         child.close()
+
+
+def ask(
+    request: CheckRequest | ReadRequest | FieldsRequest,
+    engine: str,
+    gmat_root: str | None,
+    *,
+    timeout: float,
+) -> Any:
+    """Answer a request that runs no mission, in a GMAT child: a spare one, else a new one.
+
+    A spare (the CLI boots one while it parses) goes back for the planning check.
+    """
+    spare = take_child(engine, gmat_root)
+    child = spare or GmatChild(engine, gmat_root, wait=False)
+    try:
+        return child.check(request, timeout=timeout)
+    finally:
+        if spare is not None and child.proc is not None and child.proc.poll() is None:
+            offer_child(child)
+        else:
+            child.close()

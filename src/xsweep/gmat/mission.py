@@ -16,13 +16,13 @@ import socket
 import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from gmat_run import Mission
 from gmat_run.errors import GmatFieldError, GmatRunError
-from gmat_run.mission import _suggest_fields
 
 from xsweep._epochs import format_epoch, is_datetime
 from xsweep._errors import FieldError, FieldTypeError, close_names
@@ -31,7 +31,7 @@ from xsweep.gmat.engine import Engine, EngineInfo, EngineKind, get_engine, gmat_
 from xsweep.gmat.outputs import convert_outputs, write_text
 
 # Object types whose value is addressed by the bare object name ("TOF").
-_VALUE_TYPES = frozenset({"Variable", "String"})
+VALUE_TYPES = frozenset({"Variable", "String"})
 LOG_NAME = "gmat.log"
 
 
@@ -53,17 +53,10 @@ def resolve_field(engine: Engine, key: str, value: Any = None) -> tuple[str, str
     if not isinstance(key, str) or not key or key != key.strip():  # type: ignore[redundant-expr]
         raise FieldError(f"override key must be a non-empty field path, got {key!r}", str(key))
     resource, _, field = key.partition(".")
-    obj = engine.get_object(resource) if resource else None
-    if obj is None:
-        raise FieldError(
-            f"unknown object {resource!r} in {key!r} (no resource of that name in the script)",
-            key,
-            value,
-            close_names(resource, engine.object_names()),
-        )
+    obj = resolve_object(engine, resource, key, value)
     type_name = str(obj.GetTypeName())
     if not field:
-        if type_name not in _VALUE_TYPES:
+        if type_name not in VALUE_TYPES:
             raise FieldError(
                 f"{resource!r} is a {type_name}, not a Variable; name one of its fields, "
                 f"e.g. '{resource}.<Field>'",
@@ -78,9 +71,55 @@ def resolve_field(engine: Engine, key: str, value: Any = None) -> tuple[str, str
             f"unknown field {field!r} on {type_name} {resource!r}",
             key,
             value,
-            _suggest_fields(obj, field),
+            close_names(field, [p.name for p in parameters(obj) if p.settable]),
         ) from None
     return f"{resource}.{field}", type_name
+
+
+def resolve_object(engine: Engine, name: str, key: str | None = None, value: Any = None) -> Any:
+    """Return the loaded script's object ``name``.
+
+    Raises
+    ------
+    FieldError
+        No object of that name, with the script's close names.
+    """
+    obj = engine.get_object(name) if name else None
+    if obj is None:
+        where = f" in {key!r}" if key is not None and key != name else ""
+        raise FieldError(
+            f"unknown object {name!r}{where} (no resource of that name in the script)",
+            key or name,
+            value,
+            close_names(name, engine.object_names()),
+        )
+    return obj
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One field of a GMAT object, as the object reports it."""
+
+    id: int
+    name: str
+    gmat_type: str
+    settable: bool  # not read-only: a script may set it
+
+
+def parameters(obj: Any) -> list[Parameter]:
+    """Return every field ``obj`` reports (ids past the ones it defines are skipped)."""
+    out = []
+    for i in range(int(obj.GetParameterCount())):
+        try:  # a Variable reports one more id than it defines
+            name, kind = str(obj.GetParameterText(i)), str(obj.GetParameterTypeString(i))
+        except Exception:
+            continue
+        try:
+            settable = not bool(obj.IsParameterReadOnly(i))
+        except Exception:
+            settable = False
+        out.append(Parameter(i, name, kind, settable))
+    return out
 
 
 def gmat_value(mission: Mission, path: str, value: Any) -> Any:
