@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,28 @@ def test_cookbook_snippets_run(tmp_path: Path) -> None:
     assert selected.split()[-3:] == ["7100.0", "2", "3"]
     assert len(grouped.split(",")) == 3
     assert frame.endswith("{'ok': 18}")
+
+
+def test_the_study_notebook_runs_in_a_kernel_and_shows_its_results() -> None:
+    """The committed notebook has no outputs; executed, it shows the study; the docs render it."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = ROOT / "examples" / "study.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "strip the outputs"
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()  # fmt: skip
+    outputs = [o for c in code for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    html = [o.data["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert any("<b>xsweep.Space</b>: 80 runs over sample=40" in h for h in html)
+    cards = [h for h in html if "<b>xsweep.Sweep</b>" in h]
+    assert cards, "the live card"
+    assert re.search(r"\d+ failed</span>", cards[-1])  # low orbits fail
+    assert "<td class='failed'>gmat-error</td>" in cards[-1]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 2  # the two plot cells
+    assert any("(failed: gmat-error)" in h for h in html)  # a failed run's whole record
+    assert "bundle mc.zip: True" in "".join(o.get("text", "") for o in outputs)
+    nbformat.write(nb, ROOT / "docs" / "study.ipynb")  # the site renders this executed copy

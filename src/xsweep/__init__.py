@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # what type checkers see; tests/test_layering.py checks it ag
     from xsweep._continue import extend as extend
     from xsweep._continue import resume as resume
     from xsweep._convergence import extend_until as extend_until
+    from xsweep._czml import to_czml as to_czml
     from xsweep._derive import DeriveResult as DeriveResult
     from xsweep._designs import (
         grid as grid,
@@ -179,6 +180,7 @@ _PUBLIC = {
     "on_time_grid": "xsweep._analysis",
     "to_dataframe": "xsweep._analysis",
     "archive": "xsweep._archive",
+    "to_czml": "xsweep._czml",
     "extract": "xsweep._archive",
     "Verification": "xsweep._source",
     "verify": "xsweep._source",

@@ -85,12 +85,12 @@ class Sweep:
         ``log``, then one column per label and per field (the overrides).
         """
         manifest = self.manifest
-        return _runs_frame(manifest.runs.values(), _baseline(manifest))
+        return _runs_frame(manifest.runs.values(), baseline_of(manifest))
 
     def failed(self) -> pd.DataFrame:
         """Return the runs whose latest outcome is ``failed``: reason, message, overrides."""
         manifest = self.manifest
-        return _runs_frame(manifest.failed().values(), _baseline(manifest))
+        return _runs_frame(manifest.failed().values(), baseline_of(manifest))
 
     def output_problems(self) -> pd.DataFrame:
         """Return the outputs of ok runs that are not written: one row per run and output.
@@ -123,9 +123,13 @@ class Sweep:
         """
         rows = []
         manifest = self.manifest  # read once: it can be long
-        baseline = _baseline(manifest)
+        baseline = baseline_of(manifest)
         for rec in sorted(manifest.runs.values(), key=lambda r: r.run_id):
-            row: dict[str, Any] = {"run_id": rec.run_id, **_labels(rec, baseline), **rec.overrides}
+            row: dict[str, Any] = {
+                "run_id": rec.run_id,
+                **labels_of(rec, baseline),
+                **rec.overrides,
+            }
             row["status"] = rec.status
             row.update(derived_row(rec.outcome.derived))
             rows.append(row)
@@ -207,11 +211,11 @@ class Sweep:
         rec = manifest.runs.get(rid)
         if rec is None:
             run = self.space.run(rid)
-            labels = _labels_of(run.labels, _baseline(manifest))
+            labels = _labels_of(run.labels, baseline_of(manifest))
             return RunInfo(rid, "pending", labels, dict(run.overrides))
         outcome = rec.outcome
         log = self._source.read_text(outcome.log) if outcome.log and log_lines else None
-        return RunInfo(rid, rec.status, _labels(rec, _baseline(manifest)), dict(rec.overrides),
+        return RunInfo(rid, rec.status, labels_of(rec, baseline_of(manifest)), dict(rec.overrides),
                        outcome, tail(log, log_lines))  # fmt: skip
 
     def open(self, *, group: str | None = None) -> Any:
@@ -286,12 +290,12 @@ _RUN_COLUMNS = (
 )
 
 
-def _baseline(manifest: Manifest) -> str | None:
+def baseline_of(manifest: Manifest) -> str | None:
     """Return the variant name a sweep of one script gave its runs on growing a variant."""
     return next((str(e["baseline"]) for e in manifest.extensions if "baseline" in e), None)
 
 
-def _labels(rec: RunRecord, baseline: str | None) -> dict[str, Any]:
+def labels_of(rec: RunRecord, baseline: str | None) -> dict[str, Any]:
     """Return a run's labels; a run from before its sweep had variants gets ``baseline``'s."""
     return _labels_of(rec.labels, baseline)
 
@@ -308,7 +312,7 @@ def _runs_frame(records: Iterable[RunRecord], baseline: str | None = None) -> pd
         outcome = rec.outcome
         row: dict[str, Any] = {c: getattr(outcome, c, None) for c in _RUN_COLUMNS}
         row["attempts"] = outcome.extra.get("attempts")
-        row.update(_labels(rec, baseline))
+        row.update(labels_of(rec, baseline))
         row.update(rec.overrides)
         row["run_id"] = rec.run_id
         rows.append(row)

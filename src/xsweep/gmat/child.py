@@ -26,68 +26,20 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from xsweep._derive import DeriveFunction, DeriveResult
+from xsweep._derive import DeriveResult
 from xsweep._errors import EngineError
 from xsweep._records import RunOutcome, now_iso
+from xsweep.gmat.requests import CheckRequest as CheckRequest
+from xsweep.gmat.requests import DeriveRequest as DeriveRequest
+from xsweep.gmat.requests import FieldsRequest as FieldsRequest
+from xsweep.gmat.requests import ModulesRequest as ModulesRequest
+from xsweep.gmat.requests import ReadRequest as ReadRequest
+from xsweep.gmat.requests import RunRequest as RunRequest
 
 _HEADER = struct.Struct("!Q")
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    """What one run needs: picklable, small."""
-
-    script: str
-    overrides: Mapping[str, Any]
-    out_dir: str
-    engine: str = "auto"
-    gmat_root: str | None = None
-    keep_raw: bool = False
-    labels: Mapping[str, Any] | None = None  # the run's coordinate labels (derive's params)
-
-
-@dataclass(frozen=True)
-class CheckRequest:
-    """Load a script and write overrides without running: the planning check."""
-
-    script: str
-    overrides: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class ReadRequest:
-    """Load a script and read fields' values (before the mission runs)."""
-
-    script: str
-    paths: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class FieldsRequest:
-    """Load a script and list its objects' fields and values (``xs.fields``)."""
-
-    script: str
-    objects: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class DeriveRequest:
-    """Call derive functions on a finished run's outputs (``name -> Parquet path``)."""
-
-    run_dir: str
-    outputs: Mapping[str, str]
-    params: Mapping[str, Any]
-    functions: tuple[DeriveFunction, ...]
-
-
-@dataclass(frozen=True)
-class ModulesRequest:
-    """Ask the child which modules it has imported (it must stay free of xarray and Dask)."""
 
 
 def _send(stream: IO[bytes], obj: Any) -> None:

@@ -1,0 +1,61 @@
+"""The requests a GMAT child answers: small, picklable, sent over its pipe."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from xsweep._derive import DeriveFunction
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What one run needs: picklable, small."""
+
+    script: str
+    overrides: Mapping[str, Any]
+    out_dir: str
+    engine: str = "auto"
+    gmat_root: str | None = None
+    keep_raw: bool = False
+    labels: Mapping[str, Any] | None = None  # the run's coordinate labels (derive's params)
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    """Load a script and write overrides without running: the planning check."""
+
+    script: str
+    overrides: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """Load a script and read fields' values (before the mission runs)."""
+
+    script: str
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FieldsRequest:
+    """Load a script and list its objects' fields and values (``xs.fields``)."""
+
+    script: str
+    objects: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class DeriveRequest:
+    """Call derive functions on a finished run's outputs (``name -> Parquet path``)."""
+
+    run_dir: str
+    outputs: Mapping[str, str]
+    params: Mapping[str, Any]
+    functions: tuple[DeriveFunction, ...]
+
+
+@dataclass(frozen=True)
+class ModulesRequest:
+    """Ask the child which modules it has imported (it must stay free of xarray and Dask)."""
