@@ -19,4 +19,5 @@ fi
 # after it.
 XSWEEP_RELIABILITY_DOCS=1 HYPOTHESIS_PROFILE=ci \
     .venv/bin/python -m pytest -m "" -n 2 --dist worksteal --doctest-modules --durations=20 src tests "$@"
-NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet -f docs/mkdocs.yml
+# Not --quiet: with it, mkdocs 1.6 exits 0 even when --strict aborts the build.
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict -f docs/mkdocs.yml

@@ -30,6 +30,7 @@ MODULES = [
     "bench_sweep",
     "bench_store",
     "bench_derive",
+    "bench_scale",
 ]
 PREFIXES = ("time_", "peakmem_", "mem_", "track_")
 
@@ -46,7 +47,7 @@ def _cases() -> Iterator[Any]:
             for combo in combos:
                 marks = (
                     [pytest.mark.gmat, pytest.mark.slow]
-                    if name in ("bench_run", "bench_sweep", "bench_derive")
+                    if name in ("bench_run", "bench_sweep", "bench_derive", "bench_scale")
                     else []
                 )
                 yield pytest.param(
@@ -94,3 +95,18 @@ def test_compare_runs_its_gmat_contenders(tmp_path: Path) -> None:
     assert runs["limit"][0]["children_cpu_ms_per_run"] > 0
     assert "xsweep / limit-lean" in proc.stdout
     assert runs["xsweep"][0]["agg_rows"] == 8  # 4 runs of 2 rows, aggregated
+
+
+@pytest.mark.gmat
+@pytest.mark.slow
+def test_the_scale_model_runs_a_sweep_without_gmat_and_reports_its_figures() -> None:
+    """``benchmarks/scale.py``: one real run as the template, 300 canned ones around it."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.scale import MISSION, run_case
+
+    figures = run_case(300, 1, 2, MISSION)
+    assert figures["n"] == 300
+    assert figures["runs_per_s"] > 0
+    assert figures["fsyncs_per_run"] == 1.0  # one manifest line, fsynced, per run
+    assert figures["store_blocks"] >= 1
+    assert figures["rss_peak_mb"] >= figures["rss_start_mb"] > 0

@@ -53,6 +53,7 @@ ORDER = [
     "store.live",
     "store.blocks",
     "store.open",
+    "_scale_model",
     "_tasks",
     "_preload",
     "_dashboard",

@@ -27,6 +27,7 @@ from xsweep._derive import DeriveFunction, DeriveResult
 from xsweep._errors import DiskFullError
 from xsweep._paths import sweep_of_run_dir
 from xsweep._records import RunOutcome
+from xsweep._scale_model import canned_run
 from xsweep.gmat.child import CheckRequest, DeriveRequest, GmatChild, RunRequest, take_child
 
 Isolation = Literal["worker", "process"]
@@ -123,6 +124,9 @@ def execute_run(
     Returns (not raises) a :class:`DiskFullError` if the disk filled up: the
     run is then not recorded, and the worker does not log it as a failed task.
     """
+    canned = canned_run(request.out_dir)
+    if canned is not None:  # the scale model: no GMAT
+        return replace(canned, extra={**canned.extra, "attempts": 1})
     attempts = 0
     while True:
         attempts += 1

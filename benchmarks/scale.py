@@ -1,0 +1,143 @@
+"""The scale model: xsweep's orchestration at 10^4..10^6 runs, GMAT stood in for.
+
+Every run copies one real run's outputs (``xsweep._scale_model``), so what is
+measured is the rest: the client loop, the Dask scheduler and workers, the
+manifest and the live store. Each case runs in a fresh interpreter::
+
+    python benchmarks/scale.py --n 10000 100000 [--runs-per-task 1 10] [--json out.json]
+
+and prints, per case: runs/s, client CPU per run (the embedded cluster's
+scheduler and worker threads live in the client process, so it is all of
+xsweep's CPU outside GMAT), client RSS at the start of the runs and at its
+peak, manifest fsyncs per run, and the time per run inside the manifest
+writer and the store's block writes: the parts that could saturate first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+MISSION = HERE / "missions" / "leo_day.script"
+
+# One case, in a fresh interpreter: argv = [n, runs_per_task, workers, workdir].
+_CASE = r"""
+import json, os, sys, threading, time
+from pathlib import Path
+import psutil
+n, rpt, workers, work = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
+mission = sys.argv[5]
+import xsweep as xs
+from xsweep import _manifest, _scale_model
+from xsweep.store import live
+
+template = work / "template"
+outcome = xs.run_mission(mission, {"TOF": 60.0}, out_dir=template)
+spec = work / "template.json"
+spec.write_text(json.dumps({"dir": str(template), "outcome": outcome.to_dict()}))
+os.environ[_scale_model.ENV] = str(spec)
+
+spent = {"manifest": [0, 0.0], "store": [0, 0.0]}
+lock = threading.Lock()
+def timed(cls, name, key):
+    inner = getattr(cls, name)
+    def wrapper(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            with lock:
+                spent[key][0] += 1
+                spent[key][1] += time.perf_counter() - t0
+    setattr(cls, name, wrapper)
+timed(_manifest.ManifestWriter, "_write", "manifest")  # one fsync per call
+timed(live, "write_block", "store")  # a thread of the client, one call per block
+
+me = psutil.Process()
+peak, stop = [0], threading.Event()
+def sample():
+    while not stop.wait(0.1):
+        peak[0] = max(peak[0], me.memory_info().rss)
+sampler = threading.Thread(target=sample, daemon=True)
+space = xs.monte_carlo(n, {"Sat.SMA": ("normal", 7000.0, 5.0)}, seed=1).merge(
+    xs.grid({"TOF": [60.0]}))
+base_rss = me.memory_info().rss
+cpu0 = sum(me.cpu_times()[:2])
+sampler.start()
+t0 = time.perf_counter()
+sweep = xs.run(mission, space, out=work / "sweep", workers=workers, runs_per_task=rpt,
+               progress=False)
+wall = time.perf_counter() - t0
+stop.set()
+cpu = sum(me.cpu_times()[:2]) - cpu0
+assert sweep.counts == {"ok": n, "failed": 0, "pending": 0}, sweep.counts
+print(json.dumps({
+    "n": n, "runs_per_task": rpt, "workers": workers, "wall_s": wall,
+    "runs_per_s": n / wall, "client_cpu_ms_per_run": 1000 * cpu / n,
+    "rss_start_mb": base_rss / 2**20, "rss_peak_mb": peak[0] / 2**20,
+    "manifest_writes": spent["manifest"][0], "fsyncs_per_run": spent["manifest"][0] / n,
+    "manifest_ms_per_run": 1000 * spent["manifest"][1] / n,
+    "store_blocks": spent["store"][0], "store_ms_per_run": 1000 * spent["store"][1] / n,
+}))
+"""
+
+
+def run_case(n: int, runs_per_task: int, workers: int, mission: Path) -> dict[str, Any]:
+    """Run one case of the model in a fresh interpreter and return its figures."""
+    with tempfile.TemporaryDirectory(prefix="xsweep-scale-") as work:
+        args = [str(n), str(runs_per_task), str(workers), work, str(mission)]
+        proc = subprocess.run(
+            [sys.executable, "-c", _CASE, *args],
+            capture_output=True,
+            text=True,
+            timeout=4 * 3600,
+            check=False,
+        )
+    if proc.returncode != 0:
+        raise RuntimeError(f"case n={n} failed:\n{proc.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    head = ("| runs | runs/task | runs/s | client CPU ms/run | client RSS MB (start -> peak) "
+            "| fsyncs/run | manifest ms/run | store ms/run |")  # fmt: skip
+    lines = [head, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        lines.append(
+            f"| {r['n']:,} | {r['runs_per_task']} | {r['runs_per_s']:,.0f} | "
+            f"{r['client_cpu_ms_per_run']:.2f} | {r['rss_start_mb']:.0f} -> "
+            f"{r['rss_peak_mb']:.0f} | {r['fsyncs_per_run']:.2f} | "
+            f"{r['manifest_ms_per_run']:.3f} | {r['store_ms_per_run']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the model's cases and print their table (Markdown), optionally as JSON too."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, nargs="+", default=[10_000], help="runs per case")
+    parser.add_argument("--runs-per-task", type=int, nargs="+", default=[1], help="batch sizes")
+    parser.add_argument("--workers", type=int, default=2, help="workers of the local cluster")
+    parser.add_argument("--mission", type=Path, default=MISSION, help="the template's mission")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    rows = []
+    for n in args.n:
+        for rpt in args.runs_per_task:
+            rows.append(run_case(n, rpt, args.workers, args.mission))
+            print(_table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+    print(_table(rows))
+    if args.json is not None:
+        args.json.write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
