@@ -115,7 +115,7 @@ def to_czml(
         name = output or names[0]
         if name not in names:
             raise ConfigError(f"run {rid} has no ephemeris {name!r}; it has {names}")
-        frame = handle.read(rid, name)
+        frame = handle.read_record(rec, rid, name)
         named = _name(rid, labels_of(rec, baseline), dict(rec.overrides))
         frame.attrs = {**frame.attrs, "object_name": named}
         trajectories.append(frame)

@@ -10,24 +10,17 @@ import math
 import numbers
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from xsweep._draws import RELATIVE, is_relative, nominal
-from xsweep._errors import ScriptNotFoundError, SpaceError
+from xsweep._errors import SpaceError
+from xsweep._scripts import script_file
 from xsweep.gmat.child import FieldsRequest, ReadRequest, ask
 from xsweep.gmat.engine import EngineKind
 
 COLUMNS = ["object", "type", "field", "value", "gmat_type", "units", "settable"]
-
-
-def _script(script: str | os.PathLike[str]) -> str:
-    path = Path(script).expanduser()
-    if not path.is_file():
-        raise ScriptNotFoundError(path)
-    return str(path.resolve())
 
 
 def fields(
@@ -90,7 +83,7 @@ def fields(
     """
     wanted = None if objects is None else (objects,) if isinstance(objects, str) else tuple(objects)
     root = None if gmat_root is None else str(gmat_root)
-    rows = ask(FieldsRequest(_script(script), wanted), engine, root, timeout=timeout)
+    rows = ask(FieldsRequest(str(script_file(script)), wanted), engine, root, timeout=timeout)
     frame = pd.DataFrame(rows, columns=["path", *COLUMNS])
     if settable:
         frame = frame[frame["settable"]]
@@ -125,7 +118,7 @@ def resolve_relative(
             "(the GMAT script to read it from)"
         )
     paths = tuple(dict.fromkeys(f for key in relative for f in _keys(key)))
-    values = ask(ReadRequest(_script(script), paths), "auto", None, timeout=timeout)
+    values = ask(ReadRequest(str(script_file(script)), paths), "auto", None, timeout=timeout)
     out = dict(perturb)
     for key, spec in relative.items():
         value = [_number(f, values[f]) for f in _keys(key)]

@@ -108,10 +108,7 @@ class Sweep:
     @property
     def output_counts(self) -> dict[str, int]:
         """Count the (run, output) pairs of ok runs not written: ``unparsed`` and ``absent``."""
-        counts = dict.fromkeys(("unparsed", "absent"), 0)
-        for _, p in self.manifest.output_problems():
-            counts[p.status] += 1
-        return counts
+        return _output_counts(self.manifest)
 
     def derived(self) -> pd.DataFrame:
         """Return every recorded run's derived values, one row per run, from the manifest.
@@ -143,11 +140,7 @@ class Sweep:
     @property
     def derive_counts(self) -> dict[str, int]:
         """Count the ok runs by ``derive_status``: ``ok``, ``derive-failed``, ``none``."""
-        counts = dict.fromkeys(("ok", "derive-failed", "none"), 0)
-        for rec in self.manifest.runs.values():
-            if rec.status == "ok":
-                counts[derived_row(rec.outcome.derived)["derive_status"]] += 1
-        return counts
+        return _derive_counts(self.manifest)
 
     def read(self, run_id: int, output: str | None = None) -> pd.DataFrame:
         """Read one run's output from its Parquet file, as gmat-run parsed it.
@@ -169,7 +162,15 @@ class Sweep:
         ConfigError
             The run has no recorded outputs, or ``output`` names none of them.
         """
-        rec = self.manifest.runs.get(int(run_id))
+        return self.read_record(self.manifest.runs.get(int(run_id)), run_id, output)
+
+    def read_record(
+        self, rec: RunRecord | None, run_id: int, output: str | None = None
+    ) -> pd.DataFrame:
+        """Read an output of a run whose record is at hand (see :meth:`read`).
+
+        For a reader going through many runs: it reads the manifest once itself.
+        """
         if rec is None or not rec.outcome.outputs:
             state = "was never recorded" if rec is None else f"is {rec.status} with no outputs"
             raise ConfigError(f"run {run_id} {state}")
@@ -210,7 +211,7 @@ class Sweep:
             )
         rec = manifest.runs.get(rid)
         if rec is None:
-            run = self.space.run(rid)
+            run = Space.from_dict(manifest.space, verify=False).run(rid)
             labels = _labels_of(run.labels, baseline_of(manifest))
             return RunInfo(rid, "pending", labels, dict(run.overrides))
         outcome = rec.outcome
@@ -251,14 +252,6 @@ class Sweep:
         if not scripts:
             header = manifest.header
             scripts = {"": (str(header["script"].get("name")), str(header["script_sha256"]))}
-        outputs = dict.fromkeys(("unparsed", "absent"), 0)
-        for _, p in manifest.output_problems():
-            outputs[p.status] += 1
-        derive_failed = sum(
-            derived_row(r.outcome.derived)["derive_status"] == "derive-failed"
-            for r in manifest.runs.values()
-            if r.status == "ok"
-        )
         dims = manifest.space.get("dims", {})
         return {
             "path": str(self.path),
@@ -270,8 +263,8 @@ class Sweep:
             "dims": dims_text(list(dims), list(dims.values())),
             "scripts": scripts,
             "reasons": reasons,
-            "outputs": outputs,
-            "derive_failed": derive_failed,
+            "outputs": _output_counts(manifest),
+            "derive_failed": _derive_counts(manifest)["derive-failed"],
         }
 
 
@@ -288,6 +281,21 @@ _RUN_COLUMNS = (
     "ended",
     "log",
 )
+
+
+def _output_counts(manifest: Manifest) -> dict[str, int]:
+    counts = dict.fromkeys(("unparsed", "absent"), 0)
+    for _, p in manifest.output_problems():
+        counts[p.status] += 1
+    return counts
+
+
+def _derive_counts(manifest: Manifest) -> dict[str, int]:
+    counts = dict.fromkeys(("ok", "derive-failed", "none"), 0)
+    for rec in manifest.runs.values():
+        if rec.status == "ok":
+            counts[derived_row(rec.outcome.derived)["derive_status"]] += 1
+    return counts
 
 
 def baseline_of(manifest: Manifest) -> str | None:

@@ -293,10 +293,14 @@ def lock_lines(sweep_dir: Path) -> list[str] | None:
     try:
         probe.acquire()
     except filelock.Timeout:
-        lines = lock_file.read_text(errors="replace").split()
-        return lines or ["unknown"]
+        return _lock_text(lock_file) or ["unknown"]
     probe.release()
     return None
+
+
+def _lock_text(lock_file: Path) -> list[str]:
+    """Return the lines a writer left in its lock: ``host:pid``, then its dashboard."""
+    return lock_file.read_text(errors="replace").split() if lock_file.exists() else []
 
 
 class ManifestWriter:
@@ -337,10 +341,9 @@ class ManifestWriter:
         try:
             self._lock.acquire()
         except filelock.Timeout:
-            text = lock_file.read_text(errors="replace") if lock_file.exists() else ""
-            owner = text.split()[0] if text.split() else ""
+            owner = " ".join(_lock_text(lock_file)[:1])
             raise SweepLockedError(self.dir, owner) from None
-        previous = " ".join(lock_file.read_text(errors="replace").split()[:1])
+        previous = " ".join(_lock_text(lock_file)[:1])
         if previous:
             warnings.warn(
                 f"taking over the lock of {self.dir} from {previous}, which exited without "

@@ -8,6 +8,7 @@ when runs are missing from it. matplotlib is the ``[plot]`` extra.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,11 @@ class SweepPlots:
 
     # -- what every plot needs --
 
+    @functools.cached_property
+    def _final(self) -> xr.Dataset:
+        """Each run's last row: found once, for every output variable a plot asks for."""
+        return final(self._ds)
+
     def _status(self) -> xr.DataArray:
         if "status" not in self._ds:
             raise ConfigError("plots need an opened sweep (its 'status' variable); see open_sweep")
@@ -78,7 +84,7 @@ class SweepPlots:
             known = [str(v) for v in ds.data_vars if v not in ("error", "reason")]
             raise ConfigError(f"{name!r} is not in this sweep; it has {sorted(known)[:12]}")
         if any(a in ds[name].dims for a in _AXES):
-            return final(ds)[name].compute()
+            return self._final[name].compute()
         status = self._status()
         return ds[name].compute().broadcast_like(status)
 

@@ -24,6 +24,20 @@ _UNREADABLE = "API exception caught"
 _STATE_ALIASES = ("X", "Y", "Z", "VX", "VY", "VZ", "SMA", "ECC", "INC", "RAAN", "AOP", "TA")
 
 
+_UNSET = object()
+
+
+def _read(mission: Any, path: str) -> Any:
+    """Read a field as an override would write it; ``_UNSET`` if GMAT cannot."""
+    try:
+        value = mission[path]
+    except Exception:
+        return _UNSET
+    if isinstance(value, str) and value.startswith(_UNREADABLE):
+        return _UNSET
+    return value
+
+
 def _plain(value: Any) -> Any:
     """Return a value as plain Python (it crosses the child's pipe and goes into JSON)."""
     if isinstance(value, np.ndarray):
@@ -70,11 +84,8 @@ def object_fields(engine: Engine, mission: Any, name: str) -> list[dict[str, Any
         rows.append(_row(name, type_name, "Value", name, value, kind, unit, True))
     for param in params:
         field = param.name
-        try:
-            value = mission[f"{name}.{field}"]
-        except Exception:
-            continue
-        if isinstance(value, str) and value.startswith(_UNREADABLE):
+        value = _read(mission, f"{name}.{field}")
+        if value is _UNSET:
             continue
         unit = units.get(field, "")
         if not unit:
@@ -94,11 +105,9 @@ def _state_aliases(obj: Any, mission: Any, name: str, seen: set[str]) -> list[di
         path = f"{name}.{field}"
         if path in seen or not _accepts(obj, field):
             continue
-        try:
-            value = mission[path]
-        except Exception:
-            continue
-        rows.append(_row(name, "Spacecraft", field, path, value, "Real", "", True))
+        value = _read(mission, path)
+        if value is not _UNSET:
+            rows.append(_row(name, "Spacecraft", field, path, value, "Real", "", True))
     return rows
 
 
@@ -131,11 +140,8 @@ def _owned_fields(obj: Any, mission: Any, name: str, type_name: str,
                     break
                 if not _accepts(obj, field):
                     continue
-                try:
-                    value = mission[path]
-                except Exception:
-                    continue
-                if isinstance(value, str) and value.startswith(_UNREADABLE):
+                value = _read(mission, path)
+                if value is _UNSET:
                     continue
                 seen[path] = _row(name, type_name, field, path, value, param.gmat_type, "",
                                   param.settable)  # fmt: skip
