@@ -22,11 +22,11 @@ from ._common import MISSION, pick
 class ScaleModel:
     """A Monte Carlo sweep whose runs copy one real run's outputs: client, Dask, manifest, store."""
 
-    params = (pick([2000], [100]), [1, 10])
+    params = (pick([2000], [100]), [1, 10, "auto"])
     param_names = ("runs", "runs_per_task")
     timeout = 600
 
-    def setup(self, runs: int, runs_per_task: int) -> None:
+    def setup(self, runs: int, runs_per_task: int | str) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="xsweep-bench-scale-"))
         template = self.tmp / "template"
         child = GmatChild("embedded")
@@ -44,14 +44,14 @@ class ScaleModel:
         )
         self.i = 0
 
-    def teardown(self, runs: int, runs_per_task: int) -> None:
+    def teardown(self, runs: int, runs_per_task: int | str) -> None:
         if self.previous is None:
             os.environ.pop(_scale_model.ENV, None)
         else:
             os.environ[_scale_model.ENV] = self.previous
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def time_sweep(self, runs: int, runs_per_task: int) -> None:
+    def time_sweep(self, runs: int, runs_per_task: int | str) -> None:
         self.i += 1
         sweep = xs.run(MISSION, self.space, out=self.tmp / f"s{self.i}", workers=2,
                        runs_per_task=runs_per_task, progress=False)  # fmt: skip

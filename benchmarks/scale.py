@@ -4,7 +4,7 @@ Every run copies one real run's outputs (``xsweep._scale_model``), so what is
 measured is the rest: the client loop, the Dask scheduler and workers, the
 manifest and the live store. Each case runs in a fresh interpreter::
 
-    python benchmarks/scale.py --n 10000 100000 [--runs-per-task 1 10] [--json out.json]
+    python benchmarks/scale.py --n 10000 100000 [--runs-per-task 1 10 auto] [--json out.json]
 
 and prints, per case: runs/s, client CPU per run (the embedded cluster's
 scheduler and worker threads live in the client process, so it is all of
@@ -31,7 +31,8 @@ _CASE = r"""
 import json, os, sys, threading, time
 from pathlib import Path
 import psutil
-n, rpt, workers, work = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
+n, rpt, workers, work = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+rpt = rpt if rpt == "auto" else int(rpt)
 mission = sys.argv[5]
 import xsweep as xs
 from xsweep import _manifest, _scale_model
@@ -88,7 +89,7 @@ print(json.dumps({
 """
 
 
-def run_case(n: int, runs_per_task: int, workers: int, mission: Path) -> dict[str, Any]:
+def run_case(n: int, runs_per_task: int | str, workers: int, mission: Path) -> dict[str, Any]:
     """Run one case of the model in a fresh interpreter and return its figures."""
     with tempfile.TemporaryDirectory(prefix="xsweep-scale-") as work:
         args = [str(n), str(runs_per_task), str(workers), work, str(mission)]
@@ -119,11 +120,17 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _per_task(text: str) -> int | str:
+    return text if text == "auto" else int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the model's cases and print their table (Markdown), optionally as JSON too."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[10_000], help="runs per case")
-    parser.add_argument("--runs-per-task", type=int, nargs="+", default=[1], help="batch sizes")
+    parser.add_argument(
+        "--runs-per-task", type=_per_task, nargs="+", default=[1], help="batch sizes, or auto"
+    )
     parser.add_argument("--workers", type=int, default=2, help="workers of the local cluster")
     parser.add_argument("--mission", type=Path, default=MISSION, help="the template's mission")
     parser.add_argument("--json", type=Path, help="also write the figures here")

@@ -107,6 +107,7 @@ def test_the_scale_model_runs_a_sweep_without_gmat_and_reports_its_figures() -> 
     figures = run_case(300, 1, 2, MISSION)
     assert figures["n"] == 300
     assert figures["runs_per_s"] > 0
-    assert figures["fsyncs_per_run"] == 1.0  # one manifest line, fsynced, per run
+    # Each run's line fsynced, alone or with the outcomes that arrived with it.
+    assert 0 < figures["fsyncs_per_run"] <= 1.0
     assert figures["store_blocks"] >= 1
     assert figures["rss_peak_mb"] >= figures["rss_start_mb"] > 0

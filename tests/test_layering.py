@@ -60,6 +60,7 @@ ORDER = [
     "_plan",
     "_reparse",
     "_cluster",
+    "_batching",
     "_dispatch",
     "_inspect",
     "_handle",

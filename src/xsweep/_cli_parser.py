@@ -27,6 +27,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _runs_per_task(text: str) -> int | str:
+    return "auto" if text == "auto" else _positive_int(text)
+
+
 def _count(text: str) -> int:
     value = parse_scalar(text)
     if not isinstance(value, int) or value < 0:
@@ -75,7 +79,9 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--retries", type=_count, metavar="N", help="retries of a crashed run")
     group.add_argument("--engine", choices=("auto", "embedded", "desktop"), help="GMAT engine")
     group.add_argument("--gmat-root", metavar="PATH", help="desktop GMAT install root")
-    group.add_argument("--runs-per-task", type=_positive_int, metavar="N", help="runs per task")
+    group.add_argument(
+        "--runs-per-task", type=_runs_per_task, metavar="N|auto", help="runs per task"
+    )
     group.add_argument("--keep-raw", action="store_true", default=None, help="keep GMAT's files")
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
     group.add_argument(

@@ -180,7 +180,9 @@ class Cluster:
         self._started = True
         self._add_progress_page()
         if self.cluster is not None:
-            tasks = CPU_COUNT if runs is None else -(-runs // self.opts.runs_per_task)
+            per_task = self.opts.runs_per_task
+            per_task = 1 if per_task == "auto" else per_task  # "auto" starts at one run a task
+            tasks = CPU_COUNT if runs is None else -(-runs // per_task)
             n = self.workers or max(1, min(CPU_COUNT, tasks))
             with _errors_logged() as logged:
                 self.cluster.scale(n)

@@ -30,6 +30,7 @@ from distributed import Client, Future, as_completed
 from distributed.client import FutureCancelledError
 from distributed.scheduler import KilledWorker
 
+from xsweep._batching import Batcher
 from xsweep._cluster import Cluster
 from xsweep._dashboard import Publisher
 from xsweep._derive import DeriveFunction
@@ -124,8 +125,9 @@ class Dispatcher:
         self._client: Client | None = None
         self.blocks: BlockWriter | None = None
         self._published: Publisher | None = None
+        self._batcher = Batcher(opts.runs_per_task, 0, 1)
         # Bound in a partial: Client.submit would take ``retries=`` as its own option.
-        body = execute_run if opts.runs_per_task == 1 else execute_runs
+        body = execute_runs if self._batcher.batched else execute_run
         self._task = functools.partial(
             body,
             timeout=opts.timeout,
@@ -164,17 +166,17 @@ class Dispatcher:
         try:
             if self.blocks is not None and self.reuse is not None:  # links record at once
                 self.blocks.start(run_ids)
-            for _ in range(max(4, 2 * nthreads)):
+            slots = max(4, 2 * nthreads)
+            self._batcher = Batcher(self.opts.runs_per_task, len(run_ids), slots)
+            for _ in range(slots):
                 self._submit()
             if self.blocks is not None and self.reuse is None:  # while the first runs run
                 self.blocks.start(run_ids)
-            for future, result in self._completed:
-                if future.status == "error":  # as_completed gives (type, exception, traceback)
-                    result = result[1] if isinstance(result, tuple) else result
-                _, runs = self._inflight.pop(future.key)
-                self._record_all(runs, result)
-                future.release()
-                self._submit()
+            # Group commit: the tasks that finished together are recorded with one fsync.
+            for batch in self._completed.batches():
+                self._take(batch)
+                for _ in batch:
+                    self._submit()
             if self.blocks is not None:
                 self.blocks.close(self.client)
             published.publish("finished", wait=True)
@@ -202,12 +204,14 @@ class Dispatcher:
     def _submit(self) -> None:
         """Submit the next task (one run, or ``runs_per_task`` of them)."""
         runs: list[Run] = []
-        while len(runs) < self.opts.runs_per_task and (run := self._next_run()) is not None:
+        size = self._batcher.size()
+        while len(runs) < size and (run := self._next_run()) is not None:
             runs.append(run)
         if not runs:
             return
+        self._batcher.submitted(len(runs))
         requests = [self._request(run) for run in runs]
-        batched = self.opts.runs_per_task > 1
+        batched = self._batcher.batched
         key = run_key(self._token, runs[0].run_id, len(runs) if batched else None)
         payload: Any = requests if batched else requests[0]
         future = self.client.submit(self._task, payload, key=key, pure=False)
@@ -251,19 +255,39 @@ class Dispatcher:
             run.labels,
         )
 
-    def _record_all(self, runs: list[Run], result: Any) -> None:
+    def _take(self, batch: Sequence[tuple[Future[Any], Any]]) -> None:
+        """Record the runs of tasks that finished together, with one manifest write."""
+        records: list[tuple[Run, RunRecord]] = []
+        try:
+            for future, result in batch:
+                if future.status == "error":  # as_completed gives (type, exception, traceback)
+                    result = result[1] if isinstance(result, tuple) else result
+                _, runs = self._inflight.pop(str(future.key))
+                self._collect(runs, result, records)
+                future.release()
+        finally:  # what came before a full disk or a lost cluster is recorded
+            self._commit(records)
+
+    def _collect(self, runs: list[Run], result: Any, into: list[tuple[Run, RunRecord]]) -> None:
         if isinstance(result, list):  # one outcome each; a full disk ends it early
-            for run, outcome in zip(runs, result, strict=False):
-                self._record(run, self._outcome_of(outcome))
-        else:
-            failure = self._outcome_of(result)  # one run's outcome, or the task's exception
-            for run in runs:
-                self._record(run, failure)
+            outcomes = []
+            for run, item in zip(runs, result, strict=False):
+                outcomes.append(self._outcome_of(item))  # raises what stops the sweep
+                into.append((run, self._record_of(run, outcomes[-1])))
+            self._batcher.measured(outcomes)
+            return
+        failure = self._outcome_of(result)  # one run's outcome, or the task's exception
+        if len(runs) == 1:
+            self._batcher.measured([failure])
+        into.extend((run, self._record_of(run, failure)) for run in runs)
 
     def _record(self, run: Run, outcome: RunOutcome, *, rebase: bool = True) -> None:
+        self._commit([(run, self._record_of(run, outcome, rebase=rebase))])
+
+    def _record_of(self, run: Run, outcome: RunOutcome, *, rebase: bool = True) -> RunRecord:
         if outcome.derived:
             outcome = replace(outcome, derived=self.schema.check(outcome.derived))
-        record = RunRecord.of(
+        return RunRecord.of(
             run.run_id,
             run.index,
             run.labels,
@@ -272,20 +296,28 @@ class Dispatcher:
             outcome,
             run_dir_name(run.run_id) if rebase else None,
         )
-        self.writer.append(record)
-        if self.blocks is not None:
-            self.blocks.finished(record)
-        self.counts[outcome.status] += 1
-        if self._published is not None:
-            self._published.recorded(outcome.status, outcome.reason)
+
+    def _commit(self, records: list[tuple[Run, RunRecord]]) -> None:
+        """Append and fsync ``records``; only then count them as done."""
+        if not records:
+            return
+        self.writer.append_many([record for _, record in records])
+        for _, record in records:
+            status = record.outcome.status
+            if self.blocks is not None:
+                self.blocks.finished(record)
+            self.counts[status] += 1
+            if self._published is not None:
+                self._published.recorded(status, record.outcome.reason)
         self._bar.set_postfix(self.counts, refresh=False)
-        self._bar.update(1)
+        self._bar.update(len(records))
         if self.reuse is not None:
-            for twin, source in self.reuse.done(record):
-                if source is None:
-                    self._requeue.append(twin)
-                else:
-                    self._link(twin, source)
+            for _, record in records:
+                for twin, source in self.reuse.done(record):
+                    if source is None:
+                        self._requeue.append(twin)
+                    else:
+                        self._link(twin, source)
 
     def _outcome_of(self, result: Any) -> RunOutcome:
         """Turn a task's result into a run's outcome, or raise what stops the sweep."""
@@ -312,9 +344,9 @@ class Dispatcher:
     def _salvage(self) -> None:
         """Record the tasks that finished but were not taken in yet; cancel the rest."""
         with contextlib.suppress(Exception):
-            for future, runs in list(self._inflight.values()):
-                if future.status == "finished":
-                    self._record_all(runs, future.result(timeout=1))
+            done = [(f, f.result(timeout=1)) for f, _ in self._inflight.values()
+                    if f.status == "finished"]  # fmt: skip
+            self._take(done)
         with contextlib.suppress(Exception):
             self.client.cancel([future for future, _ in self._inflight.values()])
         if self.blocks is not None:

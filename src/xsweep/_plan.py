@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from xsweep._closure import recorded_closure
 from xsweep._designs import refine
@@ -69,7 +69,7 @@ class Options:
     retries: int
     isolation: Isolation
     keep_raw: bool
-    runs_per_task: int = 1
+    runs_per_task: int | Literal["auto"] = 1
 
     def to_dict(self) -> dict[str, Any]:
         """Return the options the header records (``gmat_root`` is the machine's, not)."""
@@ -101,8 +101,12 @@ def options(
         raise ConfigError(f"retries must be a non-negative integer, got {retries!r}")
     if isolation not in ISOLATIONS:
         raise ConfigError(f"isolation must be one of {ISOLATIONS}, got {isolation!r}")
-    if isinstance(runs_per_task, bool) or not isinstance(runs_per_task, int) or runs_per_task < 1:
-        raise ConfigError(f"runs_per_task must be a positive integer, got {runs_per_task!r}")
+    if runs_per_task != "auto" and (
+        isinstance(runs_per_task, bool) or not isinstance(runs_per_task, int) or runs_per_task < 1
+    ):
+        raise ConfigError(
+            f"runs_per_task must be a positive integer or 'auto', got {runs_per_task!r}"
+        )
     return Options(
         engine=engine,
         gmat_root=None if gmat_root is None else str(Path(gmat_root).expanduser()),

@@ -56,7 +56,7 @@ class Session:
     engine: Literal["auto", "embedded", "desktop"] | None = None
     gmat_root: str | os.PathLike[str] | None = None
     keep_raw: bool | None = None
-    runs_per_task: int | None = None
+    runs_per_task: int | Literal["auto"] | None = None
     progress: bool = True
     consolidate: bool = True
     cluster_kwargs: Mapping[str, Any] | None = None

@@ -225,6 +225,9 @@ class Space:
             check_recipes(steps, self._recipes)
         self.steps: tuple[Step, ...] = tuple(steps)
         self._blocks = Blocks.of(self.dims, self.shape, self.steps)
+        # name -> (values, the space's axis of each of its dims): one lookup per run, not
+        # an xarray variable built per run and field.
+        self._columns: dict[str, tuple[np.ndarray, tuple[int, ...]]] = {}
 
     @property
     def n_runs(self) -> int:
@@ -275,8 +278,15 @@ class Space:
 
     def _pick(self, name: str, index: Sequence[Any]) -> Any:
         """Values of ``name`` at ``index`` (one int or int array per dim of the space)."""
-        var = self.dataset[name]
-        return var.values[tuple(index[self.dims.index(str(d))] for d in var.dims)]
+        column = self._columns.get(name)
+        if column is None:
+            var = self.dataset[name]
+            column = self._columns[name] = (
+                var.values,
+                tuple(self.dims.index(str(d)) for d in var.dims),
+            )
+        values, axes = column
+        return values[tuple(index[a] for a in axes)]
 
     def run(self, run_id: int) -> Run:
         """Return the :class:`Run` with id ``run_id``."""

@@ -51,7 +51,7 @@ def run(
     engine: Literal["auto", "embedded", "desktop"] = "auto",
     gmat_root: str | os.PathLike[str] | None = None,
     keep_raw: bool = False,
-    runs_per_task: int = 1,
+    runs_per_task: int | Literal["auto"] = 1,
     progress: bool = True,
     consolidate: bool = True,
     dims: Sequence[str] | None = None,
@@ -117,13 +117,16 @@ def run(
         Desktop GMAT install root.
     keep_raw : bool
         Keep GMAT's own output files under each run's ``gmat/``.
-    runs_per_task : int
+    runs_per_task : int or "auto"
         Runs per Dask task. The default, 1, makes every run its own task
         (its own key on the dashboard, its outcome recorded the moment it
         ends). Dask costs a few ms of CPU per task on every side (client,
         scheduler, worker); for short missions on few cores, ``8`` or more
-        amortises that (see the Performance page). Each run keeps its own
-        outcome, timeout and retries either way.
+        amortises that (see the Performance page). ``"auto"`` sizes tasks
+        from the runs' measured duration: one run a task at first, then as
+        many as fill about 0.25 s, never more than keep every worker busy
+        to the end (long runs stay one a task). Each run keeps its own
+        outcome, timeout, retries and manifest line either way.
     progress : bool
         Show a progress bar and print the dashboard link.
     consolidate : bool
