@@ -15,8 +15,11 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
+from xsweep._done import write_done
 from xsweep._records import RunOutcome, now_iso
 
 ENV = "XSWEEP_SCALE_MODEL_RUN"
@@ -29,7 +32,7 @@ def _template(spec: str) -> tuple[str, RunOutcome]:
     return str(data["dir"]), RunOutcome.from_dict(data["outcome"])
 
 
-def canned_run(out_dir: str) -> RunOutcome | None:
+def canned_run(out_dir: str, script: str, overrides: Mapping[str, Any]) -> RunOutcome | None:
     """Stand in for GMAT when the scale model is on (``None``: it is off, run GMAT)."""
     spec = os.environ.get(ENV)
     if not spec:
@@ -45,5 +48,7 @@ def canned_run(out_dir: str) -> RunOutcome | None:
         except OSError:  # another file system, or already there (a retry)
             if not os.path.exists(target):
                 shutil.copyfile(os.path.join(source, name), target)
-    return replace(outcome, started=started, ended=now_iso(), pid=os.getpid(),
-                   duration_s=time.perf_counter() - t0, gmat_s=0.0)  # fmt: skip
+    outcome = replace(outcome, started=started, ended=now_iso(), pid=os.getpid(),
+                      duration_s=time.perf_counter() - t0, gmat_s=0.0)  # fmt: skip
+    write_done(out_dir, outcome, script, overrides)  # as the GMAT child does
+    return outcome

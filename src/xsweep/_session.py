@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import uuid
 import warnings
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from xsweep._adopt import adopt_finished
 from xsweep._cluster import Cluster
 from xsweep._derive import DeriveFunction, DeriveResult, reload, resolve
 from xsweep._dispatch import Dispatcher, _progress_bar, derived_schema
@@ -162,7 +164,11 @@ def continue_sweep(
             drifted |= {n: Path(scripts.by_name[n][0]) for n in new}
         if drifted:
             check_scripts_here(drifted, space, opts)
-        fill = session.rederive or session.derive is not None
+        run_ids, adopted = adopt_finished(writer, space, scripts, run_ids)
+        if adopted and session.progress:
+            print(f"xsweep: adopted {len(adopted)} runs that finished unrecorded (not rerun)",
+                  file=sys.stderr)  # fmt: skip
+        fill = session.rederive or session.derive is not None or bool(adopted and functions)
         missing = needs_deriving(manifest, functions) if fill else {}
         if run_ids or missing:
             _need(unloaded)

@@ -124,7 +124,7 @@ def execute_run(
     Returns (not raises) a :class:`DiskFullError` if the disk filled up: the
     run is then not recorded, and the worker does not log it as a failed task.
     """
-    canned = canned_run(request.out_dir)
+    canned = canned_run(request.out_dir, request.script, request.overrides)
     if canned is not None:  # the scale model: no GMAT
         return replace(canned, extra={**canned.extra, "attempts": 1})
     attempts = 0

@@ -8,10 +8,12 @@ store's data equals the uninterrupted reference sweep's (timings aside).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import psutil
@@ -213,6 +215,43 @@ def test_sigkill_the_whole_sweep(reference: Path, tmp_path: Path) -> None:
     assert xs.Sweep(out).counts["pending"] > 0
     with pytest.warns(RuntimeWarning, match="taking over the lock"):
         assert_recovers(out, finished(out), reference, case="SIGKILL client, workers, children")
+
+
+def _marked(out: Path) -> dict[int, str]:
+    """Run id -> start time, of every run directory holding a ``done`` marker."""
+    found = {}
+    for marker in (out / "runs").glob("run-*/done.json"):
+        found[int(marker.parent.name[4:])] = json.loads(marker.read_text())["outcome"]["started"]
+    return found
+
+
+def _recorded(out: Path) -> set[int]:
+    lines = (out / "manifest.jsonl").read_bytes().splitlines()[1:]
+    return {json.loads(x)["run_id"] for x in lines if x.endswith(b"}")}
+
+
+def test_sigkill_the_client_mid_burst_adopts_finished_runs(reference: Path, tmp_path: Path) -> None:
+    """Killed while a task's runs are done but their lines unwritten: resume adopts them."""
+    out = tmp_path / "sweep"
+    proc = _start(out, "--workers", "2", "--runs-per-task", "20")  # outcomes come in bursts
+    wait_for_lines(out / "manifest.jsonl", 20)
+    deadline = time.monotonic() + 60
+    while not _marked(out).keys() - _recorded(out):  # a burst is under way
+        assert time.monotonic() < deadline, "no run finished ahead of its manifest line"
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    recorded, marked = _recorded(out), _marked(out)
+    unrecorded = {r: t for r, t in marked.items() if r not in recorded}
+    assert unrecorded, "the kill came after every finished run's line"
+    before = finished(out)
+    with pytest.warns(RuntimeWarning, match="taking over the lock"):
+        assert_recovers(out, before, reference, case="SIGKILL the client mid-burst",
+                        notes={"adopted_by_resume": len(unrecorded)})  # fmt: skip
+    runs = xs.Sweep(out).manifest.runs
+    # Adopted, not rerun: each keeps the outcome its GMAT child wrote before the kill.
+    assert {r: runs[r].outcome.started for r in unrecorded} == unrecorded
+    assert all(runs[r].status == "ok" for r in unrecorded)
 
 
 # --- corruption at rest -----------------------------------------------------------------

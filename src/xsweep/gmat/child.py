@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from xsweep._derive import DeriveResult
+from xsweep._done import write_done
 from xsweep._errors import EngineError
 from xsweep._records import RunOutcome, now_iso
 from xsweep.gmat.requests import CheckRequest as CheckRequest
@@ -128,6 +129,8 @@ def serve() -> None:
             outcome = RunOutcome.failed(
                 "exception", f"{type(exc).__name__}: {exc}", started=started, t0=t0
             )
+        # Last: its files are complete. A resume adopts the run if its line is lost.
+        write_done(request.out_dir, outcome, request.script, request.overrides)
         _send(proto_out, outcome)
 
 

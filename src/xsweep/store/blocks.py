@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 # Warnings point at the caller's line: the first frame outside xsweep.
 _PACKAGE = os.path.dirname(os.path.dirname(__file__))
+# Block writes queued at most: past it the client loop waits for the oldest, so runs that
+# finish faster than the store can take them cost time, not memory (each holds its records).
+MAX_QUEUED_WRITES = 4
 
 
 class BlockWriter:
@@ -105,10 +108,12 @@ class BlockWriter:
                 key = f"xsweep-store-{self.token}-{block:06d}"
                 future = self.client.submit(call, key=key, pure=False)
             self._writes.append((future, block))
+            if len(self._writes) > MAX_QUEUED_WRITES:
+                self._reap(wait=True, keep=MAX_QUEUED_WRITES)
 
-    def _reap(self, wait: bool) -> None:
-        """Take in finished writes, oldest first (all of them, with ``wait``)."""
-        while self._writes and (wait or self._writes[0][0].done()):
+    def _reap(self, wait: bool, keep: int = 0) -> None:
+        """Take in finished writes, oldest first (with ``wait``, all but ``keep`` of them)."""
+        while len(self._writes) > keep and (wait or self._writes[0][0].done()):
             future, block = self._writes.pop(0)
             exc = _exception(future)
             if exc is not None and self.live is not None:
