@@ -109,7 +109,8 @@ def assert_recovers(
         case=case,
         faults=faults,
         recorded_before=len(before),
-        rerun_by_resume=sweep.n_runs - len(before),
+        # Adopted runs finished before the fault: resume recorded them without running them.
+        rerun_by_resume=sweep.n_runs - len(before) - (notes or {}).get("adopted_by_resume", 0),
         bytes_lost=0,
         notes={"manifest_runs_after_fault": n_recorded, **(notes or {})},
     )
