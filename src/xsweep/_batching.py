@@ -30,16 +30,22 @@ class Batcher:
     runs_per_task : int or "auto"
         The sweep's option.
     total : int
-        Runs this session submits.
+        Runs this session submits (see :meth:`begin`).
     slots : int
         Tasks kept in flight.
     """
 
-    def __init__(self, runs_per_task: int | Literal["auto"], total: int, slots: int) -> None:
+    def __init__(
+        self, runs_per_task: int | Literal["auto"], total: int = 0, slots: int = 1
+    ) -> None:
         self.fixed = None if runs_per_task == AUTO else int(runs_per_task)
+        self.per_run_s: float | None = None  # smoothed seconds per run, once measured
+        self.begin(total, slots)
+
+    def begin(self, total: int, slots: int) -> None:
+        """Start sizing ``total`` runs over ``slots`` tasks in flight."""
         self.left = total
         self.slots = max(1, slots)
-        self.per_run_s: float | None = None  # smoothed seconds per run, once measured
 
     @property
     def batched(self) -> bool:

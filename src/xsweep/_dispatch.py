@@ -125,7 +125,7 @@ class Dispatcher:
         self._client: Client | None = None
         self.blocks: BlockWriter | None = None
         self._published: Publisher | None = None
-        self._batcher = Batcher(opts.runs_per_task, 0, 1)
+        self._batcher = Batcher(opts.runs_per_task)  # sized in run(), once the cluster is up
         # Bound in a partial: Client.submit would take ``retries=`` as its own option.
         body = execute_runs if self._batcher.batched else execute_run
         self._task = functools.partial(
@@ -167,7 +167,7 @@ class Dispatcher:
             if self.blocks is not None and self.reuse is not None:  # links record at once
                 self.blocks.start(run_ids)
             slots = max(4, 2 * nthreads)
-            self._batcher = Batcher(self.opts.runs_per_task, len(run_ids), slots)
+            self._batcher.begin(len(run_ids), slots)
             for _ in range(slots):
                 self._submit()
             if self.blocks is not None and self.reuse is None:  # while the first runs run

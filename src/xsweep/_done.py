@@ -8,13 +8,13 @@ adopted by ``resume`` instead of run again (see :mod:`xsweep._adopt`).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import uuid
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from xsweep._atomic import atomic_path
 from xsweep._records import RunOutcome, json_safe
 
 DONE_NAME = "done.json"
@@ -33,15 +33,12 @@ def write_done(
         "overrides": dict(overrides),
         "outcome": outcome.to_dict(),
     }
-    tmp = os.path.join(out_dir, f".{DONE_NAME}.{uuid.uuid4().hex}.tmp")
     try:
         text = json.dumps(data, allow_nan=False, default=json_safe)
-        with open(tmp, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, os.path.join(out_dir, DONE_NAME))
+        with atomic_path(Path(out_dir) / DONE_NAME) as tmp:
+            tmp.write_text(text)
     except (OSError, ValueError):  # no marker: the run is rerun if its line is lost, nothing worse
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        pass
 
 
 def read_done(out_dir: str) -> tuple[str, dict[str, Any], RunOutcome] | None:
