@@ -75,19 +75,28 @@ def add_contacts(sweep: xs.Sweep, fixtures: dict[int, str]) -> None:
 
 @contextlib.contextmanager
 def separate_cluster(
-    tmp: Path, workers: int = 2, env: dict[str, str] | None = None
+    tmp: Path, workers: int = 2, env: dict[str, str] | None = None, own_dirs: bool = False
 ) -> Iterator[dict[str, Any]]:
     """A scheduler and ``workers`` nanny-managed workers, each its own OS process.
 
     ``env`` is added to every process's environment (Dask config variables...).
+    ``own_dirs``: each process starts in its own working directory under
+    ``tmp`` (a worker's Dask local directory too), as on machines sharing no disk.
     """
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     sched_file = tmp / "scheduler.json"
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": ROOT}
+
+    def where(name: str) -> dict[str, Any]:
+        if not own_dirs:
+            return quiet
+        (tmp / name).mkdir(exist_ok=True)
+        return {**quiet, "cwd": tmp / name}
+
     scheduler = subprocess.Popen(
         [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
          "--port", "0", "--dashboard-address", ":0", "--scheduler-file", str(sched_file)],
-        **quiet,  # type: ignore[call-overload]
+        **where("scheduler"),
     )  # fmt: skip
     procs = [scheduler]
     try:
@@ -95,24 +104,11 @@ def separate_cluster(
         while not sched_file.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         address = json.loads(sched_file.read_text())["address"]
-        for _ in range(workers):
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "distributed.cli.dask_worker",
-                        address,
-                        "--nthreads",
-                        "1",
-                        "--host",
-                        "127.0.0.1",
-                        "--dashboard-address",
-                        ":0",
-                    ],
-                    **quiet,  # type: ignore[call-overload]
-                )
-            )
+        for i in range(workers):
+            local = ["--local-directory", str(tmp / f"worker-{i}")] if own_dirs else []
+            cmd = [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads",
+                   "1", "--host", "127.0.0.1", "--dashboard-address", ":0", *local]  # fmt: skip
+            procs.append(subprocess.Popen(cmd, **where(f"worker-{i}")))
         from distributed import Client
 
         with Client(address) as c:

@@ -74,6 +74,9 @@ if TYPE_CHECKING:  # what type checkers see; tests/test_layering.py checks it ag
         ManifestCorruptError as ManifestCorruptError,
     )
     from xsweep._errors import (
+        ObjectStoreError as ObjectStoreError,
+    )
+    from xsweep._errors import (
         RunFailedError as RunFailedError,
     )
     from xsweep._errors import (
@@ -137,6 +140,7 @@ _PUBLIC = {
     "FieldError": "xsweep._errors",
     "FieldTypeError": "xsweep._errors",
     "ManifestCorruptError": "xsweep._errors",
+    "ObjectStoreError": "xsweep._errors",
     "RunFailedError": "xsweep._errors",
     "ScriptDriftError": "xsweep._errors",
     "ScriptLoadError": "xsweep._errors",

@@ -22,15 +22,18 @@ import shutil
 import stat
 import uuid
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, Any
 
 from xsweep._atomic import atomic_path
 from xsweep._closure import CLOSURE_DIR
 from xsweep._errors import BundleError, ConfigError
 from xsweep._manifest import Manifest, ManifestWriter
+from xsweep._objstore import is_url
 from xsweep._paths import MANIFEST_NAME, STORE_NAME
 from xsweep._paths import sweep_dir as resolve_sweep_dir
+from xsweep._remote import staged
 from xsweep._scripts import VARIANTS_DIR, variant_records
 from xsweep._source import (
     COPY_BYTES,
@@ -202,6 +205,7 @@ def archive(
     out: str | os.PathLike[str] | None = None,
     include_logs: bool = False,
     overwrite: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Path:
     """Pack a sweep (finished or partial) into one deterministic, verifiable zip.
 
@@ -212,15 +216,19 @@ def archive(
 
     Parameters
     ----------
-    path : path-like
-        The sweep directory.
+    path : path-like or str
+        The sweep directory, or its fsspec URL (copied down to a staging
+        directory first; a store brought up to date goes back to the bucket).
     out : path-like, optional
-        The zip to write; ``<path>.zip`` beside the sweep directory by default.
+        The zip to write; ``<path>.zip`` beside the sweep directory by default
+        (for a URL: ``<name>.zip`` in the working directory).
     include_logs : bool
         Include each run's ``gmat.log`` (left out by default: they are large
         and say nothing the manifest's error lines do not, for most runs).
     overwrite : bool
         Replace an existing ``out``.
+    storage_options : mapping, optional
+        For a URL: the fsspec file system's options.
 
     Returns
     -------
@@ -248,6 +256,14 @@ def archive(
     >>> xs.open_sweep(bundle)["status"].values.tolist()
     [1, 1]
     """
+    if is_url(path):
+        url = str(path).rstrip("/")
+        dest = Path(out if out is not None else f"{url.rsplit('/', 1)[-1]}.zip")
+        with staged(url, storage_options, new=False) as local:
+            return archive(local, out=dest.expanduser().resolve(), include_logs=include_logs,
+                           overwrite=overwrite)  # fmt: skip
+    if storage_options:
+        raise ConfigError(f"storage_options is for a sweep at a URL (s3://...), not {path}")
     sweep_dir = resolve_sweep_dir(path)
     target = Path(out).expanduser().resolve() if out is not None else sweep_dir.with_suffix(".zip")
     _check_out(sweep_dir, target, overwrite)

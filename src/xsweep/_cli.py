@@ -32,10 +32,11 @@ from xsweep._cli_space import (
     build_space,
     parse_grid,
     parse_scripts,
+    parse_storage_options,
     run_scripts,
     script_option,
 )
-from xsweep._errors import ClusterStartError, SweepAbortedError, XsweepError
+from xsweep._errors import ClusterStartError, ObjectStoreError, SweepAbortedError, XsweepError
 from xsweep._inspect import first_line
 
 if TYPE_CHECKING:
@@ -141,6 +142,7 @@ def _run_command(args: argparse.Namespace) -> int:
         derive=_derive_here(args.derive),
         reuse=args.reuse,
         reuse_from=args.reuse_from,
+        storage_options=parse_storage_options(args.storage_options),
         **kwargs,
     )
     return _finish(sweep)
@@ -156,6 +158,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         reparse=args.reparse,
         derive=_derive_here(args.derive),
         rederive=args.rederive,
+        storage_options=parse_storage_options(args.storage_options),
         **_execution(args, fresh=False),
     )
     return _finish(sweep)
@@ -175,6 +178,7 @@ def _cmd_extend(args: argparse.Namespace) -> int:
             reuse=args.reuse,
             reuse_from=args.reuse_from,
             derive=_derive_here(args.derive),
+            storage_options=parse_storage_options(args.storage_options),
             **_execution(args, fresh=False),
         )
     )
@@ -221,9 +225,11 @@ def _cmd_consolidate(args: argparse.Namespace) -> int:
 def _cmd_archive(args: argparse.Namespace) -> int:
     import xsweep as xs
 
+    options = parse_storage_options(args.storage_options)
     print(
-        xs.archive(args.dir, out=args.out, include_logs=args.include_logs, overwrite=args.overwrite)
-    )
+        xs.archive(args.dir, out=args.out, include_logs=args.include_logs,
+                   overwrite=args.overwrite, storage_options=options)
+    )  # fmt: skip
     return EXIT_OK
 
 
@@ -342,6 +348,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"continue with: xsweep resume {exc.path}",
             file=sys.stderr,
         )
+        return EXIT_FAILED
+    except ObjectStoreError as exc:  # a bucket gone mid-session: what it holds is resumable
+        where = getattr(args, "out", None) or getattr(args, "dir", None)
+        print(f"xsweep {args.command}: error: {_one_line(exc)}; continue with: xsweep resume "
+              f"{where}", file=sys.stderr)  # fmt: skip
         return EXIT_FAILED
     except (XsweepError, OSError) as exc:  # OSError: an unwritable --out, a full disk
         print(f"xsweep {args.command}: error: {_one_line(exc)}", file=sys.stderr)

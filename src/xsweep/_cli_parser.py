@@ -89,6 +89,12 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _storage_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--storage-option", action="append", default=[], dest="storage_options",
+                        metavar="KEY=VALUE", help="for a sweep at a URL (s3://...): an fsspec "
+                        "option, a.b=v nests (repeatable; see docs/running.md, cloud)")  # fmt: skip
+
+
 def _derive_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--derive",
@@ -256,6 +262,7 @@ def _sweep_commands(sub: Any) -> None:
         _derive_option(p)
         _reuse_options(p)
         _execution_options(p)
+        _storage_option(p)
         if name != "qmc":
             p.set_defaults(method={"lhs": "latin_hypercube", "saltelli": "saltelli"}.get(name))
     _continue_commands(sub)
@@ -270,7 +277,7 @@ def _extend_command(sub: Any) -> None:
         "xsweep extend mc/ --n 100\nxsweep extend grid/ --grid Sat.SMA=7050,7150\n"
         "xsweep extend grid/ --script bigger_tank=tank.script",
     )
-    p.add_argument("dir", help="the sweep directory")
+    p.add_argument("dir", help="the sweep directory or URL")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--n", type=_positive_int, help="samples to add")
     what.add_argument(
@@ -305,6 +312,7 @@ def _extend_command(sub: Any) -> None:
     _derive_option(p)
     _reuse_options(p)
     _execution_options(p)
+    _storage_option(p)
 
 
 def _continue_commands(sub: Any) -> None:
@@ -315,7 +323,7 @@ def _continue_commands(sub: Any) -> None:
         "Finish a sweep: rerun its failed and never-recorded runs only.",
         "xsweep resume sweep/",
     )
-    p.add_argument("dir", help="the sweep directory")
+    p.add_argument("dir", help="the sweep directory or URL")
     p.add_argument(
         "--script",
         action="append",
@@ -338,6 +346,7 @@ def _continue_commands(sub: Any) -> None:
         help="compute the derived values finished runs lack (no GMAT)",
     )
     _execution_options(p)
+    _storage_option(p)
 
     _extend_command(sub)
 
@@ -377,7 +386,8 @@ def _store_commands(sub: Any) -> None:
         "Summarise a sweep (also a running one, or a bundle): fingerprint, status, failures.",
         "xsweep show sweep/ --run 17\n  xsweep show sweep/ --failed --reason timeout",
     )
-    p.add_argument("dir", help="the sweep directory or bundle zip")
+    p.add_argument("dir", help="the sweep directory, bundle zip or URL")
+    _storage_option(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--failed", type=_count, nargs="?", const=0, default=10, metavar="N",
                    help="failed runs to list (default 10; --failed alone: all)")  # fmt: skip
@@ -417,7 +427,8 @@ def _store_commands(sub: Any) -> None:
         "Pack a sweep into one deterministic, verifiable zip.",
         "xsweep archive sweep/ --out sweep.zip",
     )
-    p.add_argument("dir", help="the sweep directory")
+    p.add_argument("dir", help="the sweep directory or URL")
+    _storage_option(p)
     p.add_argument("--out", metavar="FILE", help="the zip (default: DIR.zip beside DIR)")
     p.add_argument("--include-logs", action="store_true", help="include each run's gmat.log")
     p.add_argument("--overwrite", action="store_true", help="replace an existing zip")

@@ -7,8 +7,10 @@ import json
 import math
 import statistics
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from xsweep._cli_space import parse_storage_options
 from xsweep._inspect import first_line
 from xsweep._scripts import variant_records
 
@@ -21,9 +23,13 @@ def _derive_line(counts: Mapping[str, int]) -> str:
 
 
 def summary(
-    path: str, *, failed_limit: int = 10, reasons: Sequence[str] | None = None
+    path: str,
+    *,
+    failed_limit: int = 10,
+    reasons: Sequence[str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Describe a sweep directory or bundle as ``xsweep show`` prints it.
+    """Describe a sweep directory, bundle or URL as ``xsweep show`` prints it.
 
     ``failed_limit`` failed runs are listed (0: all), only those with one
     of ``reasons`` when given.
@@ -31,7 +37,7 @@ def summary(
     import xsweep as xs
     from xsweep._manifest import lock_owner
 
-    sweep = xs.Sweep(path)
+    sweep = xs.Sweep(path, storage_options=storage_options)
     manifest = sweep.manifest
     header = manifest.header
     durations = [
@@ -41,7 +47,9 @@ def summary(
     if reasons:
         failed = [(rid, rec) for rid, rec in failed if rec.outcome.reason in reasons]
     listed = failed[:failed_limit] if failed_limit else failed
-    running = None if sweep.is_bundle else lock_owner(sweep.path)
+    running = (
+        lock_owner(sweep.path) if isinstance(sweep.path, Path) and not sweep.is_bundle else None
+    )
     return {
         "path": str(sweep.path),
         "bundle": sweep.is_bundle,
@@ -158,7 +166,9 @@ def _print_summary(info: dict[str, Any]) -> None:
 def _cmd_show(args: argparse.Namespace) -> int:
     if args.run is not None:
         return _show_run(args)
-    info = summary(args.dir, failed_limit=args.failed, reasons=args.reason)
+    options = parse_storage_options(args.storage_options)
+    info = summary(args.dir, failed_limit=args.failed, reasons=args.reason,
+                   storage_options=options)  # fmt: skip
     if args.json:
         print(json.dumps(info, indent=2))
     else:
@@ -171,7 +181,8 @@ def _show_run(args: argparse.Namespace) -> int:
     """``show --run N``: one run; exit 1 unless it is ok."""
     import xsweep as xs
 
-    info = xs.Sweep(args.dir).run_info(args.run, log_lines=args.log_lines)
+    sweep = xs.Sweep(args.dir, storage_options=parse_storage_options(args.storage_options))
+    info = sweep.run_info(args.run, log_lines=args.log_lines)
     print(json.dumps(info.to_dict(), indent=2) if args.json else info)
     return EXIT_OK if info.status == "ok" else EXIT_FAILED
 

@@ -55,6 +55,22 @@ def parse_assignment(text: str, option: str) -> tuple[str, str]:
     return field, spec
 
 
+def parse_storage_options(items: Sequence[str]) -> dict[str, Any] | None:
+    """Read ``--storage-option KEY=VALUE`` items: ``a.b=v`` nests, true/false are booleans."""
+    options: dict[str, Any] = {}
+    for item in items:
+        key, value = parse_assignment(item, "--storage-option")
+        *outer, last = key.split(".")
+        where = options
+        for part in outer:
+            where = where.setdefault(part, {})
+            if not isinstance(where, dict):
+                raise SpecError(f"--storage-option {item!r}: {part} is already a value")
+        flag = {"true": True, "false": False}.get(value.strip().lower())
+        where[last] = flag if flag is not None else parse_scalar(value)
+    return options or None
+
+
 def _range(field: str, parts: list[str]) -> np.ndarray:
     import numpy as np
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from xsweep._errors import SpaceError
 from xsweep._handle import Sweep
 from xsweep._plan import check_workers, grown_plan, refined_plan, unfinished_plan, variant_plan
+from xsweep._remote import on_url
 from xsweep._reuse import check_reuse
 from xsweep._scripts import ScriptArg
 from xsweep._session import Session, continue_sweep
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
     from distributed import Client
 
 
+_RESUME_OWN = ("path", "storage_options")  # not Session's
+
+
+@on_url("path", new=False)
 def resume(
     path: str | os.PathLike[str],
     *,
@@ -43,6 +48,7 @@ def resume(
     reparse: bool = False,
     derive: Any = None,
     rederive: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Sweep:
     """Finish a sweep: rerun its failed and never-recorded runs, and only those.
 
@@ -54,8 +60,9 @@ def resume(
 
     Parameters
     ----------
-    path : path-like
-        The sweep directory.
+    path : path-like or str
+        The sweep directory, or its fsspec URL (``s3://bucket/sweeps/a``): the
+        session is staged on local disk from the bucket alone.
     client, workers, progress, consolidate, cluster_kwargs, cluster_timeout
         As for :func:`run`.
     script : path-like, optional
@@ -79,6 +86,8 @@ def resume(
     rederive : bool
         Compute the derived values finished runs lack, without GMAT, with the
         recorded functions (after fixing one that failed, say).
+    storage_options : mapping, optional
+        As for :func:`run`: a URL's fsspec options.
 
     Returns
     -------
@@ -107,13 +116,14 @@ def resume(
     ['gmat-error']
     """
     check_workers(workers)
-    session = Session(**{k: v for k, v in locals().items() if k != "path"})
+    session = Session(**{k: v for k, v in locals().items() if k not in _RESUME_OWN})
     return continue_sweep(path, session, unfinished_plan, sync_if_idle=True)
 
 
-_EXTEND_OWN = ("path", "n", "grid", "scripts", "baseline", "files")  # not Session's
+_EXTEND_OWN = ("path", "n", "grid", "scripts", "baseline", "files", "storage_options")
 
 
+@on_url("path", new=False)
 def extend(
     path: str | os.PathLike[str],
     n: int | None = None,
@@ -140,6 +150,7 @@ def extend(
     derive: Any = None,
     reuse: Literal["content"] | None = None,
     reuse_from: Sequence[str | os.PathLike[str]] = (),
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Sweep:
     """Add samples, grid values or script variants to a sweep and run only the new points.
 
@@ -150,8 +161,9 @@ def extend(
 
     Parameters
     ----------
-    path : path-like
-        The sweep directory.
+    path : path-like or str
+        The sweep directory, or its fsspec URL (``s3://bucket/sweeps/a``): the
+        session is staged on local disk from the bucket alone.
     n : int, optional
         Number of samples to add (>= 1) to the sweep's Monte Carlo, Latin
         hypercube or quasi-random dim.
@@ -176,6 +188,8 @@ def extend(
         As for :func:`run`: a new point identical to an ok run of this sweep (a
         variant whose script has an existing one's hash, say) or of a sweep in
         ``reuse_from`` is linked to it, not run.
+    storage_options : mapping, optional
+        As for :func:`run`: a URL's fsspec options.
 
     Returns
     -------

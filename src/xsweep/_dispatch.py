@@ -41,6 +41,7 @@ from xsweep._plan import Options
 from xsweep._records import RunOutcome, RunRecord
 from xsweep._reuse import Reuser, Source
 from xsweep._scripts import Scripts
+from xsweep._ship import Shipped, script_bundle, write_files
 from xsweep._space import Run, Space
 from xsweep._tasks import execute_run, execute_runs, run_key
 from xsweep.gmat.child import RunRequest
@@ -126,6 +127,9 @@ class Dispatcher:
         self.blocks: BlockWriter | None = None
         self._published: Publisher | None = None
         self._batcher = Batcher(opts.runs_per_task)  # sized in run(), once the cluster is up
+        # A staged sweep on a caller's cluster: its workers may share no disk with us.
+        self._ship: Any = None
+        self._shipping = writer.mirrored and not cluster.embedded
         # Bound in a partial: Client.submit would take ``retries=`` as its own option.
         body = execute_runs if self._batcher.batched else execute_run
         self._task = functools.partial(
@@ -158,10 +162,13 @@ class Dispatcher:
         published = Publisher(self.client, self._token, len(run_ids), str(name), self._root)
         published.publish()
         self._published = published
+        if self._shipping:  # the scripts go to every worker once
+            bundle = script_bundle(self.writer.dir)
+            self._ship = self.client.scatter(bundle, broadcast=True, hash=False)
         if self.store:
             live = LiveStore(self.writer.dir, self.space, self.writer.manifest)
             # An embedded cluster's blocks are written on a thread here, a caller's as tasks.
-            on = None if self.cluster.embedded else self.client
+            on = None if self.cluster.embedded or self._shipping else self.client
             self.blocks = BlockWriter(live, on, self._token)
         try:
             if self.blocks is not None and self.reuse is not None:  # links record at once
@@ -178,7 +185,7 @@ class Dispatcher:
                 for _ in batch:
                     self._submit()
             if self.blocks is not None:
-                self.blocks.close(self.client)
+                self.blocks.close(None if self._shipping else self.client)
             published.publish("finished", wait=True)
             if self.reuse is not None and self.progress:
                 self._bar.write(
@@ -214,7 +221,8 @@ class Dispatcher:
         batched = self._batcher.batched
         key = run_key(self._token, runs[0].run_id, len(runs) if batched else None)
         payload: Any = requests if batched else requests[0]
-        future = self.client.submit(self._task, payload, key=key, pure=False)
+        extra = {} if self._ship is None else {"ship": self._ship}
+        future = self.client.submit(self._task, payload, key=key, pure=False, **extra)
         self._inflight[key] = (future, runs)
         self._completed.add(future)
 
@@ -245,8 +253,11 @@ class Dispatcher:
         if os.path.lexists(run_dir):  # leftovers of an unrecorded or failed attempt
             shutil.rmtree(run_dir)
         opts = self.opts
+        script = self.scripts.of(run.labels)[0]
+        if self._shipping:  # the worker's copy of the scripts is laid out as the sweep's
+            script = os.path.relpath(script, self._root)
         return RunRequest(
-            self.scripts.of(run.labels)[0],
+            script,
             run.overrides,
             run_dir,
             opts.engine,
@@ -272,14 +283,21 @@ class Dispatcher:
         if isinstance(result, list):  # one outcome each; a full disk ends it early
             outcomes = []
             for run, item in zip(runs, result, strict=False):
-                outcomes.append(self._outcome_of(item))  # raises what stops the sweep
+                outcomes.append(self._outcome_of(self._landed(run, item)))  # raises what stops
                 into.append((run, self._record_of(run, outcomes[-1])))
             self._batcher.measured(outcomes)
             return
-        failure = self._outcome_of(result)  # one run's outcome, or the task's exception
+        failure = self._outcome_of(self._landed(runs[0], result) if len(runs) == 1 else result)
         if len(runs) == 1:
             self._batcher.measured([failure])
         into.extend((run, self._record_of(run, failure)) for run in runs)
+
+    def _landed(self, run: Run, result: Any) -> Any:
+        """Write a shipped run's files into its directory here; return its outcome."""
+        if not isinstance(result, Shipped):
+            return result
+        write_files(os.path.join(self._root, run_dir_name(run.run_id)), result.files)
+        return result.outcome
 
     def _record(self, run: Run, outcome: RunOutcome, *, rebase: bool = True) -> None:
         self._commit([(run, self._record_of(run, outcome, rebase=rebase))])

@@ -270,6 +270,14 @@ class StoreError(XsweepError):
     """The consolidated store is missing, from a newer xsweep, or unreadable."""
 
 
+class ObjectStoreError(StoreError):
+    """The object store holding a sweep (``s3://...``) failed past its retries.
+
+    What the bucket holds stays resumable: runs whose manifest lines did not
+    reach it are adopted from their files or run again by ``resume``.
+    """
+
+
 class BundleError(XsweepError):
     """A bundle is not a valid xsweep zip: unreadable, unsafe, or failing its hashes."""
 

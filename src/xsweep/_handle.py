@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -28,10 +29,12 @@ class Sweep:
 
     Parameters
     ----------
-    path : path-like
-        The sweep directory (the one holding ``manifest.jsonl``), or an
+    path : path-like or str
+        The sweep directory (the one holding ``manifest.jsonl``), an
         archive bundle (read-only: a bundle can be inspected and opened, and
-        resumed once extracted).
+        resumed once extracted), or a sweep's fsspec URL (``s3://bucket/a``).
+    storage_options : mapping, optional
+        For a URL: the fsspec file system's options (credentials, endpoint).
 
     Examples
     --------
@@ -52,10 +55,13 @@ class Sweep:
     (['ok', 'ok'], [7000, 7100])
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._source = open_source(path)
+    def __init__(
+        self, path: str | os.PathLike[str], *, storage_options: Mapping[str, Any] | None = None
+    ) -> None:
+        self._source = open_source(path, storage_options)
         self.path = self._source.path
         self.is_bundle = self._source.is_bundle
+        self.storage_options = dict(storage_options or {})
 
     @property
     def manifest(self) -> Manifest:
@@ -221,7 +227,7 @@ class Sweep:
 
     def open(self, *, group: str | None = None) -> Any:
         """Open the sweep's consolidated store lazily (see :func:`xsweep.open_sweep`)."""
-        return open_sweep(self.path, group=group)
+        return open_sweep(self.path, group=group, storage_options=self.storage_options or None)
 
     def raise_for_failed(self) -> None:
         """Raise :class:`RunFailedError` for the first failed run, if there is one."""
@@ -240,7 +246,7 @@ class Sweep:
     def _view(self) -> dict[str, Any]:
         """Summarise the sweep for its reprs, reading the manifest and the lock once."""
         manifest = self.manifest
-        held = None if self.is_bundle else lock_lines(self.path)
+        held = lock_lines(self.path) if isinstance(self.path, Path) and not self.is_bundle else None
         state = "bundle" if self.is_bundle else f"running on {held[0]}" if held else "idle"
         reasons: dict[str, tuple[int, str]] = {}
         for rid in sorted(failed := manifest.failed()):

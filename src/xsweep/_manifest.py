@@ -23,12 +23,12 @@ import os
 import platform
 import socket
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import filelock
 
@@ -303,6 +303,23 @@ def _lock_text(lock_file: Path) -> list[str]:
     return lock_file.read_text(errors="replace").split() if lock_file.exists() else []
 
 
+class Mirror(Protocol):
+    """Where a staged sweep's manifest goes too: its object store (see ``_remote``)."""
+
+    def opened(self, data: bytes) -> None:
+        """Take note that the writer opened the manifest, whose whole content is ``data``."""
+
+    def appended(self, data: bytes, records: Sequence[Mapping[str, Any]]) -> None:
+        """Make ``records`` (the lines ``data``), durable here now, durable there too."""
+
+    def closed(self, data: bytes) -> None:
+        """Take note that the writer closes the manifest, whose whole content is ``data``."""
+
+
+# Staged sweep directories (their realpath) -> the mirror of their manifest.
+MIRRORS: dict[str, Mirror] = {}
+
+
 class ManifestWriter:
     """Append run records to a sweep's manifest, one fsynced line each.
 
@@ -322,6 +339,7 @@ class ManifestWriter:
         self._fh: Any = None
         self._owner = ""
         self.manifest: Manifest | None = None
+        self._mirror = MIRRORS.get(os.path.realpath(self.dir))
 
     def __enter__(self) -> ManifestWriter:
         self.acquire()
@@ -360,9 +378,16 @@ class ManifestWriter:
                     fh.truncate(good)
                     os.fsync(fh.fileno())
             self._fh = open(self.path, "ab", buffering=0)  # noqa: SIM115
+            if self._mirror is not None:
+                self._mirror.opened(self.path.read_bytes())
         except BaseException:
             self._release()
             raise
+
+    @property
+    def mirrored(self) -> bool:
+        """Whether the sweep is staged here for an object store (see ``_remote``)."""
+        return self._mirror is not None
 
     def note_dashboard(self, link: str) -> None:
         """Leave the Dask dashboard's address in the lock, for readers of the live sweep."""
@@ -390,7 +415,8 @@ class ManifestWriter:
         if not records:
             return
         lines = [json.dumps(r, allow_nan=False, default=json_safe) for r in records]
-        data = memoryview("\n".join(lines).encode() + b"\n")
+        whole = "\n".join(lines).encode() + b"\n"
+        data = memoryview(whole)
         start = os.fstat(self._fh.fileno()).st_size
         try:
             while data:  # a raw write may take only part of it (a filling disk)
@@ -402,12 +428,23 @@ class ManifestWriter:
             with contextlib.suppress(OSError):
                 os.ftruncate(self._fh.fileno(), start)
             raise
+        if self._mirror is not None:  # acknowledged only once the object store has it too
+            self._mirror.appended(whole, records)
 
     def close(self) -> None:
         """Close the manifest and release the lock."""
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+            if self._mirror is not None:
+                try:
+                    self._mirror.closed(self.path.read_bytes())
+                except Exception as exc:  # its parts hold every line: the next session compacts
+                    warnings.warn(
+                        f"could not compact the manifest on the object store: {exc}",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
         self._release()
 
     def _release(self) -> None:

@@ -57,6 +57,11 @@ def sweep_dir(path: str | os.PathLike[str], *, bundle: bool = False) -> Path:
         ``path`` holds no manifest; or it is a bundle and ``bundle`` is false
         (a bundle is read-only: extract it to write to it).
     """
+    if isinstance(path, str) and "://" in path:
+        raise ConfigError(
+            f"{path} is a URL: this call needs a sweep directory on local disk (run, resume, "
+            "extend, archive, open_sweep and Sweep take a URL; see the 'cloud' docs)"
+        )
     resolved = Path(path).expanduser().resolve()
     if is_bundle(resolved):
         if bundle:

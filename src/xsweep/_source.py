@@ -12,15 +12,16 @@ import hashlib
 import os
 import stat
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 import pandas as pd
 
-from xsweep._errors import BundleError, StoreError
+from xsweep._errors import BundleError, ConfigError, StoreError
 from xsweep._manifest import Manifest
+from xsweep._objstore import Remote, is_url
 from xsweep._paths import MANIFEST_NAME, STORE_NAME, sweep_dir
 
 HASH_NAME = "MANIFEST.hash"
@@ -293,14 +294,66 @@ class BundleSource:
         return zarr.storage.ZipStore(self.path, mode="r"), STORE_NAME
 
 
-def open_source(path: str | os.PathLike[str]) -> DirectorySource | BundleSource:
-    """Return the source of a sweep directory or bundle.
+class RemoteSource:
+    """A sweep at an fsspec URL, read where it is (nothing is copied down).
+
+    Parameters
+    ----------
+    remote : Remote
+        The sweep's bucket side.
+    """
+
+    is_bundle = False
+
+    def __init__(self, remote: Remote) -> None:
+        self.remote = remote
+        self.path = remote.url
+
+    def manifest(self) -> Manifest:
+        """Read the manifest: the compacted object and the parts written since."""
+        return Manifest.from_bytes(self.remote.manifest_bytes(), f"{self.path}/{MANIFEST_NAME}")
+
+    def read_parquet(self, member: str) -> pd.DataFrame:
+        """Read one run's Parquet file, by its path relative to the sweep."""
+        with self.remote.fs.open(self.remote.key(member), "rb") as fh:
+            return pd.read_parquet(fh)
+
+    def read_text(self, member: str) -> str | None:
+        """Read a text file (a run's log); ``None`` if absent."""
+        data = self.remote.cat(member)
+        return None if data is None else data.decode(errors="replace")
+
+    def zarr_store(self, *, check_members: bool = False) -> tuple[Any, str | None]:
+        """Return the store as a read-only ``FsspecStore`` on the URL."""
+        from zarr.storage import FsspecStore
+
+        if self.remote.cat(f"{STORE_NAME}/zarr.json") is None:
+            raise StoreError(
+                f"{self.path} has no consolidated store ({STORE_NAME}) yet: a sweep uploads it "
+                "when its session ends"
+            )
+        url = f"{self.remote.url}/{STORE_NAME}"
+        opts = self.remote.storage_options
+        return FsspecStore.from_url(url, storage_options=opts, read_only=True), None
+
+
+def open_source(
+    path: str | os.PathLike[str], storage_options: Mapping[str, Any] | None = None
+) -> DirectorySource | BundleSource | RemoteSource:
+    """Return the source of a sweep directory, bundle, or URL.
 
     Raises
     ------
     ConfigError
-        ``path`` is neither a sweep directory nor a zip.
+        ``path`` is neither a sweep directory nor a zip nor a sweep's URL.
     """
+    if is_url(path):
+        remote = Remote(str(path), storage_options)
+        if not remote.has_manifest():
+            raise ConfigError(f"{remote.url} is not a sweep (no {MANIFEST_NAME})")
+        return RemoteSource(remote)
+    if storage_options:
+        raise ConfigError(f"storage_options is for a sweep at a URL (s3://...), not {path}")
     resolved = sweep_dir(path, bundle=True)
     if resolved.is_file():
         return BundleSource(resolved)

@@ -28,6 +28,7 @@ from xsweep._plan import (
     options,
     write_plan,
 )
+from xsweep._remote import on_url
 from xsweep._reuse import Reuser, check_reuse, reuse_sources
 from xsweep._scripts import PlannedScript, plan_script, variant_names, with_variants
 from xsweep._space import Space
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from distributed import Client
 
 
+@on_url("out", new=True)
 def run(
     script: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]],
     space: xr.Dataset | Space,
@@ -61,6 +63,7 @@ def run(
     derive: Any = None,
     reuse: Literal["content"] | None = None,
     reuse_from: Sequence[str | os.PathLike[str]] = (),
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Sweep:
     """Run every point of ``space`` as a Dask task and record each outcome.
 
@@ -91,8 +94,11 @@ def run(
         ``not-in-script`` in ``output_problems``.
     space : xarray.Dataset or Space
         The parameter space (:func:`xsweep.grid`, :func:`xsweep.monte_carlo`...).
-    out : path-like
-        The sweep directory to create. It must not exist or be empty.
+    out : path-like or str
+        The sweep directory to create. It must not exist or be empty. Or an
+        fsspec URL (``s3://bucket/sweeps/a``): the session is staged on local
+        disk and every run's files and manifest line reach the object store
+        before the run counts as done; the store is uploaded at the end.
     client : distributed.Client or str, optional
         An existing Dask client, or a scheduler address (``"tcp://host:8786"``).
         Nothing is started or shut down then; a worker's warm GMAT child checks
@@ -169,6 +175,9 @@ def run(
         cover, can make two identical runs differ).
     reuse_from : sequence of path-like
         Finished sweep directories whose ok runs ``reuse="content"`` may link.
+    storage_options : mapping, optional
+        For a sweep at a URL: the fsspec file system's options (credentials,
+        ``endpoint_url``...). See the "Cloud" section of the running docs.
 
     Returns
     -------

@@ -28,6 +28,7 @@ from xsweep._errors import DiskFullError
 from xsweep._paths import sweep_of_run_dir
 from xsweep._records import RunOutcome
 from xsweep._scale_model import canned_run
+from xsweep._ship import ScriptBundle, Shipped, run_shipped
 from xsweep.gmat.child import CheckRequest, DeriveRequest, GmatChild, RunRequest, take_child
 
 Isolation = Literal["worker", "process"]
@@ -115,7 +116,8 @@ def execute_run(
     retries: int = 0,
     isolation: Isolation = "worker",
     derive: tuple[DeriveFunction, ...] = (),
-) -> RunOutcome | DiskFullError:
+    ship: ScriptBundle | None = None,
+) -> RunOutcome | Shipped | DiskFullError:
     """Run one mission on this worker's GMAT child; the Dask task body.
 
     ``retries`` reruns only ``crashed`` runs. With ``isolation="process"`` every
@@ -123,7 +125,20 @@ def execute_run(
     called next, in the same child, bounded by ``timeout`` on their own.
     Returns (not raises) a :class:`DiskFullError` if the disk filled up: the
     run is then not recorded, and the worker does not log it as a failed task.
+    With ``ship`` (the sweep's scripts), the run needs none of the client's
+    paths: it runs in a scratch directory here and returns its files as a
+    :class:`~xsweep._ship.Shipped`.
     """
+    if ship is not None:
+        return run_shipped(  # type: ignore[no-any-return]
+            execute_run,
+            request,
+            ship,
+            timeout=timeout,
+            retries=retries,
+            isolation=isolation,
+            derive=derive,
+        )
     canned = canned_run(request.out_dir, request.script, request.overrides)
     if canned is not None:  # the scale model: no GMAT
         return replace(canned, extra={**canned.extra, "attempts": 1})
@@ -208,18 +223,24 @@ def execute_runs(
     retries: int = 0,
     isolation: Isolation = "worker",
     derive: tuple[DeriveFunction, ...] = (),
-) -> list[RunOutcome | DiskFullError]:
+    ship: ScriptBundle | None = None,
+) -> list[RunOutcome | Shipped | DiskFullError]:
     """Run several missions one after the other; the task body of a batched sweep.
 
     Each run keeps its own timeout, retries and failure outcome: a crash in
     one run does not touch the others. A full disk ends the list early, with
     the :class:`DiskFullError` last.
     """
-    out: list[RunOutcome | DiskFullError] = []
+    out: list[RunOutcome | Shipped | DiskFullError] = []
     for request in requests:
         out.append(
             execute_run(
-                request, timeout=timeout, retries=retries, isolation=isolation, derive=derive
+                request,
+                timeout=timeout,
+                retries=retries,
+                isolation=isolation,
+                derive=derive,
+                ship=ship,
             )
         )
         if isinstance(out[-1], DiskFullError):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import os
 import warnings
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -36,6 +38,7 @@ def open_sweep(
     group: str | None = None,
     verify: bool = False,
     sort: bool | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> xr.Dataset | xr.DataTree:
     """Open a sweep's consolidated store lazily, indexed by the parameter dims.
 
@@ -52,8 +55,9 @@ def open_sweep(
 
     Parameters
     ----------
-    path : path-like
-        The sweep directory, or a bundle zip.
+    path : path-like or str
+        The sweep directory, a bundle zip, or a sweep's fsspec URL
+        (``s3://bucket/sweeps/a``: read in place, chunk by chunk).
     group : str, optional
         One output: its store path (``"reports/RF"``) or its GMAT name
         (``"RF"``) when that is unambiguous.
@@ -64,6 +68,8 @@ def open_sweep(
         that :func:`xsweep.extend` gave new values are sorted: the store keeps
         them in the order they were added, the run-id order. ``True`` sorts
         every labelled dim, ``False`` none (the store's own order).
+    storage_options : mapping, optional
+        For a URL: the fsspec file system's options (credentials, ``endpoint_url``).
 
     Returns
     -------
@@ -91,7 +97,7 @@ def open_sweep(
     >>> ds["Sat.Earth.Altitude"].sel({"Sat.SMA": 7100}).dims
     ('TOF', 'step')
     """
-    store, prefix = open_source(path).zarr_store(check_members=verify)
+    store, prefix = open_source(path, storage_options).zarr_store(check_members=verify)
     at = functools.partial(_within, prefix)
     # Metadata first, without Dask: the schema check, and the shard shape to chunk by.
     plain = xr.open_zarr(store, group=at(None), consolidated=False, zarr_format=3, chunks=None)
