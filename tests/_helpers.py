@@ -90,7 +90,7 @@ def separate_cluster(
     def where(name: str) -> dict[str, Any]:
         if not own_dirs:
             return quiet
-        (tmp / name).mkdir(exist_ok=True)
+        (tmp / name).mkdir(parents=True, exist_ok=True)
         return {**quiet, "cwd": tmp / name}
 
     scheduler = subprocess.Popen(

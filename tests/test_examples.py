@@ -50,6 +50,7 @@ PLOTS = [
     "ric_dispersion",
     "grid_refine",
     "script_variants",
+    "object_store",
 ]
 
 

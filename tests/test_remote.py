@@ -243,3 +243,23 @@ def test_the_object_store_restarted_mid_sweep_loses_no_ok_run(
         if f"{url[5:]}/{o.path}" not in keys
     ]
     assert not missing
+
+
+def test_the_example_runs_on_s3_with_credentials_from_the_environment(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    url = f"s3://{s3.bucket()}/sweeps/orbit"
+    opts = s3.storage_options
+    env = {
+        "XSWEEP_EXAMPLE_URL": url,
+        "AWS_ACCESS_KEY_ID": opts["key"],
+        "AWS_SECRET_ACCESS_KEY": opts["secret"],
+        "AWS_ENDPOINT_URL": opts["endpoint_url"],
+    }
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "object_store.py"), "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**os.environ, **env},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert xs.Sweep(url, storage_options=opts).counts == {"ok": 6, "failed": 0, "pending": 0}
+    assert xs.verify(tmp_path / "orbit.zip").ok
