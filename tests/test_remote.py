@@ -92,6 +92,16 @@ def _wait_for_parts(
     raise AssertionError(f"{url} never got {n} manifest parts; the sweep said: {err}")
 
 
+def _start_mc(
+    s3: S3Server, cluster: dict[str, Any], cwd: Path, name: str, *, parts: int
+) -> tuple[str, subprocess.Popen[str]]:
+    """Start the Monte Carlo sweep on the bucket by the CLI; return once ``parts`` are in."""
+    url = f"s3://{s3.bucket()}/sweeps/{name}"
+    run = _cli(*MC, "--out", url, "--scheduler", cluster["address"], *_options(s3), cwd=cwd)
+    _wait_for_parts(url, s3, parts, run)
+    return url, run
+
+
 def _data(opened: xr.Dataset) -> xr.Dataset:
     return opened.drop_vars(["duration_s"]).load().drop_attrs()
 
@@ -206,10 +216,7 @@ def test_a_killed_client_resumes_from_another_directory_with_the_url_alone(
 def test_a_killed_worker_loses_no_run(
     s3: S3Server, cluster: dict[str, Any], tmp_path: Path
 ) -> None:
-    url = f"s3://{s3.bucket()}/sweeps/worker"
-    run = _cli(*MC, "--out", url, "--scheduler", cluster["address"], *_options(s3),
-               cwd=tmp_path)  # fmt: skip
-    _wait_for_parts(url, s3, 4, run)
+    url, run = _start_mc(s3, cluster, tmp_path, "worker", parts=4)
     with Client(cluster["address"]) as c:
         victim = next(iter(c.run(os.getpid).values()))
         os.kill(victim, signal.SIGKILL)  # its nanny starts another
@@ -222,10 +229,7 @@ def test_a_killed_worker_loses_no_run(
 def test_the_object_store_restarted_mid_sweep_loses_no_ok_run(
     s3: S3Server, cluster: dict[str, Any], tmp_path: Path
 ) -> None:
-    url = f"s3://{s3.bucket()}/sweeps/restart"
-    run = _cli(*MC, "--out", url, "--scheduler", cluster["address"], *_options(s3),
-               cwd=tmp_path)  # fmt: skip
-    _wait_for_parts(url, s3, 3, run)
+    url, run = _start_mc(s3, cluster, tmp_path, "restart", parts=3)
     s3.stop()
     seen = time.monotonic()
     time.sleep(2.0)

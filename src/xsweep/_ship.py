@@ -18,12 +18,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from xsweep._objstore import PARTS_DIR
 from xsweep._paths import LOCK_NAME, MANIFEST_NAME, RUNS_DIR, STORE_NAME
 from xsweep._records import RunOutcome
 from xsweep.gmat.requests import RunRequest
 
 # What of a sweep directory is not script material: the rest travels to the workers.
-_NOT_SCRIPTS = {MANIFEST_NAME, LOCK_NAME, RUNS_DIR, STORE_NAME, "manifest.d"}
+_NOT_SCRIPTS = {MANIFEST_NAME, LOCK_NAME, RUNS_DIR, STORE_NAME, PARTS_DIR}
 
 
 @dataclass(frozen=True)
