@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,13 @@ from hypothesis import HealthCheck, settings
 
 import xsweep as xs
 from _helpers import MISSIONS
+
+# The Ctrl-C tests signal their children as a terminal does. A suite started in the
+# background of a non-interactive shell inherits SIGINT ignored, and every child would too
+# (Python keeps an ignored SIGINT ignored). A handler here is reset to the default in each
+# child at exec, as in a terminal job.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # CI draws the same inputs every run (derandomize): a fuzz case's "some inputs worked" check
 # must not hinge on the day's luck; the dev profile explores new inputs each time.

@@ -160,7 +160,7 @@ def test_outcomes_that_arrive_together_share_one_fsync(
 def test_runs_that_arrive_one_at_a_time_are_fsynced_one_at_a_time(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """One worker, real runs of a day's flight: each outcome is written and fsynced alone."""
+    """One worker, real runs of 5 days' flight: each outcome is written and fsynced alone."""
     writes = _count_calls(monkeypatch, _manifest.ManifestWriter, "_write")
     counted: list[int] = []  # what was counted as done at each write: never ahead of it
     record = _dispatch.Dispatcher._commit
@@ -170,7 +170,9 @@ def test_runs_that_arrive_one_at_a_time_are_fsynced_one_at_a_time(
         record(self, records)
 
     monkeypatch.setattr(_dispatch.Dispatcher, "_commit", commit)
-    space = xs.grid({"Sat.SMA": [7000.0 + 10 * i for i in range(12)], "TOF": [86400.0]})
+    # ~0.25 s a run: far apart even on a loaded machine (a day's ~50 ms was not: under the
+    # other xdist worker's load, the first two outcomes once reached the client together).
+    space = xs.grid({"Sat.SMA": [7000.0 + 10 * i for i in range(12)], "TOF": [5 * 86400.0]})
     sweep = xs.run(REPORT, space, out=tmp_path / "s", workers=1, progress=False)
     assert sweep.counts["ok"] == 12
     run_writes = [w for w in writes if w and w[0].get("kind") == "run"]
