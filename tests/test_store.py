@@ -408,15 +408,22 @@ def test_selecting_one_run_reads_only_its_chunk(
     path = make_sweep(tmp_path / "syn", 64, 4000)
     xs.consolidate(path)
     reads: list[tuple[str, int]] = []
-    get = zarr.storage.LocalStore.get
+    get, get_sync = zarr.storage.LocalStore.get, zarr.storage.LocalStore.get_sync
 
-    async def counting(self: Any, key: str, prototype: Any = None, byte_range: Any = None) -> Any:
-        buf = await get(self, key, prototype, byte_range)
+    def count(key: str, buf: Any) -> Any:
         if key.startswith("reports/RF/Sat.X/c"):
             reads.append((key, 0 if buf is None else len(buf)))
         return buf
 
+    async def counting(self: Any, key: str, prototype: Any = None, byte_range: Any = None) -> Any:
+        return count(key, await get(self, key, prototype, byte_range))
+
+    def counting_sync(self: Any, key: str, **kwargs: Any) -> Any:
+        return count(key, get_sync(self, key, **kwargs))
+
+    # Both ways Zarr reads: its async pipeline, and the fused one open_sweep picks.
     monkeypatch.setattr(zarr.storage.LocalStore, "get", counting)
+    monkeypatch.setattr(zarr.storage.LocalStore, "get_sync", counting_sync)
     ds = xs.open_sweep(path)
     # In this process (not on a Client's workers, which other tests may have set up).
     with dask.config.set(scheduler="sync"):

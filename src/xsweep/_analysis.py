@@ -130,16 +130,28 @@ def to_dataframe(ds: xr.Dataset) -> pd.DataFrame:
     flat = np.flatnonzero(take.reshape(-1))
     rows = np.where(empty, 1, counts)
 
-    ids = np.repeat(np.asarray(run_id).reshape(-1)[order], rows)
+    # The index from its levels and codes: the run ids are sorted and unique already,
+    # so only the second level is factorised (from_arrays factorises both).
+    ids = pd.Index(np.asarray(run_id).reshape(-1)[order], name="run_id")
+    run_codes = np.repeat(np.arange(n_runs), rows)
+    second_codes: Any
+    second_level: Any
     if "time" in values:
         second_name = "time"
-        second: Any = values["time"].reshape(-1)[flat]
+        second_codes, second_level = pd.factorize(values["time"].reshape(-1)[flat])
     else:
         second_name = _SECOND_LEVEL.get(axis, axis)  # a report without an epoch: its step
         positions = np.tile(np.arange(present.shape[1]), n_runs)[flat]
-        second = pd.array(positions, dtype="Int64")
-        second[np.repeat(empty, rows)] = pd.NA
-    index = pd.MultiIndex.from_arrays([ids, second], names=["run_id", second_name])
+        second_codes = np.where(np.repeat(empty, rows), -1, positions)  # -1: missing
+        second_level = pd.Index(np.arange(present.shape[1]), dtype="Int64")
+    levels: list[Any] = [ids, second_level]
+    codes: list[Any] = [run_codes, second_codes]
+    index = pd.MultiIndex(
+        levels=levels,
+        codes=codes,
+        names=["run_id", second_name],
+        verify_integrity=False,
+    )
 
     data: dict[str, Any] = {}
     for name in names:
@@ -150,8 +162,11 @@ def to_dataframe(ds: xr.Dataset) -> pd.DataFrame:
     for name in params:
         per_run = ds[name].broadcast_like(ds["run_id"]).transpose(*dims).values.reshape(-1)
         data[name] = np.repeat(per_run[order], rows)
-    data["__status"] = np.repeat(_FLAGS[np.asarray(status).reshape(-1)[order]], rows)
-    return pd.DataFrame(data, index=index)
+    # A take from the few flag names, in pandas' string dtype, not 10^5 Python strings.
+    flags = pd.Series(list(_FLAGS)).array  # pandas' default dtype for strings
+    data["__status"] = flags.take(np.repeat(np.asarray(status).reshape(-1)[order], rows))
+    # The columns are fresh arrays of this function's: the frame keeps them, uncopied.
+    return pd.DataFrame(data, index=index, copy=False)
 
 
 def _interp(x: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -56,8 +56,8 @@ def summary(
         "running": running,
         "sweep_id": header["sweep_id"],
         "created": header.get("created"),
-        "script": header["script"].get("name"),
-        "script_sha256": header["script_sha256"],
+        "script": header.get("script", {}).get("name"),
+        "script_sha256": header.get("script_sha256"),
         "scripts": {
             name: {"script": rec.get("name"), "sha256": rec.get("sha256")}
             for name, rec in variant_records(manifest).items()

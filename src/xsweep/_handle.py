@@ -257,7 +257,8 @@ class Sweep:
         scripts = {name: (str(r.get("name")), str(r.get("sha256"))) for name, r in variants.items()}
         if not scripts:
             header = manifest.header
-            scripts = {"": (str(header["script"].get("name")), str(header["script_sha256"]))}
+            script = header.get("script", {})
+            scripts = {"": (str(script.get("name")), str(header.get("script_sha256")))}
         dims = manifest.space.get("dims", {})
         return {
             "path": str(self.path),

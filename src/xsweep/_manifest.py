@@ -219,6 +219,10 @@ def _check_record(record: Mapping[str, Any], *, first: bool) -> None:
             raise ValueError("the header needs n_runs, a non-negative integer")
         if "space" in record and not isinstance(record["space"], dict):
             raise ValueError("the header's space must be an object")
+        if not isinstance(record.get("script", {}), dict):
+            raise ValueError("the header's script must be an object")
+        if not isinstance(record.get("script_sha256", ""), str):
+            raise ValueError("the header's script_sha256 must be a string")
         return
     if record.get("kind") == "extend":
         if not is_int(record.get("n_runs")) or not isinstance(record.get("space"), dict):
