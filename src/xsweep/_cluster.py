@@ -46,6 +46,10 @@ _QUIET_CLUSTER = {
     "distributed.admin.system-monitor.interval": "2s",
     "distributed.admin.system-monitor.gil.enabled": False,
     "distributed.worker.memory.monitor-interval": "1s",
+    # Dask's debug logs (messages sent, stimuli, transitions) keep their last 1,000
+    # entries, and with batched tasks an entry holds a whole task's runs: over 10^5
+    # runs that kept ~800 bytes a run alive, so the client's memory grew with N.
+    "distributed.admin.low-level-log-length": 10,
 }
 
 
