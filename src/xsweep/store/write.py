@@ -38,6 +38,7 @@ from xsweep.store.layout import (
     Layout,
     Output,
     find_outputs,
+    fused_pipeline,
     group_template,
     new_layout,
     problems_text,
@@ -106,20 +107,13 @@ def write_block(
         for column, kind in out.columns.items():
             name = out.names[column]
             value = arrays[column]
-            data[name] = ((*dims, out.axis), value.astype(STR) if kind == "U" else value)
+            data[name] = value.astype(STR) if kind == "U" else value
         if out.epoch is not None:
             t = arrays[out.epoch]
             elapsed = (t - t[..., :1]).astype("timedelta64[ns]").astype(np.float64) / 1e9
             elapsed[np.isnat(t)] = np.nan
-            data["elapsed_s"] = ((*dims, out.axis), elapsed)
-        xr.Dataset(data).to_zarr(
-            store,
-            group=out.path,
-            region={**zregion, out.axis: slice(0, n)},
-            mode="r+",
-            zarr_format=3,
-            consolidated=False,
-        )
+            data["elapsed_s"] = elapsed
+        _write_region(store, out.path, data, (*region, slice(0, n)))
     status = np.zeros(shape, dtype=np.int8)
     reason = np.full(shape, "", dtype=object)
     error = np.full(shape, "", dtype=object)
@@ -131,19 +125,40 @@ def write_block(
         reason[pos] = rec.outcome.reason or ""
         error[pos] = rec.outcome.error or ""
         duration[pos] = rec.outcome.duration_s
-    variables: dict[str, Any] = {
-        "reason": (dims, reason.astype(STR)),
-        "error": (dims, error.astype(STR)),
-        "duration_s": (dims, duration),
+    variables: dict[str, np.ndarray] = {
+        "reason": reason.astype(STR),
+        "error": error.astype(STR),
+        "duration_s": duration,
     }
     if problems:
         text = np.full(shape, "", dtype=object)
         for pos, rec in recs.items():
             text[pos] = problems_text(rec, outputs)
-        variables[PROBLEMS_VAR] = (dims, text.astype(STR))
-    variables["status"] = (dims, status)  # last: the block's commit mark
-    root = xr.Dataset(variables)
-    root.to_zarr(store, region=zregion, mode="r+", zarr_format=3, consolidated=False)
+        variables[PROBLEMS_VAR] = text.astype(STR)
+    variables["status"] = status  # last: the block's commit mark
+    _write_region(store, None, variables, region)
+
+
+def _write_region(
+    store: str, group: str | None, variables: Mapping[str, np.ndarray], region: tuple[slice, ...]
+) -> None:
+    """Write whole shards of existing arrays, in order, straight through Zarr.
+
+    What xarray's region write would store, without its per-call cost (it opens the
+    group and reads every array's metadata first: ~35 ms of a block's ~120 ms). The
+    arrays were created by :func:`create` and :func:`create_group`, which fix their
+    encoding: datetimes as int64 nanoseconds since 1970 (NaT is int64's minimum, their
+    fill value), strings and floats as they are.
+    """
+    import zarr
+
+    with zarr.config.set(fused_pipeline()):
+        for name, values in variables.items():
+            path = f"{group}/{name}" if group else name
+            array = zarr.open_array(store, path=path, mode="r+", zarr_format=3)
+            if values.dtype.kind == "M":
+                values = values.astype("datetime64[ns]").view(np.int64)
+            array[region] = values
 
 
 def _output_arrays(
