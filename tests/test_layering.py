@@ -52,6 +52,7 @@ ORDER = [
     "store.layout",
     "store.derived",
     "store.write",
+    "store.process",
     "store.live",
     "store.blocks",
     "store.open",

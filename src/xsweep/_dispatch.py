@@ -169,7 +169,7 @@ class Dispatcher:
             live = LiveStore(self.writer.dir, self.space, self.writer.manifest)
             # An embedded cluster's blocks are written on a thread here, a caller's as tasks.
             on = None if self.cluster.embedded or self._shipping else self.client
-            self.blocks = BlockWriter(live, on, self._token)
+            self.blocks = BlockWriter(live, on, self._token, runs=len(run_ids))
         try:
             if self.blocks is not None and self.reuse is not None:  # links record at once
                 self.blocks.start(run_ids)

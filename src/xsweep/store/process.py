@@ -1,0 +1,142 @@
+"""The live store's writer process: block writes off the client's interpreter.
+
+An embedded cluster's workers are threads of the client, and so is the store's
+writer. When runs finish faster than a thread sharing the client's GIL can
+write their blocks (thousands of short runs), :class:`WriterProcess` writes them
+in a child of its own, ``python -m xsweep.store.process``, started with
+``subprocess`` as the GMAT children are (``multiprocessing`` would re-run a
+user's unguarded script in the child). Each write is a picklable call sent
+over the child's stdin; the reply (``None`` or the exception) comes back on a
+private copy of its stdout. One write is in flight at a time, queued behind a
+thread of the parent, so :meth:`shutdown` can drop the writes not sent yet.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from xsweep.gmat.child import _picklable, _recv, _send
+
+# A block's write takes ~0.1 s; past this the child is taken for hung, and killed.
+WRITE_TIMEOUT_S = 600.0
+
+
+def timed(call: Callable[[], None]) -> float:
+    """Run one write; return the seconds it took."""
+    t0 = time.perf_counter()
+    call()
+    return time.perf_counter() - t0
+
+
+def serve() -> None:
+    """Child main loop: run each call received, reply its seconds or its exception."""
+    proto_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # a library's print can never corrupt the protocol
+    proto_in = os.fdopen(os.dup(0), "rb")
+    # A terminal's Ctrl-C reaches the whole process group; the parent decides what stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import xsweep.store.write  # noqa: F401  (the imports, before the first block waits)
+
+    _send(proto_out, {"ready": True})
+    while True:
+        try:
+            call = _recv(proto_in)
+        except EOFError:
+            return
+        try:
+            reply: Any = timed(call)
+        except Exception as exc:
+            reply = _picklable(exc)
+        _send(proto_out, reply)
+
+
+class WriterProcess:
+    """Run block writes in one child process, in order (see the module's docs).
+
+    Has what :class:`~xsweep.store.blocks.BlockWriter` uses of a thread pool:
+    :meth:`submit` returns a :class:`concurrent.futures.Future`, and
+    :meth:`shutdown` waits for the write in progress.
+    """
+
+    def __init__(self) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "xsweep.store.process"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            # Its own process group: a terminal's Ctrl-C, meant for the sweep, never kills
+            # it while it boots (before it ignores SIGINT); the parent stops it.
+            process_group=0,
+        )
+        self._queue = ThreadPoolExecutor(1, thread_name_prefix="xsweep-store-process")
+        self._booted = self._queue.submit(self._reply)  # boots while the sweep starts
+
+    def submit(self, call: Callable[[], None]) -> Future[float]:
+        """Queue one write; its future holds the seconds it took, or its exception."""
+        return self._queue.submit(self._write, call)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Finish (or with ``cancel_futures``, drop) the queued writes; stop the child."""
+        self._queue.shutdown(wait=wait, cancel_futures=cancel_futures)
+        try:
+            assert self._proc.stdin is not None
+            self._proc.stdin.close()
+            self._proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self._proc.kill()
+            self._proc.wait()
+        finally:
+            assert self._proc.stdout is not None
+            self._proc.stdout.close()
+
+    def _write(self, call: Callable[[], None]) -> float:
+        self._booted.result()
+        assert self._proc.stdin is not None
+        try:
+            _send(self._proc.stdin, call)
+        except OSError as exc:
+            raise self._died() from exc
+        reply = self._reply()
+        if isinstance(reply, BaseException):
+            raise reply
+        return float(reply)
+
+    def _reply(self) -> Any:
+        """Wait (bounded) for the child's next reply; a dead or hung child raises."""
+        assert self._proc.stdout is not None
+        deadline = time.monotonic() + WRITE_TIMEOUT_S
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._proc.kill()
+                raise TimeoutError(f"the store's writer process hung ({WRITE_TIMEOUT_S:.0f} s)")
+            ready, _, _ = select.select([self._proc.stdout], [], [], left)
+            if ready:
+                try:
+                    return _recv(self._proc.stdout)
+                except EOFError:
+                    raise self._died() from None
+
+    def _died(self) -> RuntimeError:
+        try:
+            code = self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # its stdout closed, yet it lives on
+            self._proc.kill()
+            code = self._proc.wait()
+        return RuntimeError(f"the store's writer process exited (code {code})")
+
+
+if __name__ == "__main__":
+    # Run the imported module's serve, so pickled calls match its classes (not __main__'s).
+    from xsweep.store.process import serve as _serve
+
+    _serve()
+    sys.stderr.flush()
+    os._exit(0)
