@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import os
 import signal
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ import xsweep.store.blocks
 import xsweep.store.layout
 from _helpers import MISSIONS
 from xsweep._records import STATUS_FLAGS
+from xsweep.store.blocks import PROCESS_RUNS, BlockWriter
 from xsweep.store.process import WriterProcess
 
 DRAG = MISSIONS / "leo_drag.script"
@@ -77,5 +80,20 @@ def test_a_dead_process_fails_its_write_and_the_next_ones() -> None:
             dies.result(timeout=60)
         with pytest.raises(RuntimeError, match="exited"):
             writer.submit(functools.partial(sorted, [1])).result(timeout=60)
+    finally:
+        writer.shutdown()
+
+
+def test_without_a_process_the_blocks_are_written_on_a_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(self: WriterProcess) -> None:
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(WriterProcess, "__init__", refuse)
+    with pytest.warns(RuntimeWarning, match="did not start .*no more processes"):
+        writer = BlockWriter(cast(Any, None), None, "t", runs=PROCESS_RUNS)
+    try:
+        assert isinstance(writer._here, ThreadPoolExecutor)
     finally:
         writer.shutdown()

@@ -58,13 +58,20 @@ class BlockWriter:
         self.token = token
         self.written, self.busy_s = 0, 0.0  # blocks written here, and the seconds they took
         self._here: ThreadPoolExecutor | WriterProcess | None = None
-        if client is None:
-            self._here = (
-                WriterProcess()
-                if runs >= PROCESS_RUNS
-                else ThreadPoolExecutor(1, thread_name_prefix="xsweep-store")
-            )
         self._writes: list[tuple[Any, int]] = []  # (future, block), oldest first
+        if client is not None:
+            return
+        if runs >= PROCESS_RUNS:
+            try:
+                self._here = WriterProcess()
+            except OSError as exc:  # no process to be had: the thread writes them
+                warnings.warn(
+                    f"the store's writer process did not start ({exc}); writing on a thread",
+                    RuntimeWarning,
+                    skip_file_prefixes=(_PACKAGE,),
+                )
+        if self._here is None:
+            self._here = ThreadPoolExecutor(1, thread_name_prefix="xsweep-store")
 
     def start(self, run_ids: Iterable[int]) -> None:
         """Prepare the store for a session running ``run_ids``; write its stale blocks."""

@@ -400,7 +400,7 @@ def fused_pipeline() -> dict[str, Any]:
 
     The fused pipeline decodes and encodes a shard's inner chunks synchronously, without
     a coroutine per chunk: 30-40 % less time for a whole-shard read of a sweep's small
-    chunks, ~20 % for a block's write. It is opt-in in Zarr 3.4 and absent before; a
+    chunks, ~8 % for a block's write. It is opt-in in Zarr 3.4 and absent before; a
     store without synchronous IO (a zip, an object store) takes the async path within
     it. The setting is read when an array is opened.
     """

@@ -43,7 +43,14 @@ def serve() -> None:
     proto_in = os.fdopen(os.dup(0), "rb")
     # A terminal's Ctrl-C reaches the whole process group; the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import zarr
+
     import xsweep.store.write  # noqa: F401  (the imports, before the first block waits)
+    from xsweep.store.layout import fused_pipeline
+
+    # This process only writes blocks: Zarr's fused pipeline for all of them (~8 % less
+    # time a block). Set once, not per write, as Zarr's config is one for all threads.
+    zarr.config.set(fused_pipeline())
 
     _send(proto_out, {"ready": True})
     while True:

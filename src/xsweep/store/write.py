@@ -38,7 +38,6 @@ from xsweep.store.layout import (
     Layout,
     Output,
     find_outputs,
-    fused_pipeline,
     group_template,
     new_layout,
     problems_text,
@@ -152,13 +151,12 @@ def _write_region(
     """
     import zarr
 
-    with zarr.config.set(fused_pipeline()):
-        for name, values in variables.items():
-            path = f"{group}/{name}" if group else name
-            array = zarr.open_array(store, path=path, mode="r+", zarr_format=3)
-            if values.dtype.kind == "M":
-                values = values.astype("datetime64[ns]").view(np.int64)
-            array[region] = values
+    for name, values in variables.items():
+        path = f"{group}/{name}" if group else name
+        array = zarr.open_array(store, path=path, mode="r+", zarr_format=3)
+        if values.dtype.kind == "M":
+            values = values.astype("datetime64[ns]").view(np.int64)
+        array[region] = values
 
 
 def _output_arrays(
