@@ -5,6 +5,7 @@ measured is the rest: the client loop, the Dask scheduler and workers, the
 manifest and the live store. Each case runs in a fresh interpreter::
 
     python benchmarks/scale.py --n 10000 100000 [--runs-per-task 1 10 auto] [--json out.json]
+    python benchmarks/scale.py --from out.json [more.json ...] --plot scale.png
 
 and prints, per case: runs/s, client CPU per run (the embedded cluster's
 scheduler and worker threads live in the client process, and the CPU of the
@@ -127,6 +128,37 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    """Plot throughput, client CPU per run and client RSS growth against N, per batch size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), layout="constrained")
+    panels = [
+        ("runs_per_s", "runs/s"),
+        ("client_cpu_ms_per_run", "client CPU, ms per run"),
+        ("rss_growth_mb", "client RSS growth, MB"),
+    ]
+    for rpt in dict.fromkeys(str(r["runs_per_task"]) for r in rows):
+        mine = sorted((r for r in rows if str(r["runs_per_task"]) == rpt), key=lambda r: r["n"])
+        ns = [r["n"] for r in mine]
+        for ax, (key, _) in zip(axes, panels, strict=True):
+            ys = [r["rss_peak_mb"] - r["rss_start_mb"] if key == "rss_growth_mb" else r[key]
+                  for r in mine]  # fmt: skip
+            ax.plot(ns, ys, marker="o", label=f"{rpt} per task")
+    for ax, (_, label) in zip(axes, panels, strict=True):
+        ax.set_xscale("log")
+        ax.set_xlabel("runs in the sweep (N)")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+    axes[0].legend()
+    fig.suptitle("Scale model: xsweep's orchestration with GMAT stood in for (2 cores)")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def _per_task(text: str) -> int | str:
     return text if text == "auto" else int(text)
 
@@ -141,15 +173,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="workers of the local cluster")
     parser.add_argument("--mission", type=Path, default=MISSION, help="the template's mission")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--plot", type=Path, help="plot the figures against N (PNG)")
+    parser.add_argument(
+        "--from", dest="saved", type=Path, nargs="+", help="tabulate (and plot) saved --json files"
+    )
     args = parser.parse_args(argv)
-    rows = []
-    for n in args.n:
-        for rpt in args.runs_per_task:
-            rows.append(run_case(n, rpt, args.workers, args.mission))
-            print(_table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+    rows: list[dict[str, Any]] = []
+    if args.saved:
+        for saved in args.saved:
+            rows.extend(json.loads(saved.read_text()))
+    else:
+        for n in args.n:
+            for rpt in args.runs_per_task:
+                rows.append(run_case(n, rpt, args.workers, args.mission))
+                print(_table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
     print(_table(rows))
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=2))
+    if args.plot is not None:
+        plot(rows, args.plot)
     return 0
 
 

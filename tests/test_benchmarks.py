@@ -111,3 +111,16 @@ def test_the_scale_model_runs_a_sweep_without_gmat_and_reports_its_figures() -> 
     assert 0 < figures["fsyncs_per_run"] <= 1.0
     assert figures["store_blocks"] >= 1
     assert figures["rss_peak_mb"] >= figures["rss_start_mb"] > 0
+
+
+def test_the_scale_model_tabulates_and_plots_saved_figures(tmp_path: Path) -> None:
+    """``benchmarks/scale.py --from ... --plot``: the saved rows of docs/images/scale.json."""
+    pytest.importorskip("matplotlib")
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.scale import main
+
+    png = tmp_path / "scale.png"
+    saved = ROOT / "docs" / "images" / "scale.json"
+    assert main(["--from", str(saved), "--plot", str(png)]) == 0
+    assert png.read_bytes().startswith(b"\x89PNG")
+    assert png.stat().st_size > 10_000  # three panels drawn, not an empty canvas
