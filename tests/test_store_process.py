@@ -18,7 +18,7 @@ import xsweep.store.layout
 from _helpers import MISSIONS
 from xsweep._records import STATUS_FLAGS
 from xsweep.store.blocks import PROCESS_RUNS, BlockWriter
-from xsweep.store.process import WriterProcess
+from xsweep.store.process import WriterProcess, timed
 
 DRAG = MISSIONS / "leo_drag.script"
 
@@ -61,11 +61,11 @@ def test_the_process_reports_each_write_and_survives_a_failed_one() -> None:
     try:
         writer._booted.result(timeout=60)
         os.kill(writer._proc.pid, signal.SIGINT)  # a stray Ctrl-C: the parent decides
-        seconds = writer.submit(functools.partial(sorted, [3, 1, 2])).result(timeout=60)
+        seconds = writer.submit(timed, functools.partial(sorted, [3, 1, 2])).result(timeout=60)
         assert 0 <= seconds < 60
-        failed = writer.submit(functools.partial(os.remove, "/nonexistent/xsweep"))
+        failed = writer.submit(timed, functools.partial(os.remove, "/nonexistent/xsweep"))
         assert isinstance(failed.exception(timeout=60), FileNotFoundError)
-        again = writer.submit(functools.partial(sorted, [1])).result(timeout=60)
+        again = writer.submit(timed, functools.partial(sorted, [1])).result(timeout=60)
         assert again >= 0
     finally:
         writer.shutdown()
@@ -75,11 +75,11 @@ def test_the_process_reports_each_write_and_survives_a_failed_one() -> None:
 def test_a_dead_process_fails_its_write_and_the_next_ones() -> None:
     writer = WriterProcess()
     try:
-        dies = writer.submit(functools.partial(os._exit, 3))
+        dies = writer.submit(timed, functools.partial(os._exit, 3))
         with pytest.raises(RuntimeError, match="exited"):
             dies.result(timeout=60)
         with pytest.raises(RuntimeError, match="exited"):
-            writer.submit(functools.partial(sorted, [1])).result(timeout=60)
+            writer.submit(timed, functools.partial(sorted, [1])).result(timeout=60)
     finally:
         writer.shutdown()
 

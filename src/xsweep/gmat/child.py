@@ -67,11 +67,7 @@ def _recv(stream: IO[bytes]) -> Any:
 
 def serve() -> None:
     """Child main loop: answer run requests until stdin closes."""
-    proto_out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # GMAT's prints go to stderr, never into the protocol
-    proto_in = os.fdopen(os.dup(0), "rb")
-    # A terminal's Ctrl-C reaches the whole process group; the parent decides what stops.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    proto_in, proto_out = protocol_streams()
     from xsweep.gmat.fields import list_fields  # after the fd swap: GMAT
     from xsweep.gmat.mission import (
         check_overrides,
@@ -132,6 +128,51 @@ def serve() -> None:
         # Last: its files are complete. A resume adopts the run if its line is lost.
         write_done(request.out_dir, outcome, request.script, request.overrides)
         _send(proto_out, outcome)
+
+
+def protocol_streams() -> tuple[IO[bytes], IO[bytes]]:
+    """In a pipe child: return its protocol's (input, output) streams, stdout kept apart.
+
+    fd 1 is pointed at stderr first, so whatever a library prints can never corrupt the
+    protocol, and SIGINT is ignored: a terminal's Ctrl-C reaches the whole process
+    group, and the parent decides what stops.
+    """
+    proto_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    proto_in = os.fdopen(os.dup(0), "rb")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return proto_in, proto_out
+
+
+def wait_reply(stream: IO[bytes], timeout: float | None) -> Any:
+    """Wait in ``select`` (GIL released) for a pipe child's reply; ``None`` on timeout.
+
+    Raises EOFError if the child closed its end (it died).
+    """
+    fd = stream.fileno()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            return _recv(stream)
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 5) -> None:
+    """Stop a pipe child: close its stdin, wait ``timeout`` seconds for it, then kill it."""
+    try:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        proc.wait(timeout=timeout)
+    except (subprocess.TimeoutExpired, OSError):
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    finally:
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def _picklable(exc: Exception) -> Exception:
@@ -225,15 +266,7 @@ class GmatChild:
         """Wait for one reply; ``None`` on timeout; raise EOFError if the child died."""
         assert self.proc is not None
         assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready, _, _ = select.select([fd], [], [], left)
-            if ready:
-                return _recv(self.proc.stdout)
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
+        return wait_reply(self.proc.stdout, timeout)
 
     def _ensure_ready(self) -> None:
         """Start the child if it never started or died; else wait for it to finish booting."""
@@ -349,14 +382,8 @@ class GmatChild:
         if self.proc is None:
             return
         try:
-            if self.proc.stdin is not None:
-                self.proc.stdin.close()
-            self.proc.wait(timeout=5)
-        except (subprocess.TimeoutExpired, OSError):
-            self.kill()
+            stop_process(self.proc)
         finally:
-            if self.proc.stdout is not None:
-                self.proc.stdout.close()
             self.proc = None
 
 

@@ -122,10 +122,8 @@ class BlockWriter:
             except Exception as exc:
                 self._fail(exc, self.live.describe(block))
                 return
-            if isinstance(self._here, WriterProcess):
-                future: Any = self._here.submit(call)
-            elif self._here is not None:
-                future = self._here.submit(timed, call)
+            if self._here is not None:  # a thread or the process, alike
+                future: Any = self._here.submit(timed, call)
             else:
                 assert self.client is not None
                 key = f"xsweep-store-{self.token}-{block:06d}"

@@ -13,17 +13,18 @@ thread of the parent, so :meth:`shutdown` can drop the writes not sent yet.
 
 from __future__ import annotations
 
+import functools
 import os
-import select
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
-from xsweep.gmat.child import _picklable, _recv, _send
+from xsweep.gmat.child import _picklable, _recv, _send, protocol_streams, stop_process, wait_reply
+
+T = TypeVar("T")
 
 # A block's write takes ~0.1 s; past this the child is taken for hung, and killed.
 WRITE_TIMEOUT_S = 600.0
@@ -37,12 +38,8 @@ def timed(call: Callable[[], None]) -> float:
 
 
 def serve() -> None:
-    """Child main loop: run each call received, reply its seconds or its exception."""
-    proto_out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # a library's print can never corrupt the protocol
-    proto_in = os.fdopen(os.dup(0), "rb")
-    # A terminal's Ctrl-C reaches the whole process group; the parent decides what stops.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """Child main loop: run each call received, reply its result or its exception."""
+    proto_in, proto_out = protocol_streams()
     import zarr
 
     import xsweep.store.write  # noqa: F401  (the imports, before the first block waits)
@@ -59,7 +56,7 @@ def serve() -> None:
         except EOFError:
             return
         try:
-            reply: Any = timed(call)
+            reply: Any = call()
         except Exception as exc:
             reply = _picklable(exc)
         _send(proto_out, reply)
@@ -85,25 +82,16 @@ class WriterProcess:
         self._queue = ThreadPoolExecutor(1, thread_name_prefix="xsweep-store-process")
         self._booted = self._queue.submit(self._reply)  # boots while the sweep starts
 
-    def submit(self, call: Callable[[], None]) -> Future[float]:
-        """Queue one write; its future holds the seconds it took, or its exception."""
-        return self._queue.submit(self._write, call)
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Queue ``fn(*args)`` (picklable) for the child; its future holds what it returned."""
+        return self._queue.submit(self._call, functools.partial(fn, *args))
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Finish (or with ``cancel_futures``, drop) the queued writes; stop the child."""
         self._queue.shutdown(wait=wait, cancel_futures=cancel_futures)
-        try:
-            assert self._proc.stdin is not None
-            self._proc.stdin.close()
-            self._proc.wait(timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            self._proc.kill()
-            self._proc.wait()
-        finally:
-            assert self._proc.stdout is not None
-            self._proc.stdout.close()
+        stop_process(self._proc, timeout=10)
 
-    def _write(self, call: Callable[[], None]) -> float:
+    def _call(self, call: Callable[[], Any]) -> Any:
         self._booted.result()
         assert self._proc.stdin is not None
         try:
@@ -113,23 +101,19 @@ class WriterProcess:
         reply = self._reply()
         if isinstance(reply, BaseException):
             raise reply
-        return float(reply)
+        return reply
 
     def _reply(self) -> Any:
         """Wait (bounded) for the child's next reply; a dead or hung child raises."""
         assert self._proc.stdout is not None
-        deadline = time.monotonic() + WRITE_TIMEOUT_S
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                self._proc.kill()
-                raise TimeoutError(f"the store's writer process hung ({WRITE_TIMEOUT_S:.0f} s)")
-            ready, _, _ = select.select([self._proc.stdout], [], [], left)
-            if ready:
-                try:
-                    return _recv(self._proc.stdout)
-                except EOFError:
-                    raise self._died() from None
+        try:
+            reply = wait_reply(self._proc.stdout, WRITE_TIMEOUT_S)
+        except EOFError:
+            raise self._died() from None
+        if reply is None:
+            self._proc.kill()
+            raise TimeoutError(f"the store's writer process hung ({WRITE_TIMEOUT_S:.0f} s)")
+        return reply
 
     def _died(self) -> RuntimeError:
         try:
