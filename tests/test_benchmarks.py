@@ -99,6 +99,27 @@ def test_compare_runs_its_gmat_contenders(tmp_path: Path) -> None:
 
 @pytest.mark.gmat
 @pytest.mark.slow
+def test_one_run_times_the_cli_against_one_run_in_process(tmp_path: Path) -> None:
+    """``benchmarks/one_run.py``: each of its three processes ran, and both runs wrote Parquet."""
+    out = tmp_path / "one.json"
+    args = ["--repeats", "1", "--json", str(out)]
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "one_run.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    walls = json.loads(out.read_text())["wall_s"]
+    assert sorted(walls) == ["cli", "imports", "run_mission"]
+    assert all(len(w) == 1 and w[0] > 0 for w in walls.values())
+    assert "| cli |" in proc.stdout
+
+
+@pytest.mark.gmat
+@pytest.mark.slow
 def test_the_scale_model_runs_a_sweep_without_gmat_and_reports_its_figures() -> None:
     """``benchmarks/scale.py``: one real run as the template, 300 canned ones around it."""
     sys.path.insert(0, str(ROOT))

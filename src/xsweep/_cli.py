@@ -104,6 +104,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.scheduler is None and args.isolation != "process":
         # The planning check's GMAT child boots while this process imports xarray and Dask.
         offer_child(GmatChild(args.engine or "auto", args.gmat_root, wait=False))
+    _quiet_dask_tracebacks()  # after the child's start: Dask's import is ~0.2 s
     try:
         return _run_command(args)
     finally:
@@ -330,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = _HANDLERS[args.command]
-    if hasattr(args, "scheduler"):  # the commands that run on a Dask cluster
+    if hasattr(args, "scheduler") and handler is not _cmd_run:  # on a Dask cluster
         _quiet_dask_tracebacks()
     try:
         return handler(args)
