@@ -10,9 +10,10 @@ manifest and the live store. Each case runs in a fresh interpreter::
 and prints, per case: runs/s, client CPU per run (the embedded cluster's
 scheduler and worker threads live in the client process, and the CPU of the
 store's writer process, a child from 10^4 runs on, is added: it is all of
-xsweep's CPU outside GMAT), client RSS at the start of the runs and at its
-peak, manifest fsyncs per run, and the time per run inside the manifest
-writer and the store's block writes: the parts that could saturate first.
+xsweep's CPU outside GMAT), client RSS before ``xs.run``, once the runs start
+(the cluster up, Dask and Zarr imported) and at its peak, manifest fsyncs per
+run, and the time per run inside the manifest writer and the store's block
+writes: the parts that could saturate first.
 """
 
 from __future__ import annotations
@@ -68,6 +69,14 @@ def capture(self, *args, **kwargs):
 blocks.BlockWriter.__init__ = capture
 
 me = psutil.Process()
+# RSS once the runs start: the cluster is up and Dask's, Zarr's modules are imported.
+from xsweep import _dispatch
+at_runs = []
+dispatch = _dispatch.Dispatcher.run
+def run_from(self, *args, **kwargs):
+    at_runs.append(me.memory_info().rss)
+    return dispatch(self, *args, **kwargs)
+_dispatch.Dispatcher.run = run_from
 peak, stop = [0], threading.Event()
 def sample():
     while not stop.wait(0.1):
@@ -88,7 +97,8 @@ assert sweep.counts == {"ok": n, "failed": 0, "pending": 0}, sweep.counts
 print(json.dumps({
     "n": n, "runs_per_task": rpt, "workers": workers, "wall_s": wall,
     "runs_per_s": n / wall, "client_cpu_ms_per_run": 1000 * cpu / n,
-    "rss_start_mb": base_rss / 2**20, "rss_peak_mb": peak[0] / 2**20,
+    "rss_start_mb": base_rss / 2**20, "rss_runs_mb": at_runs[0] / 2**20,
+    "rss_peak_mb": peak[0] / 2**20,
     "manifest_writes": spent["manifest"][0], "fsyncs_per_run": spent["manifest"][0] / n,
     "manifest_ms_per_run": 1000 * spent["manifest"][1] / n,
     "store_blocks": sum(w.written for w in writers),
@@ -115,17 +125,22 @@ def run_case(n: int, runs_per_task: int | str, workers: int, mission: Path) -> d
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
-    head = ("| runs | runs/task | runs/s | client CPU ms/run | client RSS MB (start -> peak) "
+    head = ("| runs | runs/task | runs/s | client CPU ms/run "
+            "| client RSS MB (start -> runs -> peak) "
             "| fsyncs/run | manifest ms/run | store ms/run |")  # fmt: skip
     lines = [head, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         lines.append(
             f"| {r['n']:,} | {r['runs_per_task']} | {r['runs_per_s']:,.0f} | "
             f"{r['client_cpu_ms_per_run']:.2f} | {r['rss_start_mb']:.0f} -> "
-            f"{r['rss_peak_mb']:.0f} | {r['fsyncs_per_run']:.2f} | "
+            f"{_mb(r.get('rss_runs_mb'))} -> {r['rss_peak_mb']:.0f} | {r['fsyncs_per_run']:.2f} | "
             f"{r['manifest_ms_per_run']:.3f} | {r['store_ms_per_run']:.3f} |"
         )
     return "\n".join(lines)
+
+
+def _mb(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"  # saved figures from before it was kept
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:

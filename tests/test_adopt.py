@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
 import xsweep as xs
 from _helpers import MISSIONS
-from xsweep._done import DONE_NAME, read_done
+from xsweep._atomic import atomic_path
+from xsweep._done import DONE_NAME, read_done, write_done
+from xsweep._records import RunOutcome
 
 DRAG = MISSIONS / "leo_drag.script"
 
@@ -56,3 +60,32 @@ def test_resume_adopts_complete_runs_and_reruns_the_doubtful(tmp_path: Path) -> 
     assert len(direct) > 0
     one = ds["Sat.X"].sel({"Sat.SMA": 7050.0, "TOF": 600.0}).dropna("step")
     assert float(one[-1]) == pytest.approx(float(direct["Sat.X"].iloc[-1]))
+
+
+@pytest.mark.skipif(
+    not hasattr(sys, "getunicodeinternedsize"), reason="counts interned strings (Python 3.12+)"
+)
+def test_done_markers_leave_no_interned_names_behind(tmp_path: Path) -> None:
+    """The scale model's stand-in writes one marker a run: none may keep a string for good.
+
+    Python 3.12's pathlib interns every path part it parses (here, each run
+    directory's name), and interned strings are never freed.
+    """
+    outcome = RunOutcome("ok", None, (), "", "", duration_s=0.1)
+    paths = [os.path.join(tmp_path, f"run-{i:06d}") for i in range(300)]  # strings, as sent
+    for p in paths:
+        os.mkdir(p)
+    dirs = [Path(p) for p in paths]
+    write_done(paths[0], outcome, "mission.script", {"Sat.SMA": 7000.0})  # warm
+    before = sys.getunicodeinternedsize()
+    for path in paths[1:]:
+        write_done(path, outcome, "mission.script", {"Sat.SMA": 7000.0})
+    assert sys.getunicodeinternedsize() - before < 30  # was 1 a marker
+    assert all(read_done(p) is not None for p in paths)
+    with atomic_path(os.path.join(paths[0], "x.txt")) as tmp:  # the type it was given
+        assert isinstance(tmp, str)
+        Path(tmp).write_text("x")
+    with atomic_path(dirs[0] / "y.txt") as tmp_p:
+        assert isinstance(tmp_p, Path)
+        tmp_p.write_text("y")
+    assert sorted(p.name for p in dirs[0].iterdir()) == [DONE_NAME, "x.txt", "y.txt"]

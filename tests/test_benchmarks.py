@@ -132,6 +132,7 @@ def test_the_scale_model_runs_a_sweep_without_gmat_and_reports_its_figures() -> 
     assert 0 < figures["fsyncs_per_run"] <= 1.0
     assert figures["store_blocks"] >= 1
     assert figures["rss_peak_mb"] >= figures["rss_start_mb"] > 0
+    assert figures["rss_runs_mb"] > 0
 
 
 def test_the_scale_model_tabulates_and_plots_saved_figures(tmp_path: Path) -> None:

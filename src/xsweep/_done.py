@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from xsweep._atomic import atomic_path
@@ -35,8 +34,9 @@ def write_done(
     }
     try:
         text = json.dumps(data, allow_nan=False, default=json_safe)
-        with atomic_path(Path(out_dir) / DONE_NAME) as tmp:
-            tmp.write_text(text)
+        # os.path, not pathlib: see xsweep._atomic (the scale model writes one a run)
+        with atomic_path(os.path.join(out_dir, DONE_NAME)) as tmp, open(tmp, "w") as fh:
+            fh.write(text)
     except (OSError, ValueError):  # no marker: the run is rerun if its line is lost, nothing worse
         pass
 
