@@ -10,8 +10,8 @@ manifest and the live store. Each case runs in a fresh interpreter::
 and prints, per case: runs/s, client CPU per run (the embedded cluster's
 scheduler and worker threads live in the client process, and the CPU of the
 store's writer process, a child from 10^4 runs on, is added: it is all of
-xsweep's CPU outside GMAT), client RSS before ``xs.run``, once the runs start
-(the cluster up, Dask and Zarr imported) and at its peak, manifest fsyncs per
+xsweep's CPU outside GMAT), client RSS before ``xs.run``, as the first runs are
+recorded (the cluster up, Dask and Zarr imported) and at its peak, manifest fsyncs per
 run, and the time per run inside the manifest writer and the store's block
 writes: the parts that could saturate first.
 """
@@ -69,14 +69,15 @@ def capture(self, *args, **kwargs):
 blocks.BlockWriter.__init__ = capture
 
 me = psutil.Process()
-# RSS once the runs start: the cluster is up and Dask's, Zarr's modules are imported.
-from xsweep import _dispatch
+# RSS as the first runs are recorded: the cluster is up, Dask's and Zarr's modules are
+# imported (patching the dispatcher instead would import them before base_rss).
 at_runs = []
-dispatch = _dispatch.Dispatcher.run
-def run_from(self, *args, **kwargs):
-    at_runs.append(me.memory_info().rss)
-    return dispatch(self, *args, **kwargs)
-_dispatch.Dispatcher.run = run_from
+write = _manifest.ManifestWriter._write
+def first_write(self, *records):
+    if not at_runs:
+        at_runs.append(me.memory_info().rss)
+    return write(self, *records)
+_manifest.ManifestWriter._write = first_write
 peak, stop = [0], threading.Event()
 def sample():
     while not stop.wait(0.1):
