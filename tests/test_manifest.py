@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -19,6 +20,7 @@ from xsweep._errors import SweepLockedError
 from xsweep._manifest import Manifest, ManifestWriter, canonical_script_bytes, write_header
 from xsweep._paths import LOCK_NAME, MANIFEST_NAME
 from xsweep._records import RunRecord
+from xsweep._space import Space
 
 
 def _line(run_id: int, status: str = "ok") -> dict[str, object]:
@@ -215,3 +217,22 @@ def test_header_is_json_with_schema(tmp_path: Path) -> None:
     write_header(tmp_path / MANIFEST_NAME, {"sweep_id": "x", "n_runs": 1})
     (line,) = (tmp_path / MANIFEST_NAME).read_text().splitlines()
     assert json.loads(line) == {"kind": "header", "schema_version": 1, "sweep_id": "x", "n_runs": 1}
+
+
+def test_a_large_space_is_held_as_arrays_and_reads_back_bit_for_bit(tmp_path: Path) -> None:
+    """A header of 10^5 drawn points: parsed, its values are arrays, not 2 x 10^5 numbers."""
+    drawn = xs.monte_carlo(100_000, {"Sat.SMA": ("normal", 7000.0, 5.0)}, seed=3)
+    epochs = np.array(["2026-01-01", "2026-01-02"], dtype="datetime64[ns]")
+    space = Space(drawn.merge(xs.grid({"epoch": epochs})))
+    described = space.to_dict()
+    path = tmp_path / MANIFEST_NAME
+    write_header(path, {"sweep_id": "big", "n_runs": space.n_runs, "space": described})
+    assert path.stat().st_size > 1 << 20
+    manifest = Manifest.load(path)
+    held = manifest.space["variables"]
+    assert isinstance(held["Sat.SMA"]["values"], np.ndarray)
+    assert isinstance(held["sample"]["values"], np.ndarray)
+    assert isinstance(held["epoch"]["values"], list)  # short lists stay lists
+    again = Space.from_dict(manifest.space, verify=True)  # every draw redrawn and compared
+    assert again.to_dict() == described
+    assert json.loads(path.read_text())["space"] == described  # the file is as written

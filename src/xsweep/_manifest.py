@@ -205,6 +205,12 @@ def _parse(data: bytes, path: Path) -> tuple[Manifest, int]:
         else:
             extensions.append(rec)
     good_bytes = min(good_bytes, len(data))
+    if len(data) > 1 << 20:  # a large space: its values as arrays, not lists of numbers
+        from xsweep._space import compact_values
+
+        for described in (header, *extensions):
+            if isinstance(described.get("space"), dict):
+                compact_values(described["space"])
     return Manifest(path, header, runs, extensions, len(records), derive), good_bytes
 
 

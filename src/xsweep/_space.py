@@ -450,6 +450,23 @@ class Space:
         return dataset.assign_attrs({GROWTH_ATTR: steps_text([*self.steps, *steps])})
 
 
+def compact_values(data: Mapping[str, Any], *, at_least: int = 1024) -> None:
+    """Hold a parsed description's long value lists as numpy arrays, in place.
+
+    A manifest's header keeps its space for the whole session: 10^6 drawn points are
+    2 x 10^6 Python numbers (~65 MB) as parsed JSON, 16 MB as arrays. :meth:`Space.from_dict`
+    reads either; nothing writes a parsed description back.
+    """
+    for spec in data.get("variables", {}).values():
+        values, dtype = spec.get("values"), spec.get("dtype")
+        if not isinstance(values, list) or len(values) < at_least or not isinstance(dtype, str):
+            continue
+        if dtype.startswith("datetime64"):
+            dtype = "int64"  # the encoded nanoseconds, as _decode reads them
+        if np.dtype(dtype).kind in "biuf":
+            spec["values"] = np.asarray(values, dtype=np.dtype(dtype))
+
+
 def _encode(values: np.ndarray) -> Any:
     if values.dtype.kind == "M":
         return values.astype("datetime64[ns]").astype(np.int64).tolist()
