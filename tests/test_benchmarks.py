@@ -120,6 +120,35 @@ def test_one_run_times_the_cli_against_one_run_in_process(tmp_path: Path) -> Non
 
 @pytest.mark.gmat
 @pytest.mark.slow
+def test_client_cpu_names_the_threads_of_a_real_sweep_and_dask_s_floor(tmp_path: Path) -> None:
+    """``benchmarks/client_cpu.py`` on a few real runs: the event loop and the dispatcher."""
+    out = tmp_path / "cpu.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "client_cpu.py"),
+            "--n",
+            "40",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    figures = json.loads(out.read_text())
+    threads = figures["sweep"]["ms_per_run"]
+    assert threads["IO loop"] > 0
+    assert threads["MainThread"] > 0
+    assert figures["floor"]["cpu_ms_per_task"] > 0
+    assert "Dask's floor" in proc.stdout
+
+
+@pytest.mark.gmat
+@pytest.mark.slow
 def test_the_scale_model_runs_a_sweep_without_gmat_and_reports_its_figures() -> None:
     """``benchmarks/scale.py``: one real run as the template, 300 canned ones around it."""
     sys.path.insert(0, str(ROOT))
