@@ -71,15 +71,10 @@ def test_benchmark_runs(cls: type, methods: list[str], combo: tuple[Any, ...]) -
             bench.teardown(*combo)
 
 
-@pytest.mark.gmat
-@pytest.mark.slow
-def test_compare_runs_its_gmat_contenders(tmp_path: Path) -> None:
-    """``benchmarks/compare.py`` end to end on a few runs (gmat-sweep is not installed in CI)."""
-    out = tmp_path / "compare.json"
-    only = ["raw", "limit", "limit-lean", "xsweep", "xsweep-stock"]
-    args = ["--mission", "60s", "--n", "4", "--repeats", "1", "--json", str(out)]
+def _script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run one of the side-by-side scripts of ``benchmarks/``; it must succeed."""
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "compare.py"), *args, "--only", *only],
+        [sys.executable, str(ROOT / "benchmarks" / name), *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -87,6 +82,17 @@ def test_compare_runs_its_gmat_contenders(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.mark.gmat
+@pytest.mark.slow
+def test_compare_runs_its_gmat_contenders(tmp_path: Path) -> None:
+    """``benchmarks/compare.py`` end to end on a few runs (gmat-sweep is not installed in CI)."""
+    out = tmp_path / "compare.json"
+    only = ["raw", "limit", "limit-lean", "xsweep", "xsweep-stock"]
+    args = ["--mission", "60s", "--n", "4", "--repeats", "1", "--json", str(out)]
+    proc = _script("compare.py", *args, "--only", *only)
     runs = json.loads(out.read_text())["runs"]
     assert sorted(runs) == sorted(only)
     assert all(r[0]["runs_per_s"] > 0 for r in runs.values())
@@ -103,15 +109,7 @@ def test_one_run_times_the_cli_against_one_run_in_process(tmp_path: Path) -> Non
     """``benchmarks/one_run.py``: each of its three processes ran, and both runs wrote Parquet."""
     out = tmp_path / "one.json"
     args = ["--repeats", "1", "--json", str(out)]
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "one_run.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = _script("one_run.py", *args)
     walls = json.loads(out.read_text())["wall_s"]
     assert sorted(walls) == ["cli", "imports", "run_mission"]
     assert all(len(w) == 1 and w[0] > 0 for w in walls.values())
@@ -123,22 +121,7 @@ def test_one_run_times_the_cli_against_one_run_in_process(tmp_path: Path) -> Non
 def test_client_cpu_names_the_threads_of_a_real_sweep_and_dask_s_floor(tmp_path: Path) -> None:
     """``benchmarks/client_cpu.py`` on a few real runs: the event loop and the dispatcher."""
     out = tmp_path / "cpu.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "client_cpu.py"),
-            "--n",
-            "40",
-            "--json",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = _script("client_cpu.py", "--n", "40", "--json", str(out))
     figures = json.loads(out.read_text())
     threads = figures["sweep"]["ms_per_run"]
     assert threads["IO loop"] > 0

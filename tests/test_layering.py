@@ -30,6 +30,7 @@ ORDER = [
     "_joint",
     "_growth",
     "_reprs",
+    "_values",
     "_space",
     "_manifest",
     "_closure",

@@ -206,7 +206,7 @@ def _parse(data: bytes, path: Path) -> tuple[Manifest, int]:
             extensions.append(rec)
     good_bytes = min(good_bytes, len(data))
     if len(data) > 1 << 20:  # a large space: its values as arrays, not lists of numbers
-        from xsweep._space import compact_values
+        from xsweep._values import compact_values  # numpy: only for a large manifest
 
         for described in (header, *extensions):
             if isinstance(described.get("space"), dict):

@@ -47,6 +47,7 @@ from xsweep._growth import (
 from xsweep._joint import draw_field, recipe_text
 from xsweep._records import RESERVED
 from xsweep._reprs import field_rows, space_html, space_text
+from xsweep._values import decode_values, encode_values
 
 ROLE_ATTR = "xsweep_role"
 DRAW_ATTR = "xsweep_draw"
@@ -327,7 +328,7 @@ class Space:
             variables[str(name)] = {
                 "dims": [str(d) for d in var.dims],
                 "dtype": var.dtype.str if var.dtype.kind != "M" else "datetime64[ns]",
-                "values": _encode(var.values),
+                "values": encode_values(var.values),
                 "attrs": {k: v for k, v in var.attrs.items() if k in (ROLE_ATTR, DRAW_ATTR)},
                 "coord": name in self.dataset.coords,
             }
@@ -360,7 +361,7 @@ class Space:
             for name, spec in data["variables"].items():
                 var = xr.Variable(
                     tuple(spec["dims"]),
-                    _decode(spec["values"], spec["dtype"]),
+                    decode_values(spec["values"], spec["dtype"]),
                     attrs=dict(spec.get("attrs", {})),
                 )
                 (coords if spec["coord"] else dvars)[name] = var
@@ -448,32 +449,3 @@ class Space:
     def grown(self, dataset: xr.Dataset, steps: Sequence[Step]) -> xr.Dataset:
         """Return ``dataset`` (this space grown) with this space's steps and ``steps`` recorded."""
         return dataset.assign_attrs({GROWTH_ATTR: steps_text([*self.steps, *steps])})
-
-
-def compact_values(data: Mapping[str, Any], *, at_least: int = 1024) -> None:
-    """Hold a parsed description's long value lists as numpy arrays, in place.
-
-    A manifest's header keeps its space for the whole session: 10^6 drawn points are
-    2 x 10^6 Python numbers (~65 MB) as parsed JSON, 16 MB as arrays. :meth:`Space.from_dict`
-    reads either; nothing writes a parsed description back.
-    """
-    for spec in data.get("variables", {}).values():
-        values, dtype = spec.get("values"), spec.get("dtype")
-        if not isinstance(values, list) or len(values) < at_least or not isinstance(dtype, str):
-            continue
-        if dtype.startswith("datetime64"):
-            dtype = "int64"  # the encoded nanoseconds, as _decode reads them
-        if np.dtype(dtype).kind in "biuf":
-            spec["values"] = np.asarray(values, dtype=np.dtype(dtype))
-
-
-def _encode(values: np.ndarray) -> Any:
-    if values.dtype.kind == "M":
-        return values.astype("datetime64[ns]").astype(np.int64).tolist()
-    return values.tolist()
-
-
-def _decode(values: Any, dtype: str) -> np.ndarray:
-    if dtype.startswith("datetime64"):
-        return np.asarray(values, dtype=np.int64).view("datetime64[ns]")
-    return np.asarray(values, dtype=np.dtype(dtype))
