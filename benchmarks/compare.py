@@ -247,16 +247,26 @@ def _fake_root(bench_dir: Path) -> Path | None:
         return None
     root = Path(tempfile.gettempdir()) / "xsweep-bench-fake-gmat-root"
     if not (root / "api" / "load_gmat.py").is_file():
-        subprocess.run([sys.executable, str(maker), str(root)], check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, str(maker), str(root)], check=True, capture_output=True, timeout=300
+        )
     return root
 
+
+# A bound on one contender's process, not a target: N = 2000 takes a minute or two.
+CHILD_LIMIT_S = 3600
 
 # Contenders that give GMAT its own text kernels (xsweep.gmat.kernels.ENV_FLAG).
 STOCK_KERNELS = frozenset({"raw", "limit", "xsweep-stock"})
 
 
 def _child(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    try:
+        proc = subprocess.run(
+            cmd, env=env, capture_output=True, text=True, check=False, timeout=CHILD_LIMIT_S
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise SystemExit(f"{' '.join(cmd[2:4])} took over {CHILD_LIMIT_S} s") from exc
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[2:4])} failed:\n{proc.stderr[-3000:]}")
     result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])

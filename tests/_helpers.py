@@ -137,13 +137,14 @@ def tmpfs(where: Path, size: str) -> Iterator[Path]:
         capture_output=True,
         text=True,
         check=False,
+        timeout=60,
     )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     try:
         yield where
     finally:
-        subprocess.run(["umount", "--lazy", str(where)], check=False)
+        subprocess.run(["umount", "--lazy", str(where)], check=False, timeout=60)
 
 
 def fill(where: Path, leave: int) -> Path:

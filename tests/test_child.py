@@ -87,3 +87,31 @@ def test_timeout_kills_and_respawns(tmp_path: Path) -> None:
     finally:
         child.close()
     assert child.proc is None
+
+
+def test_a_child_that_closed_its_pipe_but_lingers_is_reaped_in_bounded_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child whose pipe hit EOF while it lives on (a hung exit) is killed, not waited on."""
+    import subprocess
+    import sys
+    import time
+
+    from xsweep.gmat import child as child_module
+
+    lingers = "import os, time; os.close(1); time.sleep(120)"
+    real_popen = subprocess.Popen
+
+    def popen(args: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
+        return real_popen([sys.executable, "-c", lingers], **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(child_module.subprocess, "Popen", popen)
+    child = GmatChild(wait=False)
+    t0 = time.monotonic()
+    try:
+        out = child.run(_request(tmp_path, "never"))
+    finally:
+        child.close()
+    assert (out.status, out.reason) == ("failed", "crashed")
+    assert "SIGKILL" in (out.error or "")  # killed after the bounded wait
+    assert time.monotonic() - t0 < 60  # the child would have lived 120 s

@@ -85,7 +85,8 @@ def _wait_for_parts(
         if remote.has_manifest() and len(remote.parts()[1]) >= n:
             return
         if proc.poll() is not None:
-            raise AssertionError(f"the sweep ended ({proc.returncode}): {proc.communicate()[1]}")
+            _, err = proc.communicate(timeout=60)
+            raise AssertionError(f"the sweep ended ({proc.returncode}): {err}")
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     _, err = proc.communicate(timeout=60)

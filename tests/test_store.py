@@ -369,8 +369,9 @@ def test_a_running_sweep_shows_its_finished_blocks(tmp_path: Path) -> None:
     out = tmp_path / "live"
     proc = subprocess.Popen([sys.executable, str(script), str(REPORT), str(out)])
     seen: list[int] = []
+    deadline = time.monotonic() + 600  # a bound: the sweep takes seconds
     try:
-        while proc.poll() is None:
+        while proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
             try:
                 ds = xs.open_sweep(out)
@@ -393,7 +394,7 @@ def test_a_running_sweep_shows_its_finished_blocks(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.wait() == 0
+    assert proc.wait(timeout=60) == 0
     assert seen, "never saw the store of the running sweep part-way"
     assert xs.open_sweep(out).xsweep.status["ok"] == 160
 

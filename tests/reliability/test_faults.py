@@ -94,7 +94,7 @@ def test_a_run_that_hangs_past_its_timeout(reference: Path, tmp_path: Path) -> N
     (victim, *_) = _gmat_children(proc)
     victim.suspend()  # SIGSTOP: the run hangs, as on a stuck file system
     code = proc.wait(timeout=300)
-    _, err = proc.communicate()
+    _, err = proc.communicate(timeout=60)
     assert code == 1, err
     failed = xs.Sweep(out).failed()
     assert list(failed["reason"]) == ["timeout"]
@@ -144,7 +144,7 @@ def test_sigkill_a_dask_worker_mid_run(
 def _assert_aborted(proc: subprocess.Popen[str], out: Path, error: str, timeout: float) -> None:
     """The CLI stopped on its own: exit 1, one error line, the resume hint, no traceback."""
     code = proc.wait(timeout=timeout)  # a hang fails here
-    _, err = proc.communicate()
+    _, err = proc.communicate(timeout=60)
     assert code == 1, err
     assert f"error: {error}" in err
     assert f"continue with: xsweep resume {out}" in err

@@ -160,8 +160,8 @@ def wait_reply(stream: IO[bytes], timeout: float | None) -> Any:
             return None
 
 
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 5) -> None:
-    """Stop a pipe child: close its stdin, wait ``timeout`` seconds for it, then kill it."""
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 5) -> int:
+    """Close a pipe child's stdin, wait ``timeout`` seconds, kill it; return its exit code."""
     try:
         if proc.stdin is not None:
             proc.stdin.close()
@@ -173,6 +173,7 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 5) -> None:
     finally:
         if proc.stdout is not None:
             proc.stdout.close()
+    return proc.returncode
 
 
 def _picklable(exc: Exception) -> Exception:
@@ -244,7 +245,7 @@ class GmatChild:
             reply = self._wait(timeout=timeout)
         except EOFError:
             assert self.proc is not None
-            code = self.proc.wait()
+            code = stop_process(self.proc)
             tail = self._stderr_tail()
             self._stop()
             raise _DiedBooting(
@@ -297,7 +298,7 @@ class GmatChild:
         try:
             reply = self._exchange(request, timeout)
         except (EOFError, BrokenPipeError):
-            code = self.proc.wait()  # type: ignore[union-attr]
+            code = stop_process(self.proc)  # type: ignore[arg-type]
             tail = self._stderr_tail()
             self.start(wait=False)
             return "crashed", f"({_describe(code)}){_tail(tail)}"
@@ -346,7 +347,7 @@ class GmatChild:
         try:
             reply = self._exchange(request, timeout)
         except (EOFError, BrokenPipeError):
-            code = self.proc.wait()  # type: ignore[union-attr]
+            code = stop_process(self.proc)  # type: ignore[arg-type]
             raise EngineError(
                 f"the GMAT child exited while loading the script ({_describe(code)})"
                 f"{_tail(self._stderr_tail())}"
