@@ -22,8 +22,8 @@ from xsweep import _space
 pytestmark = [pytest.mark.reliability]
 
 N_LOAD = 10_000
-# A bound, not a target: ~130 s on a quiet day, ~540 s on the slowest seen.
-LOAD_LIMIT_S = 1800
+# A bound, not a target: ~130 s on a quiet day, ~670 s on the slowest seen.
+LOAD_LIMIT_S = 2700
 
 
 @pytest.mark.gmat
