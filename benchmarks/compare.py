@@ -261,14 +261,15 @@ STOCK_KERNELS = frozenset({"raw", "limit", "xsweep-stock"})
 
 
 def _child(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
+    what = " ".join(cmd[2:4])
     try:
         proc = subprocess.run(
             cmd, env=env, capture_output=True, text=True, check=False, timeout=CHILD_LIMIT_S
         )
     except subprocess.TimeoutExpired as exc:
-        raise SystemExit(f"{' '.join(cmd[2:4])} took over {CHILD_LIMIT_S} s") from exc
+        raise SystemExit(f"{what} took over {CHILD_LIMIT_S} s") from exc
     if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd[2:4])} failed:\n{proc.stderr[-3000:]}")
+        raise SystemExit(f"{what} failed:\n{proc.stderr[-3000:]}")
     result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 

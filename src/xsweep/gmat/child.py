@@ -244,10 +244,8 @@ class GmatChild:
         try:
             reply = self._wait(timeout=timeout)
         except EOFError:
-            assert self.proc is not None
-            code = stop_process(self.proc)
+            code = self._stop()
             tail = self._stderr_tail()
-            self._stop()
             raise _DiedBooting(
                 f"the GMAT child exited while starting ({_describe(code)}){_tail(tail)}"
             ) from None
@@ -298,7 +296,7 @@ class GmatChild:
         try:
             reply = self._exchange(request, timeout)
         except (EOFError, BrokenPipeError):
-            code = stop_process(self.proc)  # type: ignore[arg-type]
+            code = self._stop()
             tail = self._stderr_tail()
             self.start(wait=False)
             return "crashed", f"({_describe(code)}){_tail(tail)}"
@@ -378,17 +376,19 @@ class GmatChild:
         self._stop()
         shutil.rmtree(self._scratch, ignore_errors=True)
 
-    def _stop(self) -> None:
-        """Stop the child: close its stdin, wait briefly, then kill."""
+    def _stop(self) -> int | None:
+        """Stop the child: close its stdin, wait briefly, then kill; its exit code."""
         if self.proc is None:
-            return
+            return None
         try:
-            stop_process(self.proc)
+            return stop_process(self.proc)
         finally:
             self.proc = None
 
 
-def _describe(code: int) -> str:
+def _describe(code: int | None) -> str:
+    if code is None:
+        return "not running"
     if code < 0:
         try:
             return f"signal {signal.Signals(-code).name}"
