@@ -158,3 +158,39 @@ def fill(where: Path, leave: int) -> Path:
             fh.write(bytes(1 << 20))
         fh.write(bytes(size % (1 << 20)))
     return ballast
+
+
+def rewrite_bundle(
+    bundle: Path, out: Path, change: dict[str, bytes | None], *, rehash: bool = False
+) -> Path:
+    """Copy a bundle, replacing (or with None, dropping) members; adding new names too.
+
+    With ``rehash``, ``MANIFEST.hash`` is written anew for the result, as a forger would.
+    """
+    import hashlib
+    import zipfile
+
+    change = dict(change)
+    members: dict[str, tuple[Any, bytes]] = {}  # name -> (its ZipInfo, or None if new; bytes)
+    with zipfile.ZipFile(bundle) as src:
+        for info in src.infolist():
+            if info.filename in change:
+                data = change.pop(info.filename)
+                if data is not None:
+                    members[info.filename] = (info, data)
+            else:
+                members[info.filename] = (info, src.read(info))
+    for name, data in change.items():
+        assert data is not None
+        members[name] = (None, data)
+    if rehash:
+        listing = "".join(
+            f"{hashlib.sha256(data).hexdigest()}  {name}\n"
+            for name, (_, data) in sorted(members.items())
+            if name != "MANIFEST.hash"
+        ).encode()
+        members["MANIFEST.hash"] = (members.get("MANIFEST.hash", (None, b""))[0], listing)
+    with zipfile.ZipFile(out, "w") as dst:
+        for name, (info, data) in members.items():
+            dst.writestr(info or name, data)
+    return out

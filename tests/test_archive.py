@@ -16,7 +16,7 @@ import xarray as xr
 from distributed import Client
 
 import xsweep as xs
-from _helpers import MISSIONS, add_contacts
+from _helpers import MISSIONS, add_contacts, rewrite_bundle
 
 pytestmark = [pytest.mark.gmat]
 
@@ -156,22 +156,6 @@ def test_bundle_contents_and_readme(sweeps: dict[str, xs.Sweep], tmp_path: Path)
     assert xs.verify(with_logs).ok
 
 
-def _rewrite(bundle: Path, out: Path, change: dict[str, bytes | None]) -> Path:
-    """Copy a bundle, replacing (or with None, dropping) members; adding new names too."""
-    with zipfile.ZipFile(bundle) as src, zipfile.ZipFile(out, "w") as dst:
-        for info in src.infolist():
-            if info.filename in change:
-                data = change.pop(info.filename)
-                if data is not None:
-                    dst.writestr(info, data)
-            else:
-                dst.writestr(info, src.read(info))
-        for name, data in change.items():
-            assert data is not None
-            dst.writestr(name, data)
-    return out
-
-
 def test_verify_names_altered_missing_extra(sweeps: dict[str, xs.Sweep], tmp_path: Path) -> None:
     bundle = xs.archive(sweeps["hohmann"].path, out=tmp_path / "h.zip")
     report = xs.verify(bundle)
@@ -191,7 +175,7 @@ def test_verify_names_altered_missing_extra(sweeps: dict[str, xs.Sweep], tmp_pat
     assert xs.verify(flipped).altered == [parquet]
     # Altered content with a consistent zip (a re-packed member): the hash catches it.
     data[100] ^= 0xFF
-    repacked = _rewrite(
+    repacked = rewrite_bundle(
         bundle,
         tmp_path / "repacked.zip",
         {parquet: bytes(data), "mission.script": None, "runs/extra.txt": b"x"},
@@ -208,7 +192,7 @@ def test_verify_names_altered_missing_extra(sweeps: dict[str, xs.Sweep], tmp_pat
     with pytest.raises(xs.BundleError, match="altered: runs/run-000001"):
         xs.open_sweep(repacked, verify=True)
     with pytest.raises(xs.BundleError, match=r"manifest\.jsonl"):
-        xs.open_sweep(_rewrite(bundle, tmp_path / "m.zip", {"manifest.jsonl": b"{}\n"}))
+        xs.open_sweep(rewrite_bundle(bundle, tmp_path / "m.zip", {"manifest.jsonl": b"{}\n"}))
     # Extraction refuses it and leaves nothing.
     with pytest.raises(xs.BundleError):
         xs.extract(repacked, tmp_path / "out")

@@ -98,8 +98,10 @@ def test_a_given_cluster_serves_the_whole_sweeps_progress(tmp_path: Path) -> Non
         (final,) = _sweeps(page)
         assert (final["done"], final["ok"], final["state"]) == (N, N, "finished")
         html = _get(page).decode()
-        assert "gmat-run" in html
-        assert "status.json" in html
+        assert '<script src="xsweep/page.js">' in html
+        script = _get(f"{page}/page.js").decode()
+        assert "gmat-run" in script
+        assert "status.json" in script
 
 
 def test_the_embedded_cluster_prints_and_serves_the_page(tmp_path: Path) -> None:

@@ -86,7 +86,8 @@ def test_derive_on_a_real_sweep_then_rederive_without_gmat(
     monkeypatch.delitem(sys.modules, "fragile")
     lines = len((out / "manifest.jsonl").read_text().splitlines())
     with pytest.warns(UserWarning, match="fragile:fn changed since the sweep recorded it"):
-        sweep = xs.resume(out, workers=2, progress=False, rederive=True)
+        sweep = xs.resume(out, workers=2, progress=False, rederive=True,
+                          derive=[alt_final, "fragile:fn"])  # fmt: skip
     new = (out / "manifest.jsonl").read_text().splitlines()[lines:]
     kinds = [json.loads(line)["kind"] for line in new]
     assert kinds == ["derive", "run", "run"]  # the new version, then runs 2 and 3 only
@@ -154,7 +155,7 @@ def test_resume_needs_a_notebook_function_again(tmp_path: Path) -> None:
     space = xs.grid({"Sat.SMA": [6200.0, 7000.0]})  # 6200 km is inside the Earth: failed
     out = tmp_path / "s"
     xs.run(MISSIONS / "leo_drag.script", space, out=out, workers=1, progress=False, derive=local)
-    with pytest.raises(xs.ConfigError, match="cannot be imported here"):
+    with pytest.raises(xs.ConfigError, match="pass it again"):
         xs.resume(out, workers=1, progress=False)
     sweep = xs.resume(out, workers=1, progress=False, derive=local)
     assert sweep.derive_counts == {"ok": 1, "derive-failed": 0, "none": 0}
@@ -346,7 +347,8 @@ def test_extend_derives_the_new_samples_and_grows_the_variables(tmp_path: Path) 
     out = tmp_path / "mc"
     xs.run(REPORT, space, out=out, workers=1, progress=False, derive=alt_final)
     before = xs.open_sweep(out)["alt_km"].values.copy()
-    sweep = xs.extend(out, 2, workers=1, progress=False)  # the recorded function, by name
+    # A sweep is data: the recorded function is given again (by name and hash), not imported.
+    sweep = xs.extend(out, 2, workers=1, progress=False, derive=alt_final)
     assert sweep.derive_counts == {"ok": 5, "derive-failed": 0, "none": 0}
     ds = xs.open_sweep(out)
     assert ds["alt_km"].sizes == {"sample": 5}

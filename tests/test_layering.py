@@ -18,6 +18,7 @@ SRC = Path(xs.__file__).parent
 ORDER = [
     "_version",
     "_errors",
+    "_timeouts",
     "_atomic",
     "_epochs",
     "derived",
@@ -44,6 +45,7 @@ ORDER = [
     "gmat.mission",
     "gmat.fields",
     "gmat.requests",
+    "gmat.pipe",
     "gmat.child",
     "_frames",
     "_fields",

@@ -74,8 +74,13 @@ def test_output_lookup() -> None:
 
 
 safe_paths = st.from_regex(r"[a-z][a-z0-9_-]{0,8}(/[a-z0-9_.-]{1,8}){0,2}", fullmatch=True)
+gmat_names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,30}", fullmatch=True)  # GMAT resources
 safe_outputs = st.builds(
-    OutputFile, kind=st.sampled_from(OUTPUT_KINDS), name=names, path=safe_paths, rows=st.integers(0)
+    OutputFile,
+    kind=st.sampled_from(OUTPUT_KINDS),
+    name=gmat_names,
+    path=safe_paths,
+    rows=st.integers(0),
 )
 
 

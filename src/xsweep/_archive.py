@@ -31,7 +31,7 @@ from xsweep._closure import CLOSURE_DIR
 from xsweep._errors import BundleError, ConfigError
 from xsweep._manifest import Manifest, ManifestWriter
 from xsweep._objstore import is_url
-from xsweep._paths import MANIFEST_NAME, STORE_NAME
+from xsweep._paths import MANIFEST_NAME, RUNS_DIR, STORE_NAME
 from xsweep._paths import sweep_dir as resolve_sweep_dir
 from xsweep._remote import staged
 from xsweep._scripts import VARIANTS_DIR, variant_records
@@ -64,7 +64,8 @@ def _members(sweep_dir: Path, manifest: Manifest, include_logs: bool) -> list[tu
     found: dict[str, Path] = {}
     top = [MANIFEST_NAME, *sorted(p.name for p in sweep_dir.glob("mission*.script"))]
     for name in top:
-        found[name] = sweep_dir / name
+        if not (sweep_dir / name).is_symlink():
+            found[name] = sweep_dir / name
     # The closure of a script with includes (and of a drifted one): script/, script-<hash>/.
     roots = sorted(p for p in sweep_dir.glob(f"{CLOSURE_DIR}*") if p.is_dir())
     if (sweep_dir / VARIANTS_DIR).is_dir():  # script variants' copies (drifted ones too)
@@ -76,12 +77,15 @@ def _members(sweep_dir: Path, manifest: Manifest, include_logs: bool) -> list[tu
     run_dirs |= {PurePosixPath(r.outcome.log).parent for r in records if r.outcome.log}
     roots += [sweep_dir / d for d in sorted(run_dirs)]
     for root in roots:
+        # A symlink (a run directory, a file) could lead out of the sweep: never followed.
+        if root.is_symlink() or not root.resolve().is_relative_to(sweep_dir.resolve()):
+            continue
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames.sort()
             for filename in filenames:
                 source = Path(dirpath) / filename
                 name = source.relative_to(sweep_dir).as_posix()
-                if filename.endswith(".tmp"):  # an atomic write in progress when killed
+                if filename.endswith(".tmp") or source.is_symlink():  # .tmp: a write cut off
                     continue
                 if not include_logs and (name in logs or filename.endswith(".log")):
                     continue
@@ -106,6 +110,15 @@ def _write_member(zf: zipfile.ZipFile, name: str, source: IO[bytes], size: int) 
             digest.update(chunk)
             dst.write(chunk)
     return digest.hexdigest()
+
+
+def _ours(top: str) -> bool:
+    """Whether a bundle's top-level name is one a sweep directory has (docs/formats)."""
+    fixed = {MANIFEST_NAME, HASH_NAME, README_NAME, RUNS_DIR, STORE_NAME, VARIANTS_DIR}
+    hexes = set("0123456789abcdef")
+    drifted = top.startswith(f"{CLOSURE_DIR}-") and set(top[len(CLOSURE_DIR) + 1 :]) <= hexes
+    script = top.startswith("mission") and top.endswith(".script") and "/" not in top
+    return top in fixed or top == CLOSURE_DIR or drifted or script
 
 
 def _readme(manifest: Manifest, n_members: int) -> str:
@@ -182,7 +195,10 @@ def _readme(manifest: Manifest, n_members: int) -> str:
         "```",
         "",
         '`xs.extract("this.zip", "sweep/")` unpacks it safely (hashes checked);',
-        '`xs.resume("sweep/")` then finishes any failed or pending runs.',
+        '`xs.resume("sweep/")` then finishes any failed or pending runs: it runs the',
+        "bundle's GMAT script (its SHA-256 is above; resume prints it before the first run).",
+        "Nothing else in the bundle is run: derive functions other than `xs.derived` recipes",
+        "must be passed again (`derive=`). See xsweep's docs/security.md.",
         "",
     ]
     return "\n".join(lines)
@@ -348,6 +364,12 @@ def extract(
         unsafe = unsafe_names(infos)
         if unsafe:
             raise BundleError(f"{path} has unsafe member names, refusing to extract: {unsafe[:10]}")
+        foreign = sorted({n for i in infos if not _ours(n := i.filename.split("/")[0])})
+        if foreign:  # e.g. a json.py that a ``python -m`` run in the sweep would import
+            raise BundleError(
+                f"{path} holds members outside a sweep's layout, refusing to extract: "
+                f"{foreign[:10]}"
+            )
         listed = hash_list(zf, path)
         files = [i for i in infos if not i.is_dir()]
         names = {i.filename for i in files} - {HASH_NAME}

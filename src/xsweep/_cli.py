@@ -12,7 +12,9 @@ import argparse
 import gc
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -320,6 +322,16 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # the Ctrl-C path: records what finished, stops the children
+
+
+def _terminate_as_interrupt() -> None:
+    """Make a SIGTERM (``kill``, a batch system's stop) leave the sweep as Ctrl-C does."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``xsweep`` command line; return its exit code.
 
@@ -334,6 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if hasattr(args, "scheduler") and handler is not _cmd_run:  # on a Dask cluster
         _quiet_dask_tracebacks()
     try:
+        _terminate_as_interrupt()
         return handler(args)
     except KeyboardInterrupt:
         where = getattr(args, "out", None) or getattr(args, "dir", None)

@@ -45,6 +45,10 @@ def _seconds(text: str) -> float:
     return float(value)
 
 
+def _run_bound(text: str) -> float | str:
+    return text if text in ("auto", "off") else _seconds(text)
+
+
 def _subparser(sub: Any, name: str, summary: str, example: str) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(
         name,
@@ -75,7 +79,8 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
         help="bound on the cluster's start-up (workers, scheduler, planning): default 60",
     )
     group.add_argument("--isolation", choices=("worker", "process"), help="GMAT isolation per run")
-    group.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="kill a run past this")
+    group.add_argument("--timeout", type=_run_bound, metavar="SECONDS|auto|off",
+                       help="kill a run past this (auto: max(600 s, 20x median run))")  # fmt: skip
     group.add_argument("--retries", type=_count, metavar="N", help="retries of a crashed run")
     group.add_argument("--engine", choices=("auto", "embedded", "desktop"), help="GMAT engine")
     group.add_argument("--gmat-root", metavar="PATH", help="desktop GMAT install root")
@@ -92,7 +97,8 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
 def _storage_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage-option", action="append", default=[], dest="storage_options",
                         metavar="KEY=VALUE", help="for a sweep at a URL (s3://...): an fsspec "
-                        "option, a.b=v nests (repeatable; see docs/running.md, cloud)")  # fmt: skip
+                        "option, a.b=v nests (repeatable). A secret given here shows in the "
+                        "process list (ps): prefer AWS_* variables or ~/.aws")  # fmt: skip
 
 
 def _derive_option(parser: argparse.ArgumentParser) -> None:

@@ -256,10 +256,23 @@ def _name(path: Path, base: Path) -> str:
         return str(path)
 
 
-def recorded_closure(main: Path, script: Mapping[str, Any]) -> Closure:
-    """Resolve ``main``'s closure with the side files a header's script record lists."""
-    side = [f["named"] for f in script.get("files", ()) if f.get("in") == "files="]
-    return resolve(main, [p if os.path.isabs(p) else main.parent / p for p in side])
+def recorded_closure(main: Path, script: Mapping[str, Any], within: Path | None = None) -> Closure:
+    """Resolve ``main``'s closure with the side files a header's script record lists.
+
+    With ``within`` (the sweep's own copy of the script), every side file must
+    be a relative path that stays inside that directory: a header is data.
+    """
+    side = [str(f["named"]) for f in script.get("files", ()) if f.get("in") == "files="]
+    paths = [Path(p) if os.path.isabs(p) else main.parent / p for p in side]
+    if within is not None:
+        base = within.resolve()
+        for named, path in zip(side, paths, strict=True):
+            if os.path.isabs(named) or not path.resolve().is_relative_to(base):
+                raise ConfigError(
+                    f"the sweep's header names the side file {named!r}, outside the sweep: "
+                    "refused (pass script= your own copy of the script to resume with it)"
+                )
+    return resolve(main, paths)
 
 
 def write_copy(directory: Path, files: Mapping[str, bytes]) -> None:

@@ -29,6 +29,7 @@ import dask
 from dask.system import CPU_COUNT
 from distributed import Client, LocalCluster
 from distributed.core import Status
+from distributed.utils import format_dashboard_link
 
 from xsweep._dashboard import ProgressPage, page_link
 from xsweep._errors import ClusterStartError, ConfigError
@@ -89,6 +90,7 @@ class Cluster:
         self.client: Client | None = client if isinstance(client, Client) else None
         self.cluster: Any = None
         self._started = False
+        self._bound: Any = None  # the embedded dashboard's address
 
     @property
     def embedded(self) -> bool:
@@ -144,6 +146,8 @@ class Cluster:
         }
         if not self.progress:  # nobody is shown its link: no dashboard (and no Bokeh import)
             kwargs.setdefault("dashboard_address", None)
+        # The dashboard shows logs and call stacks: this machine only, unless asked otherwise.
+        self._bound = kwargs.setdefault("dashboard_address", "127.0.0.1:8787")
         # Each worker boots its GMAT child while it starts up; the caller's plugins too.
         kwargs["plugins"] = {*kwargs.get("plugins", ()), *(() if plugin is None else (plugin,))}
         if not kwargs["processes"]:
@@ -204,18 +208,29 @@ class Cluster:
         try:
             if "dashboard" not in self.client.scheduler_info(n_workers=0).get("services", {}):
                 return None
-            return str(self.client.dashboard_link)
+            return self._link()
         except Exception:  # an address the client cannot format: no link, not a failed sweep
             return None
 
     def announce(self) -> None:
         """Print the dashboard's links (with ``progress``, on an embedded cluster) as runs begin."""
         if self.cluster is not None and self.progress and self.client is not None:
+            link = self._link()
             print(
-                f"xsweep: Dask dashboard at {self.client.dashboard_link}; "
-                f"the whole sweep's progress at {page_link(self.client)}",
+                f"xsweep: Dask dashboard at {link}; "
+                f"the whole sweep's progress at {page_link(link)}",
                 file=sys.stderr,
             )
+
+    def _link(self) -> str:
+        """Return the dashboard's link, with the host it listens on (Dask names the IP)."""
+        assert self.client is not None
+        link = str(self.client.dashboard_link)
+        bound = str(self._bound or "")
+        if self.cluster is not None and bound.startswith("127.0.0.1:"):
+            port = self.client.scheduler_info(n_workers=0)["services"]["dashboard"]
+            link = format_dashboard_link("127.0.0.1", port)
+        return link
 
     def _add_progress_page(self) -> None:
         """Serve ``/xsweep`` on the scheduler's dashboard (xsweep must be on the scheduler)."""

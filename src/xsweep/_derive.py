@@ -150,21 +150,24 @@ class DeriveFunction:
 
 
 def reload(entry: Mapping[str, Any]) -> DeriveFunction | None:
-    """Load a function the manifest records, by name (``None``: it cannot be, e.g. ``__main__``).
+    """Rebuild a built-in recipe the manifest records (``None`` for any other function).
 
-    A built-in is rebuilt from its recipe; never evaluated from text.
+    A manifest is data from whoever wrote the sweep: only an ``xsweep.derived``
+    recipe is rebuilt from it (by its factory, never evaluated from text).
+    Nothing a manifest names is imported: other functions must be given again.
     """
     builtin = entry.get("builtin")
-    if isinstance(builtin, Mapping):
-        from xsweep import derived
-
-        factory = getattr(derived, str(builtin.get("name")), None)
-        if factory is None or not isinstance(builtin.get("params"), Mapping):
-            return None
-        return _of_callable(factory(**builtin["params"]))
-    if not entry.get("importable", False):
+    if not isinstance(builtin, Mapping):
         return None
-    return resolve(str(entry["fn"]))[0]
+    from xsweep import derived
+
+    name, params = builtin.get("name"), builtin.get("params")
+    if name not in derived.BUILTINS or not isinstance(params, Mapping):
+        return None
+    try:
+        return _of_callable(getattr(derived, str(name))(**params))
+    except (TypeError, ValueError):  # a recipe's parameters that the factory refuses
+        return None
 
 
 def _import(ref: str) -> Callable[..., Any]:

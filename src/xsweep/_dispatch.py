@@ -44,6 +44,7 @@ from xsweep._scripts import Scripts
 from xsweep._ship import Shipped, script_bundle, write_files
 from xsweep._space import Run, Space
 from xsweep._tasks import execute_run, execute_runs, run_key
+from xsweep._timeouts import RunBound
 from xsweep.gmat.child import RunRequest
 from xsweep.store.blocks import BlockWriter
 from xsweep.store.derived import Schema
@@ -127,6 +128,9 @@ class Dispatcher:
         self.blocks: BlockWriter | None = None
         self._published: Publisher | None = None
         self._batcher = Batcher(opts.runs_per_task)  # sized in run(), once the cluster is up
+        assert writer.manifest is not None
+        ok = [r.outcome.duration_s for r in writer.manifest.runs.values() if r.status == "ok"]
+        self._bound = RunBound(opts.timeout, ok[-2001:])
         # A staged sweep on a caller's cluster: its workers may share no disk with us.
         self._ship: Any = None
         self._shipping = writer.mirrored and not cluster.embedded
@@ -134,7 +138,6 @@ class Dispatcher:
         body = execute_runs if self._batcher.batched else execute_run
         self._task = functools.partial(
             body,
-            timeout=opts.timeout,
             retries=opts.retries,
             isolation=opts.isolation,
             derive=derive,
@@ -222,6 +225,7 @@ class Dispatcher:
         key = run_key(self._token, runs[0].run_id, len(runs) if batched else None)
         payload: Any = requests if batched else requests[0]
         extra = {} if self._ship is None else {"ship": self._ship}
+        extra["timeout"] = self._bound.seconds()  # "auto": learnt from the runs so far
         future = self.client.submit(self._task, payload, key=key, pure=False, **extra)
         self._inflight[key] = (future, runs)
         self._completed.add(future)
@@ -325,6 +329,8 @@ class Dispatcher:
             if self.blocks is not None:
                 self.blocks.finished(record)
             self.counts[status] += 1
+            if status == "ok" and not record.outcome.extra.get("reused"):
+                self._bound.observe(record.outcome.duration_s)
             if self._published is not None:
                 self._published.recorded(status, record.outcome.reason)
         self._bar.set_postfix(self.counts, refresh=False)

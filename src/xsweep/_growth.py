@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,23 @@ from xsweep._errors import SpaceError
 GROWTH_ATTR = "xsweep_growth"
 
 Step = tuple[str, int, int]  # (dim, first new index, number of new values)
+
+
+def max_runs() -> int:
+    """Return the most runs a space may have (``XSWEEP_MAX_RUNS``, default 10^8)."""
+    try:
+        return int(os.environ.get("XSWEEP_MAX_RUNS", "") or 10**8)
+    except ValueError:
+        raise SpaceError("XSWEEP_MAX_RUNS must be an integer") from None
+
+
+def check_run_count(n: int) -> None:
+    """Refuse a space of more runs than :func:`max_runs`, before anything is sized by it."""
+    if n > (limit := max_runs()):
+        raise SpaceError(
+            f"the space has {n:,} runs, over the limit of {limit:,}: split it, or raise "
+            "the limit with the environment variable XSWEEP_MAX_RUNS"
+        )
 
 
 def read_steps(attrs: Mapping[str, Any]) -> list[Step] | None:

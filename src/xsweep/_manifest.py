@@ -23,7 +23,7 @@ import os
 import platform
 import socket
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -148,18 +148,23 @@ def _read(path: Path) -> tuple[Manifest, int]:
     return _parse(path.read_bytes(), path)
 
 
+def _lines(data: bytes) -> Iterator[tuple[bytes, bool]]:
+    """Yield each line (no newline) and whether it is the last: one at a time, no list."""
+    pos, size = 0, len(data)
+    while pos < size:
+        end = data.find(b"\n", pos)
+        end = size if end < 0 else end  # a last line without its newline: torn, maybe
+        yield data[pos:end], end + 1 >= size
+        pos = end + 1
+
+
 def _parse(data: bytes, path: Path) -> tuple[Manifest, int]:
-    if not data.strip():
+    if not data or data.isspace():
         raise ManifestCorruptError("empty manifest (no header line)", path, 1)
-    chunks = data.split(b"\n")
-    torn_tail = chunks[-1] != b""
-    if not torn_tail:
-        chunks = chunks[:-1]
     good_bytes = 0
     records: list[dict[str, Any] | RunRecord] = []
     n_runs: int | None = None  # the planned runs so far: the header's, then each extension's
-    for number, chunk in enumerate(chunks, start=1):
-        last = number == len(chunks)
+    for number, (chunk, last) in enumerate(_lines(data), start=1):
         try:
             record = json.loads(chunk)
             if not isinstance(record, dict):
@@ -173,7 +178,7 @@ def _parse(data: bytes, path: Path) -> tuple[Manifest, int]:
                 record = RunRecord.from_dict(record)
                 if n_runs is not None and record.run_id >= n_runs:
                     raise ValueError(f"run_id {record.run_id} is beyond the {n_runs} planned runs")
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:  # too deep: corrupt
             if last and number > 1:
                 warnings.warn(
                     f"{path}: ignoring a torn final line {number} ({exc}); "
@@ -299,7 +304,7 @@ def lock_lines(sweep_dir: Path) -> list[str] | None:
     lock_file = sweep_dir / LOCK_NAME
     if not lock_file.exists():
         return None
-    probe = filelock.FileLock(lock_file, timeout=0)
+    probe = filelock.FileLock(lock_file, timeout=0, mode=0o600)
     try:
         probe.acquire()
     except filelock.Timeout:
@@ -345,7 +350,7 @@ class ManifestWriter:
     def __init__(self, sweep_dir: str | os.PathLike[str]) -> None:
         self.dir = Path(sweep_dir)
         self.path = self.dir / MANIFEST_NAME
-        self._lock = filelock.FileLock(self.dir / LOCK_NAME, timeout=0)
+        self._lock = filelock.FileLock(self.dir / LOCK_NAME, timeout=0, mode=0o600)
         self._fh: Any = None
         self._owner = ""
         self.manifest: Manifest | None = None

@@ -19,12 +19,32 @@ import zipfile
 from pathlib import Path
 
 from xsweep._errors import ConfigError
+from xsweep._records import check_relative
 
 MANIFEST_NAME = "manifest.jsonl"
 LOCK_NAME = ".manifest.lock"
 SCRIPT_NAME = "mission.script"
 RUNS_DIR = "runs"
 STORE_NAME = "sweep.zarr"
+
+
+def inside(root: str | os.PathLike[str], path: str, what: str) -> Path:
+    """Return ``root / path`` if it stays inside ``root`` once resolved; else ConfigError.
+
+    Every path a manifest, header, variant, problem or bundle names goes
+    through here: it must be relative (POSIX, no ``..``) and, after symlinks
+    are followed, still under ``root``. A sweep from someone else cannot make
+    xsweep read or write anything outside it.
+    """
+    try:
+        check_relative(path, what)
+    except ValueError as exc:
+        raise ConfigError(f"{exc}: a sweep names only files inside it") from None
+    base = Path(root).resolve()
+    target = (base / path).resolve()
+    if not target.is_relative_to(base):
+        raise ConfigError(f"{what} {path!r} leads outside the sweep (a symlink): refused")
+    return target
 
 
 def run_dir_name(run_id: int) -> str:

@@ -52,6 +52,8 @@ from xsweep._scripts import (
 )
 from xsweep._space import Space
 from xsweep._tasks import ISOLATIONS, Isolation, check_plan
+from xsweep._timeouts import Timeout
+from xsweep._timeouts import check as check_timeout
 from xsweep.gmat.child import CheckRequest, GmatChild
 from xsweep.gmat.engine import ENGINE_KINDS, EngineInfo, EngineKind
 
@@ -65,7 +67,7 @@ class Options:
 
     engine: EngineKind
     gmat_root: str | None
-    timeout: float | None
+    timeout: Timeout
     retries: int
     isolation: Isolation
     keep_raw: bool
@@ -93,10 +95,6 @@ def options(
     """Validate the execution options; raise ConfigError on the first bad one."""
     if engine not in ENGINE_KINDS:
         raise ConfigError(f"engine must be one of {ENGINE_KINDS}, got {engine!r}")
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
-    ):
-        raise ConfigError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ConfigError(f"retries must be a non-negative integer, got {retries!r}")
     if isolation not in ISOLATIONS:
@@ -110,7 +108,7 @@ def options(
     return Options(
         engine=engine,
         gmat_root=None if gmat_root is None else str(Path(gmat_root).expanduser()),
-        timeout=None if timeout is None else float(timeout),
+        timeout=check_timeout(timeout),
         retries=retries,
         isolation=isolation,
         keep_raw=bool(keep_raw),

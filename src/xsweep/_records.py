@@ -9,6 +9,7 @@ manifest (:class:`RunRecord`) and back unchanged.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -141,6 +142,9 @@ class OutputProblem:
         if data["status"] not in PROBLEM_STATUSES:
             raise ValueError(f"unknown output status {data['status']!r}")
         raw = data.get("raw")
+        check_name(data["name"], "an output's name")
+        if raw is not None:
+            check_relative(str(raw), "a kept raw file")
         return cls(data["kind"], str(data["name"]), data["status"], str(data.get("error") or ""),
                    None if raw is None else str(raw))  # fmt: skip
 
@@ -407,8 +411,9 @@ def _check_run_line(record: Mapping[str, Any]) -> None:
     for out in outputs:
         if not isinstance(out, dict):
             raise ValueError("every output must be an object")
-        if not isinstance(out.get("path"), str) or not isinstance(out.get("name"), str):
-            raise ValueError("an output's name and path must be strings")
+        if not isinstance(out.get("path"), str):
+            raise ValueError("an output's path must be a string")
+        check_name(out.get("name"), "an output's name")
         if out.get("kind") not in OUTPUT_KINDS:
             raise ValueError(f"unknown output kind {out.get('kind')!r}")
         if not is_int(out.get("rows")) or out["rows"] < 0:
@@ -433,6 +438,16 @@ def _check_run_line(record: Mapping[str, Any]) -> None:
         value = record.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise ValueError(f"{key} must be a number")
+
+
+# GMAT resource names (outputs), and so the file names a run's outputs are written under.
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,199}")
+
+
+def check_name(name: Any, what: str) -> None:
+    """Raise ValueError unless ``name`` is an identifier (a GMAT resource name, no path)."""
+    if not isinstance(name, str) or _NAME.fullmatch(name) is None:
+        raise ValueError(f"{what} must be a GMAT resource name, got {str(name)[:80]!r}")
 
 
 def check_relative(path: str, what: str) -> None:

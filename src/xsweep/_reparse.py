@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from xsweep._manifest import Manifest, ManifestWriter
-from xsweep._paths import run_dir_name
+from xsweep._paths import inside, run_dir_name
 from xsweep._records import OutputFile, OutputProblem, RunRecord
 from xsweep.gmat.outputs import HEADERLESS, parse_kept
 
@@ -40,7 +40,8 @@ def reparse_outputs(
         for p in todo:
             assert p.raw is not None
             try:
-                out = parse_kept(p.kind, p.name, sweep_dir / p.raw, sweep_dir / run_dir)
+                raw = inside(sweep_dir, p.raw, "a kept raw file")
+                out = parse_kept(p.kind, p.name, raw, inside(sweep_dir, run_dir, "a run"))
             except Exception as exc:  # still unparsed: the newest message is the one to keep
                 problems.append(replace(p, error=f"{type(exc).__name__}: {exc}"))
                 continue

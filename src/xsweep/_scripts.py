@@ -41,7 +41,7 @@ from xsweep._atomic import atomic_path
 from xsweep._closure import CLOSURE_DIR, Closure, recorded_closure, resolve, write_copy
 from xsweep._errors import ConfigError, ScriptDriftError, ScriptNotFoundError, SpaceError
 from xsweep._manifest import Manifest
-from xsweep._paths import SCRIPT_NAME, drifted_script_name
+from xsweep._paths import SCRIPT_NAME, drifted_script_name, inside
 from xsweep._space import ROLE_ATTR, Space
 
 VARIANT_DIM = "script"
@@ -185,7 +185,8 @@ class Scripts:
             assert baseline is not None
             out[baseline] = self.by_name[None]
         for name, record in records.items():
-            out.setdefault(name, (str(sweep_dir / record["file"]), str(record["sha256"])))
+            file = inside(sweep_dir, str(record["file"]), f"variant {name!r}'s file")
+            out.setdefault(name, (str(file), str(record["sha256"])))
         return Scripts(out)
 
 
@@ -293,8 +294,12 @@ def _resolve_one(
 ) -> tuple[Path, str, bool]:
     """Return one script to run, its hash, and whether it drifted from ``recorded``."""
     own = str(record.get("file", SCRIPT_NAME))
-    candidate = script_file(sweep_dir / own if script is None else script)
-    closure = recorded_closure(candidate, record)
+    if script is None:  # the sweep's own copy: it and its side files stay inside the sweep
+        candidate = script_file(inside(sweep_dir, own, "the script's file"))
+        closure = recorded_closure(candidate, record, within=sweep_dir)
+    else:
+        candidate = script_file(script)
+        closure = recorded_closure(candidate, record)
     found = closure.sha256()
     if found == recorded:
         return candidate, found, False
@@ -316,8 +321,10 @@ def _resolve_one(
     )
     # Keep the sweep self-contained: the drifted script is copied in, named by its hash.
     if variant is not None or closure.members:
-        drifted = sweep_dir / (
-            drifted_dir(variant, found) if variant is not None else f"{CLOSURE_DIR}-{found[:12]}"
+        drifted = inside(
+            sweep_dir,
+            drifted_dir(variant, found) if variant is not None else f"{CLOSURE_DIR}-{found[:12]}",
+            "a drifted script's copy",
         )
         if not (drifted / closure.main_member).exists():
             write_copy(drifted, closure.read())

@@ -31,9 +31,10 @@ from xsweep._plan import RECORDED_OPTIONS, Options, Plan, check_scripts_here, re
 from xsweep._records import RunRecord
 from xsweep._reparse import reparse_outputs
 from xsweep._reuse import Reuser, reuse_sources
-from xsweep._scripts import ScriptArg, resolve_scripts
+from xsweep._scripts import ScriptArg, Scripts, resolve_scripts
 from xsweep._space import Space
 from xsweep._tasks import execute_derive
+from xsweep._timeouts import FLOOR_S
 from xsweep.store.blocks import BlockWriter
 from xsweep.store.live import LiveStore
 
@@ -52,7 +53,7 @@ class Session:
     script: ScriptArg = None
     allow_script_drift: bool = False
     workers: int | None = None
-    timeout: float | None = None
+    timeout: float | str | None = None
     retries: int | None = None
     isolation: Literal["worker", "process"] | None = None
     engine: Literal["auto", "embedded", "desktop"] | None = None
@@ -129,11 +130,17 @@ def settle_derive(
     return tuple(out), unloaded
 
 
+def _announce(scripts: Scripts, n: int) -> None:
+    for name, (path, sha) in scripts.by_name.items():
+        what = "" if name is None else f" (variant {name})"
+        print(f"xsweep: {n} runs will run {path}{what}, sha256 {sha}", file=sys.stderr)
+
+
 def _need(unloaded: list[str]) -> None:
     if unloaded:
         raise ConfigError(
-            f"the sweep derives values with {', '.join(unloaded)}, which cannot be imported "
-            "here (a function of a notebook or script); pass it again: derive=[...]"
+            f"the sweep derives values with {', '.join(unloaded)}: xsweep runs no function "
+            "a sweep names (a sweep is data, docs/security.md); pass it again: derive=[...]"
         )
 
 
@@ -181,6 +188,8 @@ def continue_sweep(
                 if missing:
                     derive_finished(writer, space, opts, cluster, missing, session)
                 if run_ids:
+                    if session.progress:  # a sweep from someone else runs its script: say so
+                        _announce(scripts, len(run_ids))
                     cluster.start_workers(len(run_ids))  # a cluster that fails writes nothing
                     if extension is not None:
                         writer.append_extension(extension)
@@ -272,7 +281,7 @@ def derive_finished(
                     fns,
                     engine=opts.engine,
                     gmat_root=opts.gmat_root,
-                    timeout=opts.timeout,
+                    timeout=FLOOR_S if opts.timeout == "auto" else opts.timeout,
                     key=key,
                     pure=False,
                 )
@@ -324,7 +333,7 @@ def derive(
     out: str | os.PathLike[str] | None = None,
     client: Client | str | None = None,
     workers: int | None = None,
-    timeout: float | None = None,
+    timeout: float | str | None = None,
     progress: bool = True,
     consolidate: bool = True,
     cluster_kwargs: Mapping[str, Any] | None = None,

@@ -9,6 +9,7 @@ and :func:`xsweep.open_sweep` use; writing bundles is ``_archive``'s.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import stat
 import zipfile
@@ -22,10 +23,14 @@ import pandas as pd
 from xsweep._errors import BundleError, ConfigError, StoreError
 from xsweep._manifest import Manifest
 from xsweep._objstore import Remote, is_url
-from xsweep._paths import MANIFEST_NAME, STORE_NAME, sweep_dir
+from xsweep._paths import MANIFEST_NAME, STORE_NAME, inside, sweep_dir
 
 HASH_NAME = "MANIFEST.hash"
 COPY_BYTES = 1 << 20
+# A bundle is someone else's data: a member may inflate to at most RATIO x its compressed
+# size (deflate tops out near 1032:1; a manifest compresses ~10:1), above FREE bytes.
+RATIO = 200
+FREE = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,7 @@ def open_zip(path: Path) -> zipfile.ZipFile:
 
 def hash_list(zf: zipfile.ZipFile, path: Path) -> dict[str, str]:
     try:
-        text = zf.read(HASH_NAME).decode()
+        text = read_member(zf, HASH_NAME).decode(errors="replace")
     except KeyError:
         raise BundleError(f"{path} is not an xsweep bundle (no {HASH_NAME})") from None
     listed: dict[str, str] = {}
@@ -127,13 +132,32 @@ def unsafe_names(infos: Iterable[zipfile.ZipInfo]) -> list[str]:
     return bad
 
 
-def digest(zf: zipfile.ZipFile, info: zipfile.ZipInfo, sink: IO[bytes] | None = None) -> str:
-    digest = hashlib.sha256()
+def chunks(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterable[bytes]:
+    """Yield a member's bytes a chunk at a time; a zip bomb raises :class:`BundleError`."""
+    limit = max(FREE, RATIO * info.compress_size)
+    total = 0
     with zf.open(info) as src:
         while chunk := src.read(COPY_BYTES):
-            digest.update(chunk)
-            if sink is not None:
-                sink.write(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise BundleError(
+                    f"{zf.filename}: member {info.filename} inflates past {RATIO}x its "
+                    "compressed size (a zip bomb?): refused"
+                )
+            yield chunk
+
+
+def read_member(zf: zipfile.ZipFile, name: str) -> bytes:
+    """Read a whole member, bounded as :func:`chunks` bounds it (KeyError if absent)."""
+    return b"".join(chunks(zf, zf.getinfo(name)))
+
+
+def digest(zf: zipfile.ZipFile, info: zipfile.ZipInfo, sink: IO[bytes] | None = None) -> str:
+    digest = hashlib.sha256()
+    for chunk in chunks(zf, info):
+        digest.update(chunk)
+        if sink is not None:
+            sink.write(chunk)
     return digest.hexdigest()
 
 
@@ -217,12 +241,19 @@ class DirectorySource:
 
     def read_parquet(self, member: str) -> pd.DataFrame:
         """Read a Parquet file, by its path relative to the sweep (attrs restored)."""
-        return pd.read_parquet(self.path / member)
+        path = inside(self.path, member, "an output's path")
+        try:
+            return pd.read_parquet(path)
+        except FileNotFoundError:
+            raise StoreError(
+                f"{member} is missing from {self.path} (moved or deleted?); "
+                "xs.resume reruns the runs whose files are gone"
+            ) from None
 
     def read_text(self, member: str) -> str | None:
         """Read a text file (a run's log) by its path relative to the sweep; ``None`` if absent."""
         try:
-            return (self.path / member).read_text(errors="replace")
+            return inside(self.path, member, "a log's path").read_text(errors="replace")
         except FileNotFoundError:
             return None
 
@@ -254,7 +285,7 @@ class BundleSource:
         """Read the bundle's manifest member (not checked against its hash: see :func:`verify`)."""
         with open_zip(self.path) as zf:
             try:
-                data = zf.read(MANIFEST_NAME)
+                data = read_member(zf, MANIFEST_NAME)
             except KeyError:
                 raise BundleError(
                     f"{self.path} is not an xsweep bundle (no {MANIFEST_NAME})"
@@ -265,8 +296,7 @@ class BundleSource:
         """Read one Parquet member (attrs restored)."""
         with open_zip(self.path) as zf:
             try:
-                with zf.open(member) as fh:
-                    return pd.read_parquet(fh)
+                return pd.read_parquet(io.BytesIO(read_member(zf, member)))
             except KeyError:
                 raise BundleError(f"{self.path} has no member {member}") from None
 
@@ -274,7 +304,7 @@ class BundleSource:
         """Read a text member (a run's log: archived with ``include_logs``); ``None`` if absent."""
         with open_zip(self.path) as zf:
             try:
-                return zf.read(member).decode(errors="replace")
+                return read_member(zf, member).decode(errors="replace")
             except KeyError:
                 return None
 

@@ -40,6 +40,7 @@ from xsweep._growth import (
     Blocks,
     Step,
     check_recipes,
+    check_run_count,
     read_steps,
     recipe_steps,
     steps_text,
@@ -215,6 +216,7 @@ class Space:
                 raise SpaceError(f"dims={tuple(dims)} must order exactly the dims {self.dims}")
             self.dims = tuple(str(d) for d in dims)
         self.shape: tuple[int, ...] = tuple(int(dataset.sizes[d]) for d in self.dims)
+        check_run_count(math.prod(self.shape))
         self.fields: tuple[str, ...] = tuple(field_names(dataset))
         self.labels: tuple[str, ...] = tuple(
             str(c) for c in dataset.coords if not is_field(dataset, c)
@@ -272,6 +274,10 @@ class Space:
         ):
             raise IndexError(f"index {tuple(index)} outside shape {self.shape}")
         return self._blocks.run_id_of(index)
+
+    def blocks(self) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+        """Return ``(start, shape)`` of each run-id block (C order inside), in run-id order."""
+        return list(zip(self._blocks.starts, self._blocks.shapes, strict=True))
 
     def index_arrays(self) -> tuple[np.ndarray, ...]:
         """Index positions of every run, one int array per dim, in run-id order."""

@@ -47,7 +47,7 @@ def run(
     out: str | os.PathLike[str],
     client: Client | str | None = None,
     workers: int | None = None,
-    timeout: float | None = None,
+    timeout: float | Literal["auto", "off"] | None = "auto",
     retries: int = 0,
     isolation: Literal["worker", "process"] = "worker",
     engine: Literal["auto", "embedded", "desktop"] = "auto",
@@ -108,9 +108,11 @@ def run(
     workers : int, optional
         Worker processes of the embedded cluster (default: one per core, but
         no more than the sweep has tasks).
-    timeout : float, optional
+    timeout : float, "auto" or "off"
         Seconds a run may take; a run past it is killed (its GMAT child is
         respawned) and recorded as ``failed`` with reason ``timeout``.
+        ``"auto"`` (default): ``max(600 s, 20 x the median ok run)``, and
+        3600 s until a run has finished; ``"off"`` (or ``None``): no bound.
     retries : int
         Times to retry a run whose GMAT child crashed (other failures are
         deterministic and never retried).

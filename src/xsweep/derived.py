@@ -344,3 +344,5 @@ _IMPLS: dict[str, Callable[..., dict[str, Any]]] = {
     "first_crossing": _first_crossing,
     "delta_v": _delta_v,
 }
+# The recipes a manifest may name: a resume rebuilds these, and nothing else, from a sweep.
+BUILTINS = frozenset(_IMPLS)

@@ -16,23 +16,24 @@ a ``failed`` outcome with reason ``crashed`` or ``timeout``.
 from __future__ import annotations
 
 import os
-import pickle
-import select
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from xsweep._derive import DeriveResult
 from xsweep._done import write_done
 from xsweep._errors import EngineError
 from xsweep._records import RunOutcome, now_iso
+from xsweep.gmat.pipe import _picklable, _recv, _send, arm_watchdog, spawn
+from xsweep.gmat.pipe import protocol_streams as protocol_streams
+from xsweep.gmat.pipe import stop_process as stop_process
+from xsweep.gmat.pipe import wait_reply as wait_reply
 from xsweep.gmat.requests import CheckRequest as CheckRequest
 from xsweep.gmat.requests import DeriveRequest as DeriveRequest
 from xsweep.gmat.requests import FieldsRequest as FieldsRequest
@@ -40,33 +41,10 @@ from xsweep.gmat.requests import ModulesRequest as ModulesRequest
 from xsweep.gmat.requests import ReadRequest as ReadRequest
 from xsweep.gmat.requests import RunRequest as RunRequest
 
-_HEADER = struct.Struct("!Q")
-
-
-def _send(stream: IO[bytes], obj: Any) -> None:
-    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(payload)) + payload)
-    stream.flush()
-
-
-def _read_exact(stream: IO[bytes], n: int) -> bytes:
-    chunks = []
-    while n:
-        chunk = stream.read(n)
-        if not chunk:
-            raise EOFError("pipe closed")
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
-
-
-def _recv(stream: IO[bytes]) -> Any:
-    (size,) = _HEADER.unpack(_read_exact(stream, _HEADER.size))
-    return pickle.loads(_read_exact(stream, size))
-
 
 def serve() -> None:
     """Child main loop: answer run requests until stdin closes."""
+    arm_watchdog()
     proto_in, proto_out = protocol_streams()
     from xsweep.gmat.fields import list_fields  # after the fd swap: GMAT
     from xsweep.gmat.mission import (
@@ -130,61 +108,6 @@ def serve() -> None:
         _send(proto_out, outcome)
 
 
-def protocol_streams() -> tuple[IO[bytes], IO[bytes]]:
-    """In a pipe child: return its protocol's (input, output) streams, stdout kept apart.
-
-    fd 1 is pointed at stderr first, so whatever a library prints can never corrupt the
-    protocol, and SIGINT is ignored: a terminal's Ctrl-C reaches the whole process
-    group, and the parent decides what stops.
-    """
-    proto_out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
-    proto_in = os.fdopen(os.dup(0), "rb")
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    return proto_in, proto_out
-
-
-def wait_reply(stream: IO[bytes], timeout: float | None) -> Any:
-    """Wait in ``select`` (GIL released) for a pipe child's reply; ``None`` on timeout.
-
-    Raises EOFError if the child closed its end (it died).
-    """
-    fd = stream.fileno()
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        ready, _, _ = select.select([fd], [], [], left)
-        if ready:
-            return _recv(stream)
-        if deadline is not None and time.monotonic() >= deadline:
-            return None
-
-
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 5) -> int:
-    """Close a pipe child's stdin, wait ``timeout`` seconds, kill it; return its exit code."""
-    try:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        proc.wait(timeout=timeout)
-    except (subprocess.TimeoutExpired, OSError):
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-    finally:
-        if proc.stdout is not None:
-            proc.stdout.close()
-    return proc.returncode
-
-
-def _picklable(exc: Exception) -> Exception:
-    """Return ``exc`` if it survives pickling, else an EngineError with its text."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-    except Exception:
-        return EngineError(f"{type(exc).__name__}: {exc}")
-    return exc
-
-
 class _DiedBooting(EngineError):
     """The child process died before its engine was up (killed, crashed)."""
 
@@ -221,16 +144,16 @@ class GmatChild:
         """
         self._stop()
         stderr = open(Path(self._scratch) / "stderr.txt", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "xsweep.gmat.child"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            # The child's temporary files (GMAT's runtime folder, load logs) live in
-            # our scratch directory, so close() removes them even after a SIGKILL.
-            env={**os.environ, "TMPDIR": self._scratch, "XSWEEP_LEAN": "1"},
-        )
-        stderr.close()
+        try:  # in its scratch directory, which holds its temporary files (GMAT's runtime
+            # folder, load logs): close() or its watchdog removes them, even after a SIGKILL
+            self.proc, self._watch = spawn(
+                "xsweep.gmat.child",
+                self._scratch,
+                env={**os.environ, "TMPDIR": self._scratch, "XSWEEP_LEAN": "1"},
+                stderr=stderr,
+            )
+        finally:
+            stderr.close()
         self._ready = False
         assert self.proc.stdin is not None
         _send(self.proc.stdin, {"engine": self.engine, "gmat_root": self.gmat_root})
@@ -384,6 +307,7 @@ class GmatChild:
             return stop_process(self.proc)
         finally:
             self.proc = None
+            os.close(self._watch)  # its watchdog wakes, finds it gone, and exits
 
 
 def _describe(code: int | None) -> str:

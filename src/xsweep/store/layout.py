@@ -422,9 +422,19 @@ def refined_attrs(space: Space) -> dict[str, list[str]]:
 
 
 def run_id_grid(space: Space) -> np.ndarray:
-    """Return the run id at every index position of ``space``."""
+    """Return the run id at every index position of ``space``.
+
+    Built block by block of its growth (a space never grown is one block, in C
+    order): no index arrays of the whole space are held at once.
+    """
     ids = np.empty(space.shape, dtype=np.int64)
-    ids[space.index_arrays()] = np.arange(space.n_runs)
+    first = 0
+    for start, shape in space.blocks():
+        n = math.prod(shape)
+        ids[tuple(slice(s, s + k) for s, k in zip(start, shape, strict=True))] = np.arange(
+            first, first + n
+        ).reshape(shape)
+        first += n
     return ids
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 import warnings
 from collections.abc import Mapping
@@ -12,6 +13,7 @@ import numpy as np
 import xarray as xr
 
 from xsweep._errors import ConfigError, StoreError
+from xsweep._growth import check_run_count
 from xsweep._records import OUTPUT_AXES
 from xsweep._source import open_source
 from xsweep.store.layout import BLOCK_RUNS, GROUPS, STORE_SCHEMA, fused_pipeline
@@ -120,6 +122,7 @@ def _open(
             f"{store} has store schema {schema!r}; this xsweep reads up to {STORE_SCHEMA}: "
             "upgrade xsweep"
         )
+    _check_claims(plain)
     # One Dask chunk per shard: a few tasks per variable, not one per Zarr chunk. A
     # label selection still reads only the Zarr chunks it needs (Dask pushes the
     # slice into the read).
@@ -168,6 +171,22 @@ def _open(
     ds = xr.merge([root, part], compat="override", join="exact", combine_attrs="override")
     ds.attrs = {**root.attrs, **part.attrs}
     return _objectify(ds)
+
+
+MAX_CHUNK_BYTES = 1 << 30
+
+
+def _check_claims(plain: xr.Dataset) -> None:
+    """Refuse a store whose metadata claims sizes no sweep has (it is someone else's data).
+
+    Shapes are numbers in ``zarr.json``: a read would allocate what they claim.
+    """
+    dims = [str(d) for d in plain["status"].dims] if "status" in plain else []
+    check_run_count(math.prod(int(plain.sizes[d]) for d in dims))
+    for name, var in plain.variables.items():
+        chunks = var.encoding.get("chunks") or var.shape
+        if math.prod(chunks) * var.dtype.itemsize > MAX_CHUNK_BYTES:
+            raise StoreError(f"the store's {name} claims chunks of {tuple(chunks)}: refused")
 
 
 def _order(root: xr.Dataset, dims: list[str], sort: bool | None) -> dict[str, np.ndarray]:

@@ -15,14 +15,25 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from xsweep.gmat.child import _picklable, _recv, _send, protocol_streams, stop_process, wait_reply
+from xsweep.gmat.pipe import (
+    _picklable,
+    _recv,
+    _send,
+    arm_watchdog,
+    protocol_streams,
+    spawn,
+    stop_process,
+    wait_reply,
+)
 
 T = TypeVar("T")
 
@@ -39,6 +50,7 @@ def timed(call: Callable[[], None]) -> float:
 
 def serve() -> None:
     """Child main loop: run each call received, reply its result or its exception."""
+    arm_watchdog()
     proto_in, proto_out = protocol_streams()
     import zarr
 
@@ -71,14 +83,10 @@ class WriterProcess:
     """
 
     def __init__(self) -> None:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "xsweep.store.process"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            # Its own process group: a terminal's Ctrl-C, meant for the sweep, never kills
-            # it while it boots (before it ignores SIGINT); the parent stops it.
-            process_group=0,
-        )
+        self._scratch = tempfile.mkdtemp(prefix="xsweep-writer-")
+        # Its own process group: a terminal's Ctrl-C, meant for the sweep, never kills
+        # it while it boots (before it ignores SIGINT); the parent stops it.
+        self._proc, self._watch = spawn("xsweep.store.process", self._scratch, process_group=0)
         self._queue = ThreadPoolExecutor(1, thread_name_prefix="xsweep-store-process")
         self._booted = self._queue.submit(self._reply)  # boots while the sweep starts
 
@@ -90,6 +98,10 @@ class WriterProcess:
         """Finish (or with ``cancel_futures``, drop) the queued writes; stop the child."""
         self._queue.shutdown(wait=wait, cancel_futures=cancel_futures)
         stop_process(self._proc, timeout=10)
+        if self._watch >= 0:
+            os.close(self._watch)
+            self._watch = -1
+        shutil.rmtree(self._scratch, ignore_errors=True)
 
     def _call(self, call: Callable[[], Any]) -> Any:
         self._booted.result()
