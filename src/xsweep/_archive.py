@@ -21,6 +21,7 @@ import os
 import shutil
 import stat
 import uuid
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
@@ -63,6 +64,7 @@ def _members(sweep_dir: Path, manifest: Manifest, include_logs: bool) -> list[tu
     logs = {r.outcome.log for r in manifest.runs.values() if r.outcome.log}
     found: dict[str, Path] = {}
     top = [MANIFEST_NAME, *sorted(p.name for p in sweep_dir.glob("mission*.script"))]
+    skipped: list[str] = []
     for name in top:
         if not (sweep_dir / name).is_symlink():
             found[name] = sweep_dir / name
@@ -79,17 +81,27 @@ def _members(sweep_dir: Path, manifest: Manifest, include_logs: bool) -> list[tu
     for root in roots:
         # A symlink (a run directory, a file) could lead out of the sweep: never followed.
         if root.is_symlink() or not root.resolve().is_relative_to(sweep_dir.resolve()):
+            skipped.append(root.relative_to(sweep_dir).as_posix())
             continue
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames.sort()
             for filename in filenames:
                 source = Path(dirpath) / filename
                 name = source.relative_to(sweep_dir).as_posix()
+                if source.is_symlink():
+                    skipped.append(name)
                 if filename.endswith(".tmp") or source.is_symlink():  # .tmp: a write cut off
                     continue
                 if not include_logs and (name in logs or filename.endswith(".log")):
                     continue
                 found[name] = source
+    if skipped:
+        warnings.warn(
+            f"archive: left out {len(skipped)} symlinks (a link may lead out of the sweep): "
+            f"{skipped[:5]}",
+            UserWarning,
+            stacklevel=3,
+        )
     return sorted(found.items())
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from xsweep._errors import ConfigError, StoreError
+from xsweep._errors import ConfigError, StoreError, XsweepError
 from xsweep._growth import check_run_count
 from xsweep._records import OUTPUT_AXES
 from xsweep._source import open_source
@@ -102,7 +102,16 @@ def open_sweep(
     import zarr
 
     with zarr.config.set(fused_pipeline()):
-        return _open(path, group, verify, sort, storage_options)
+        try:
+            return _open(path, group, verify, sort, storage_options)
+        except XsweepError:
+            raise
+        except (ValueError, LookupError, TypeError, RecursionError) as exc:  # damaged metadata
+            what = str(exc).splitlines()[0][:200] if str(exc) else ""
+            raise StoreError(
+                f"{path}: its store cannot be opened ({type(exc).__name__}: {what}); "
+                "xs.verify names damaged members, xs.consolidate rebuilds a directory's store"
+            ) from exc
 
 
 def _open(
@@ -184,6 +193,9 @@ def _check_claims(plain: xr.Dataset) -> None:
     dims = [str(d) for d in plain["status"].dims] if "status" in plain else []
     check_run_count(math.prod(int(plain.sizes[d]) for d in dims))
     for name, var in plain.variables.items():
+        codecs = [var.encoding.get(k) for k in ("compressors", "filters", "serializer")]
+        if "pickle" in repr(codecs).lower():  # unpickling a chunk runs its code
+            raise StoreError(f"the store's {name} names a pickle codec: refused")
         chunks = var.encoding.get("chunks") or var.shape
         if math.prod(chunks) * var.dtype.itemsize > MAX_CHUNK_BYTES:
             raise StoreError(f"the store's {name} claims chunks of {tuple(chunks)}: refused")
