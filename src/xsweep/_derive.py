@@ -410,7 +410,10 @@ class Outputs(Mapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         name = self._key(key)
         if name not in self._frames:
-            self._frames[name] = read_frame(os.path.join(self._dir, self._paths[name]))
+            path = os.path.realpath(os.path.join(self._dir, self._paths[name]))
+            if not path.startswith(os.path.realpath(self._dir) + os.sep):  # a symlink out
+                raise KeyError(f"output {name!r} leads outside its run directory: refused")
+            self._frames[name] = read_frame(path)
         return self._frames[name]
 
     def __iter__(self) -> Iterator[str]:

@@ -133,7 +133,8 @@ def settle_derive(
 def _announce(scripts: Scripts, n: int) -> None:
     for name, (path, sha) in scripts.by_name.items():
         what = "" if name is None else f" (variant {name})"
-        print(f"xsweep: {n} runs will run {path}{what}, sha256 {sha}", file=sys.stderr)
+        runs = f"{n} run" + ("s" if n != 1 else "")
+        print(f"xsweep: {runs} will run {path}{what}, sha256 {sha}", file=sys.stderr)
 
 
 def _need(unloaded: list[str]) -> None:

@@ -146,3 +146,17 @@ def test_children_import_nothing_from_the_working_directory(tmp_path: Path) -> N
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "ok"
     assert not marker.exists(), marker.read_text()
+
+
+def test_a_resume_names_the_script_it_will_run(
+    real_bundle: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Resuming a sweep from someone else runs its GMAT script: said, with its hash, first."""
+    copy = xs.extract(real_bundle, tmp_path / "sweep")
+    header = json.loads((copy / "manifest.jsonl").read_text().splitlines()[0])
+    capfd.readouterr()
+    xs.resume(copy, workers=1, progress=True)  # run 0 (inside the Earth) runs again
+    err = capfd.readouterr().err
+    said = f"xsweep: 1 run will run {copy / 'mission.script'}, sha256 {header['script_sha256']}"
+    assert said in err
+    assert err.index(said) < err.index("gmat-run")  # before the first run's progress

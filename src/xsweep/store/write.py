@@ -21,7 +21,7 @@ import numpy as np
 import xarray as xr
 
 from xsweep._manifest import ManifestWriter
-from xsweep._paths import STORE_NAME
+from xsweep._paths import STORE_NAME, inside
 from xsweep._paths import sweep_dir as resolve_sweep_dir
 from xsweep._records import STATUS_FLAGS, RunRecord
 from xsweep._space import Space
@@ -181,7 +181,7 @@ def _output_arrays(
         match = [o for o in rec.outcome.outputs if o.kind == out.kind and o.name == out.name]
         if not match:
             continue
-        frame = _read_columns(sweep_dir / match[0].path, out.columns)
+        frame = _read_columns(inside(sweep_dir, match[0].path, "an output"), out.columns)
         for column, values in frame.items():
             kind = out.columns[column]
             rows = min(len(values), n)
