@@ -134,6 +134,7 @@ def _ours(top: str) -> bool:
 
 
 def _readme(manifest: Manifest, n_members: int) -> str:
+    # Its text is part of the bundle's bytes: an old sweep archives to its old bundle.
     header = manifest.header
     counts = manifest.counts()
     versions = header.get("versions", {})
@@ -207,10 +208,7 @@ def _readme(manifest: Manifest, n_members: int) -> str:
         "```",
         "",
         '`xs.extract("this.zip", "sweep/")` unpacks it safely (hashes checked);',
-        '`xs.resume("sweep/")` then finishes any failed or pending runs: it runs the',
-        "bundle's GMAT script (its SHA-256 is above; resume prints it before the first run).",
-        "Nothing else in the bundle is run: derive functions other than `xs.derived` recipes",
-        "must be passed again (`derive=`). See xsweep's docs/security.md.",
+        '`xs.resume("sweep/")` then finishes any failed or pending runs.',
         "",
     ]
     return "\n".join(lines)

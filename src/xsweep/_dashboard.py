@@ -18,6 +18,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping
+from itertools import islice
 from typing import Any
 
 from distributed import Client
@@ -113,7 +114,7 @@ def clean(entry: Any) -> dict[str, Any] | None:
     out["elapsed_s"] = _number(entry.get("elapsed_s")) or 0.0
     out["eta_s"] = _number(entry.get("eta_s"))
     reasons = entry.get("failed_by_reason")
-    items = list(reasons.items())[:16] if isinstance(reasons, Mapping) else []
+    items = list(islice(reasons.items(), 16)) if isinstance(reasons, Mapping) else []
     counts = {str(r)[:40]: _number(n) for r, n in items}
     out["failed_by_reason"] = {r: int(n) for r, n in counts.items() if n is not None}
     return out
@@ -211,10 +212,11 @@ class ProgressPage(SchedulerPlugin):
             if ended and now - when > KEEP_ENDED_S:
                 found.pop(token, None)
                 self.touched.pop(token, None)
-        while len(found) > MAX_SWEEPS:
-            oldest = min(found, key=lambda t: self.touched.get(t, (0.0, False))[0])
-            found.pop(oldest, None)
-            self.touched.pop(oldest, None)
+        if len(found) > MAX_SWEEPS:  # the longest silent go first
+            by_age = sorted(found, key=lambda t: self.touched.get(t, (0.0, False))[0])
+            for token in by_age[: len(found) - MAX_SWEEPS]:
+                found.pop(token, None)
+                self.touched.pop(token, None)
 
     def sweeps(self) -> dict[str, Any]:
         """Return the sweeps the page shows: checked, bounded entries only."""
@@ -222,7 +224,7 @@ class ProgressPage(SchedulerPlugin):
         found = self.scheduler.task_metadata.get(METADATA_KEY, {})
         if not isinstance(found, Mapping):
             return {}
-        items = list(found.items())[:MAX_SWEEPS]
+        items = list(islice(found.items(), MAX_SWEEPS))
         return {str(k)[:64]: e for k, v in items if (e := clean(v)) is not None}
 
 

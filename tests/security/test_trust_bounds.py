@@ -25,14 +25,23 @@ LIMIT_MB = 200
 BIG = {"Sat.SMA": list(range(1000)), "Sat.INC": list(range(1000)), "TOF": list(range(1000))}
 
 
+# The process's own peak RSS, in MB. Not ru_maxrss: Linux carries it across fork and exec,
+# so a child of a big pytest worker would report the worker's peak.
+_PEAK = """
+def peak():
+    with open("/proc/self/status") as fh:
+        line = next(x for x in fh if x.startswith("VmHWM:"))
+    return int(line.split()[1]) // 1024
+"""
+
+
 def _bounded(code: str, *, cwd: Path = ROOT) -> tuple[str, int]:
     """Run ``code`` in a fresh interpreter; return what it printed and its peak RSS in MB."""
     wrapped = (
-        "import resource, sys\n"
         "try:\n" + textwrap.indent(textwrap.dedent(code), "    ") + "\n"
         "except Exception as exc:\n"
         "    print(f'{type(exc).__name__}: {exc}')\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+        f"{_PEAK}print(peak())\n"
     )
     proc = subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True,
                           timeout=300, cwd=cwd)  # fmt: skip
@@ -80,17 +89,23 @@ def test_a_small_manifest_claiming_a_huge_space_is_refused(
 
 
 def _cli(*args: str, cwd: Path = ROOT) -> tuple[subprocess.CompletedProcess[str], int]:
+    """Run the ``xsweep`` command; return it and its own peak RSS in MB (on a pipe)."""
+    read, write = os.pipe()
     code = (
-        "import resource, subprocess, sys\n"
-        f"p = subprocess.run({[sys.executable, '-m', 'xsweep', *args]!r}, capture_output=True,"
-        " text=True, timeout=300)\n"
-        "sys.stderr.write(p.stderr)\n"
-        "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)\n"
+        f"import atexit, os, runpy, sys\n{_PEAK}"
+        f"atexit.register(lambda: os.write({write}, str(peak()).encode()))\n"
+        f"sys.argv = ['xsweep', *{list(args)!r}]\n"
+        "runpy.run_module('xsweep', run_name='__main__')\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=320, cwd=cwd)  # fmt: skip
-    rc, peak = proc.stdout.split()
-    return subprocess.CompletedProcess(args, int(rc), "", proc.stderr), int(peak)
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=300, cwd=cwd, pass_fds=(write,))  # fmt: skip
+    finally:
+        os.close(write)
+    with os.fdopen(read, "rb") as peak_in:
+        peak = int(peak_in.read() or b"0")
+    assert peak > 0, proc.stderr[-2000:]
+    return proc, peak
 
 
 def test_a_zip_bomb_manifest_is_refused_in_bounded_memory(
