@@ -129,8 +129,8 @@ class Dispatcher:
         self._published: Publisher | None = None
         self._batcher = Batcher(opts.runs_per_task)  # sized in run(), once the cluster is up
         assert writer.manifest is not None
-        ok = [r.outcome.duration_s for r in writer.manifest.runs.values() if r.status == "ok"]
-        self._bound = RunBound(opts.timeout, ok[-2001:])
+        ok = (r.outcome.duration_s for r in writer.manifest.runs.values() if r.status == "ok")
+        self._bound = RunBound(opts.timeout, ok)
         # A staged sweep on a caller's cluster: its workers may share no disk with us.
         self._ship: Any = None
         self._shipping = writer.mirrored and not cluster.embedded

@@ -68,8 +68,8 @@ class RunBound:
         self.timeout = timeout
         self._seen: deque[float] = deque(maxlen=_KEEP)
         self._bound: float | None = None
-        for d in durations:
-            self._seen.append(float(d))
+        if timeout == AUTO:  # the deque keeps only the latest: no list of every run
+            self._seen.extend(float(d) for d in durations)
         self._update()
 
     def observe(self, duration_s: float) -> None:
