@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from xsweep._derive import DeriveFunction, resolve
+from xsweep.core.hooks import DeriveFunction, resolve
 from xsweep.gmat.child import DeriveRequest, GmatChild
 from xsweep.store.derived import Schema
+from xsweep.testing.synthetic import make_sweep
 
 from ._common import pick
-from ._synthetic import make_sweep
 
 ROWS = 835  # the 1-day mission's report
 

@@ -6,9 +6,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from xsweep._manifest import Manifest, ManifestWriter, write_header
-from xsweep._paths import MANIFEST_NAME
-from xsweep._records import RunRecord
+from xsweep.core.paths import MANIFEST_NAME
+from xsweep.core.records import RunRecord
+from xsweep.record.manifest import Manifest, ManifestWriter, write_header
 
 from ._common import pick
 

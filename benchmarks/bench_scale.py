@@ -6,15 +6,13 @@ fresh interpreter, with client CPU, RSS and fsync figures).
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import xsweep as xs
-from xsweep import _scale_model
 from xsweep.gmat.child import GmatChild, RunRequest
+from xsweep.testing.engines import CannedRuns
 
 from ._common import MISSION, pick
 
@@ -35,24 +33,18 @@ class ScaleModel:
             outcome = child.run(request)
         finally:
             child.close()
-        spec = self.tmp / "template.json"
-        spec.write_text(json.dumps({"dir": str(template), "outcome": outcome.to_dict()}))
-        self.previous = os.environ.get(_scale_model.ENV)
-        os.environ[_scale_model.ENV] = str(spec)
+        self.canned = CannedRuns(template, outcome)
         self.space = xs.monte_carlo(runs, {"Sat.SMA": ("normal", 7000.0, 5.0)}, seed=1).merge(
             xs.grid({"TOF": [60.0]})
         )
         self.i = 0
 
     def teardown(self, runs: int, runs_per_task: int | str) -> None:
-        if self.previous is None:
-            os.environ.pop(_scale_model.ENV, None)
-        else:
-            os.environ[_scale_model.ENV] = self.previous
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def time_sweep(self, runs: int, runs_per_task: int | str) -> None:
         self.i += 1
         sweep = xs.run(MISSION, self.space, out=self.tmp / f"s{self.i}", workers=2,
-                       runs_per_task=runs_per_task, progress=False)  # fmt: skip
+                       runs_per_task=runs_per_task, progress=False,
+                       cluster_kwargs={"plugins": {self.canned}})  # fmt: skip
         assert sweep.counts["ok"] == runs

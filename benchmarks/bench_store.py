@@ -1,6 +1,6 @@
 """The consolidated store: consolidation, open_sweep, selection, to_dataframe, on_time_grid.
 
-On synthetic sweeps (``_synthetic.py``: a real manifest and per-run Parquet,
+On synthetic sweeps (``xsweep.testing.synthetic``: a real manifest and per-run Parquet,
 no GMAT), kept between benchmark processes under the temp directory.
 """
 
@@ -11,9 +11,9 @@ import tempfile
 from pathlib import Path
 
 import xsweep as xs
+from xsweep.testing.synthetic import make_sweep
 
 from ._common import pick
-from ._synthetic import make_sweep
 
 LONG = pick([1000], [50])[0]  # rows per report: 1,000 steps
 SHORT = pick([100], [20])[0]

@@ -36,7 +36,7 @@ from pathlib import Path
 import psutil
 sys.path.insert(0, sys.argv[3])
 from benchmarks.compare import run_xsweep
-from xsweep import _dispatch
+from xsweep.execute import dispatch as _dispatch
 n, tof = int(sys.argv[1]), float(sys.argv[2])
 me = psutil.Process()
 cpu, names, start, stop = {}, {}, {}, threading.Event()
@@ -70,7 +70,7 @@ _FLOOR = r"""
 import json, sys, time
 import dask
 from distributed import Client, LocalCluster, as_completed
-from xsweep._cluster import _QUIET_CLUSTER
+from xsweep.execute.cluster import _QUIET_CLUSTER
 n = int(sys.argv[1])
 def nothing(i):
     return i

@@ -214,7 +214,7 @@ def _aggregate(contender: str, work: Path) -> dict[str, float]:
         import zarr  # noqa: F401
 
         import xsweep as xs
-        from xsweep import _accessor, _analysis  # noqa: F401
+        from xsweep.analysis import tables as _analysis  # noqa: F401
         from xsweep.store import open as _open  # noqa: F401
 
         before = psutil.Process().memory_info().rss / 2**20

@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))  # the S3 server and cluster the tests use
 
 import xsweep as xs  # noqa: E402
-from xsweep import _remote  # noqa: E402
+from xsweep.execute import remote as _remote  # noqa: E402
 
 REPORT = HERE.parent / "examples" / "missions" / "leo_report.script"
 SHAPES = {"60s": 60.0, "day": 86400.0}
@@ -47,7 +47,7 @@ def _mirror_clock() -> list[float]:
 def main() -> None:
     """Run both contenders, alternating, and print the medians."""
     from _helpers import separate_cluster
-    from objstore import S3Server
+    from xsweep.testing.seaweed import S3Server
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=120, help="runs per sweep")

@@ -1,6 +1,6 @@
 """The scale model: xsweep's orchestration at 10^4..10^6 runs, GMAT stood in for.
 
-Every run copies one real run's outputs (``xsweep._scale_model``), so what is
+Every run copies one real run's outputs (``xsweep.testing.engines.CannedRuns``), so what is
 measured is the rest: the client loop, the Dask scheduler and workers, the
 manifest and the live store. Each case runs in a fresh interpreter::
 
@@ -38,14 +38,11 @@ n, rpt, workers, work = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), Path(sy
 rpt = rpt if rpt == "auto" else int(rpt)
 mission = sys.argv[5]
 import xsweep as xs
-from xsweep import _manifest, _scale_model
+from xsweep.record import manifest as _manifest
+from xsweep.testing.engines import CannedRuns
 from xsweep.store import blocks
 
-template = work / "template"
-outcome = xs.run_mission(mission, {"TOF": 60.0}, out_dir=template)
-spec = work / "template.json"
-spec.write_text(json.dumps({"dir": str(template), "outcome": outcome.to_dict()}))
-os.environ[_scale_model.ENV] = str(spec)
+canned = CannedRuns.record(mission, {"TOF": 60.0}, work)
 
 spent = {"manifest": [0, 0.0]}
 lock = threading.Lock()
@@ -90,7 +87,7 @@ cpu0 = sum(me.cpu_times()[:4])  # with reaped children: the store's writer proce
 sampler.start()
 t0 = time.perf_counter()
 sweep = xs.run(mission, space, out=work / "sweep", workers=workers, runs_per_task=rpt,
-               progress=False)
+               progress=False, cluster_kwargs={"plugins": {canned}})
 wall = time.perf_counter() - t0
 stop.set()
 cpu = sum(me.cpu_times()[:4]) - cpu0

@@ -63,14 +63,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     DOCS_FIGURES.write_text(render(merged_summary()))
 
 
-@pytest.fixture
-def missions() -> Path:
-    return MISSIONS
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def client() -> Iterator[Client]:
-    """A two-worker Dask cluster (worker processes) for a module's sweeps."""
+    """A two-worker Dask cluster (worker processes), shared by every test that runs on one.
+
+    One a pytest-xdist worker: each start costs seconds. A test must leave it as it found it.
+    """
     with (
         LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster,
         Client(cluster) as c,
@@ -87,3 +85,17 @@ def drag_sweep(tmp_path_factory: pytest.TempPathFactory) -> xs.Sweep:
     space = xs.grid({"Sat.SMA": [6200.0, 7000.0, 7100.0], "TOF": [600, 1200]})
     out = tmp_path_factory.mktemp("drag") / "s"
     return xs.run(MISSIONS / "leo_drag.script", space, out=out, workers=2, progress=False)
+
+
+@pytest.fixture(scope="session")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A consolidated synthetic Monte Carlo sweep: 60 runs (run 49 failed), no GMAT, read-only.
+
+    ``xsweep.testing.synthetic`` writes what a sweep writes; the store, manifest and
+    analysis tests that need no GMAT read it (``pytest -m "not gmat"``, the inner loop).
+    """
+    from xsweep.testing.synthetic import make_sweep
+
+    path = make_sweep(tmp_path_factory.mktemp("synthetic") / "s", 60, 60)
+    xs.consolidate(path)
+    return path

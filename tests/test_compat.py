@@ -15,7 +15,7 @@ import pytest
 
 import xsweep as xs
 from _helpers import DATA
-from xsweep._records import RunRecord
+from xsweep.core.records import RunRecord
 
 OLD = DATA / "v1"
 

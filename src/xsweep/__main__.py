@@ -1,6 +1,6 @@
 """``python -m xsweep``: the command line."""
 
-from xsweep._cli import console
+from xsweep.cli.main import console
 
 if __name__ == "__main__":
     console()

@@ -169,7 +169,7 @@ def test_kill_the_scheduler_mid_sweep(reference: Path, tmp_path: Path, client: C
 
 
 def test_a_disk_that_fills_up_mid_sweep(reference: Path, tmp_path: Path) -> None:
-    from xsweep._tasks import MIN_FREE_BYTES
+    from xsweep.execute.worker import MIN_FREE_BYTES
 
     whole = sum(p.stat().st_blocks * 512 for p in reference.rglob("*"))
     with tmpfs(tmp_path / "fs", f"{whole * 2 + MIN_FREE_BYTES}") as fs:

@@ -7,7 +7,7 @@ subclass with a message; any other exception is a bug. Nothing may be left
 half-written: a refused sweep leaves no directory, and reading a damaged
 manifest changes no file. Each target's tally goes into the suite's summary.
 
-CLI SPEC strings are fuzzed in ``tests/test_cli.py``.
+CLI SPEC strings are fuzzed in ``tests/cli/test_cli.py``.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ import scipy.stats
 import xarray as xr
 from _harness import REPORT, Tally, record_fuzz
 from distributed import Client
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import xsweep as xs

@@ -13,7 +13,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 import xsweep as xs
-import xsweep._dashboard as dashboard
+import xsweep.execute.dashboard as dashboard
 from _helpers import MISSIONS, xsweep_command
 
 pytestmark = [pytest.mark.gmat, pytest.mark.slow]

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import xsweep as xs
-from xsweep import _ship
-from xsweep._ship import ScriptBundle, script_bundle
+from xsweep.execute import shipping as _ship
+from xsweep.execute.shipping import ScriptBundle, script_bundle
 
 pytestmark = pytest.mark.gmat
 

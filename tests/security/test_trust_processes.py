@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 import xsweep as xs
-import xsweep._timeouts as timeouts
+import xsweep.core.timeouts as timeouts
 from _helpers import MISSIONS, xsweep_command
 
 pytestmark = [pytest.mark.gmat, pytest.mark.slow]

@@ -21,91 +21,102 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from xsweep._derive import DeriveResult
-from xsweep._done import write_done
-from xsweep._errors import EngineError
-from xsweep._records import RunOutcome, now_iso
-from xsweep.gmat.pipe import _picklable, _recv, _send, arm_watchdog, spawn
-from xsweep.gmat.pipe import protocol_streams as protocol_streams
-from xsweep.gmat.pipe import stop_process as stop_process
-from xsweep.gmat.pipe import wait_reply as wait_reply
-from xsweep.gmat.requests import CheckRequest as CheckRequest
-from xsweep.gmat.requests import DeriveRequest as DeriveRequest
-from xsweep.gmat.requests import FieldsRequest as FieldsRequest
-from xsweep.gmat.requests import ModulesRequest as ModulesRequest
-from xsweep.gmat.requests import ReadRequest as ReadRequest
-from xsweep.gmat.requests import RunRequest as RunRequest
+from xsweep.core.done import write_done
+from xsweep.core.errors import EngineError
+from xsweep.core.hooks import DeriveResult
+from xsweep.core.records import RunOutcome, now_iso
+from xsweep.gmat.pipe import (
+    arm_watchdog,
+    picklable,
+    protocol_streams as protocol_streams,
+    recv,
+    send,
+    spawn,
+    stop_process as stop_process,
+    wait_reply as wait_reply,
+)
+from xsweep.gmat.requests import (
+    CheckRequest as CheckRequest,
+    DeriveRequest as DeriveRequest,
+    FieldsRequest as FieldsRequest,
+    ModulesRequest as ModulesRequest,
+    ReadRequest as ReadRequest,
+    RunRequest as RunRequest,
+)
 
 
 def serve() -> None:
     """Child main loop: answer run requests until stdin closes."""
     arm_watchdog()
     proto_in, proto_out = protocol_streams()
-    from xsweep.gmat.fields import list_fields  # after the fd swap: GMAT
-    from xsweep.gmat.mission import (
-        check_overrides,
-        read_fields,
-        run_mission,
-    )
-
-    hello = _recv(proto_in)
+    hello = recv(proto_in)
+    where = {"engine": hello.get("engine", "auto"), "gmat_root": hello.get("gmat_root")}
     try:
-        from xsweep.gmat.engine import get_engine
+        from xsweep.gmat.engine import get_engine  # after the fd swap: GMAT
 
-        get_engine(hello.get("engine", "auto"), gmat_root=hello.get("gmat_root"))
-        _send(proto_out, {"ready": True, "pid": os.getpid()})
+        get_engine(where["engine"], gmat_root=where["gmat_root"])
+        send(proto_out, {"ready": True, "pid": os.getpid()})
     except Exception as exc:
-        _send(proto_out, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
+        send(proto_out, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         return
     while True:
         try:
-            request = _recv(proto_in)
+            request = recv(proto_in)
         except EOFError:
             return
         if isinstance(request, ModulesRequest):
-            _send(proto_out, sorted(sys.modules))
-            continue
-        if isinstance(request, DeriveRequest):
-            from xsweep._derive import derive_run  # pandas, and the user's functions
+            send(proto_out, sorted(sys.modules))
+        elif isinstance(request, DeriveRequest):
+            from xsweep.gmat.hooks import derive_run
 
             r = request
-            _send(proto_out, derive_run(r.run_dir, r.outputs, r.params, r.functions))
-            continue
-        if isinstance(request, CheckRequest | ReadRequest | FieldsRequest):
-            where = {"engine": hello.get("engine", "auto"), "gmat_root": hello.get("gmat_root")}
-            try:
-                if isinstance(request, ReadRequest):
-                    reply: Any = read_fields(request.script, request.paths, **where)
-                elif isinstance(request, FieldsRequest):
-                    reply = list_fields(request.script, request.objects, **where)
-                else:
-                    reply = check_overrides(request.script, request.overrides, **where)
-            except Exception as exc:
-                reply = _picklable(exc)
-            _send(proto_out, reply)
-            continue
-        t0, started = time.perf_counter(), now_iso()
-        try:
-            outcome = run_mission(
-                request.script,
-                request.overrides,
-                out_dir=request.out_dir,
-                engine=request.engine,
-                gmat_root=request.gmat_root,
-                keep_raw=request.keep_raw,
-            )
-        except Exception as exc:
-            outcome = RunOutcome.failed(
-                "exception", f"{type(exc).__name__}: {exc}", started=started, t0=t0
-            )
-        # Last: its files are complete. A resume adopts the run if its line is lost.
-        write_done(request.out_dir, outcome, request.script, request.overrides)
-        _send(proto_out, outcome)
+            send(proto_out, derive_run(r.run_dir, r.outputs, r.params, r.functions))
+        elif isinstance(request, CheckRequest | ReadRequest | FieldsRequest):
+            send(proto_out, _answer(request, where))
+        else:
+            send(proto_out, _run(request))
+
+
+def _answer(request: CheckRequest | ReadRequest | FieldsRequest, where: dict[str, Any]) -> Any:
+    """Answer a question about a script (its fields, a plan check); an error is the reply."""
+    from xsweep.gmat.fields import list_fields
+    from xsweep.gmat.mission import check_overrides, read_fields
+
+    try:
+        if isinstance(request, ReadRequest):
+            return read_fields(request.script, request.paths, **where)
+        if isinstance(request, FieldsRequest):
+            return list_fields(request.script, request.objects, **where)
+        return check_overrides(request.script, request.overrides, **where)
+    except Exception as exc:
+        return picklable(exc)
+
+
+def _run(request: RunRequest) -> RunOutcome:
+    """Run one mission; then write its done marker (its files are complete)."""
+    from xsweep.gmat.mission import run_mission
+
+    t0, started = time.perf_counter(), now_iso()
+    try:
+        outcome = run_mission(
+            request.script,
+            request.overrides,
+            out_dir=request.out_dir,
+            engine=request.engine,
+            gmat_root=request.gmat_root,
+            keep_raw=request.keep_raw,
+        )
+    except Exception as exc:
+        outcome = RunOutcome.failed(
+            "exception", f"{type(exc).__name__}: {exc}", started=started, t0=t0
+        )
+    # Last: its files are complete. A resume adopts the run if its line is lost.
+    write_done(request.out_dir, outcome, request.script, request.overrides)
+    return outcome
 
 
 class _DiedBooting(EngineError):
@@ -156,7 +167,7 @@ class GmatChild:
             stderr.close()
         self._ready = False
         assert self.proc.stdin is not None
-        _send(self.proc.stdin, {"engine": self.engine, "gmat_root": self.gmat_root})
+        send(self.proc.stdin, {"engine": self.engine, "gmat_root": self.gmat_root})
         if wait:
             self.wait_ready()
 
@@ -201,7 +212,7 @@ class GmatChild:
         """Send one request and wait for its reply (``None`` on timeout)."""
         assert self.proc is not None
         assert self.proc.stdin is not None
-        _send(self.proc.stdin, request)
+        send(self.proc.stdin, request)
         return self._wait(timeout)
 
     def _guarded(self, request: Any, timeout: float | None) -> tuple[str, Any]:
@@ -335,59 +346,3 @@ if __name__ == "__main__":
     # interpreter's teardown, which only delays the sweep's shutdown.
     sys.stderr.flush()
     os._exit(0)
-
-
-# Warm GMAT children this process holds for its in-process workers to adopt: the
-# planning check's child (started while the client is still importing) runs the first
-# worker's runs, instead of a second child booting after the check.
-_SPARES: dict[tuple[str, str | None], list[GmatChild]] = {}
-_SPARES_LOCK = threading.Lock()
-
-
-def offer_child(child: GmatChild) -> None:
-    """Hand a warm child to the next in-process worker that starts (see :func:`take_child`)."""
-    with _SPARES_LOCK:
-        _SPARES.setdefault((child.engine, child.gmat_root), []).append(child)
-
-
-def take_child(engine: str, gmat_root: str | None) -> GmatChild | None:
-    """Take a live spare child of this engine, if this process holds one."""
-    with _SPARES_LOCK:
-        spares = _SPARES.get((engine, gmat_root), [])
-        while spares:
-            child = spares.pop()
-            if child.proc is not None and child.proc.poll() is None:
-                return child
-            child.close()
-    return None
-
-
-def close_spares() -> None:
-    """Stop every spare child no worker adopted."""
-    with _SPARES_LOCK:
-        children = [c for spares in _SPARES.values() for c in spares]
-        _SPARES.clear()
-    for child in children:
-        child.close()
-
-
-def ask(
-    request: CheckRequest | ReadRequest | FieldsRequest,
-    engine: str,
-    gmat_root: str | None,
-    *,
-    timeout: float,
-) -> Any:
-    """Answer a request that runs no mission, in a GMAT child: a spare one, else a new one.
-
-    A spare (the CLI boots one while it parses) goes back for the planning check.
-    """
-    spare = take_child(engine, gmat_root)
-    child = spare or GmatChild(engine, gmat_root, wait=False)
-    try:
-        return child.check(request, timeout=timeout)
-    finally:
-        if spare is not None and child.proc is not None and child.proc.poll() is None:
-            offer_child(child)
-        else:
-            child.close()

@@ -21,22 +21,20 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from gmat_run import GmatInstall, Mission
 from gmat_run.errors import GmatLoadError, GmatNotFoundError
 from gmat_run.mission import _get_api_exception, _initialize_spacecraft
 
-from xsweep._errors import (
+from xsweep.core.errors import (
     EngineError,
     ScriptLoadError,
     ScriptNotFoundError,
     UnsupportedFeatureError,
 )
+from xsweep.core.options import ENGINE_KINDS, EngineKind
 from xsweep.gmat import kernels
-
-EngineKind = Literal["auto", "embedded", "desktop"]
-ENGINE_KINDS: tuple[EngineKind, ...] = get_args(EngineKind)
 
 # Object types that live in GMAT plugins the embedded wheel leaves out
 # (gmatpy.capabilities().deferred_plugins): stations and event locators,

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from xsweep.gmat.engine import Engine, EngineKind, get_engine
+from xsweep.core.options import EngineKind
+from xsweep.gmat.engine import Engine, get_engine
 from xsweep.gmat.mission import VALUE_TYPES, parameters, resolve_object
 
 # A failed read through gmat-run comes back as this text, not as an exception.

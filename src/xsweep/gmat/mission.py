@@ -15,7 +15,7 @@ import shutil
 import socket
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,12 @@ import numpy as np
 from gmat_run import Mission
 from gmat_run.errors import GmatFieldError, GmatRunError
 
-from xsweep._epochs import format_epoch, is_datetime
-from xsweep._errors import FieldError, FieldTypeError, close_names
-from xsweep._records import OutputFile, OutputProblem, Reason, RunOutcome, now_iso
-from xsweep.gmat.engine import Engine, EngineInfo, EngineKind, get_engine, gmat_errors
+from xsweep.core.epochs import format_epoch, is_datetime
+from xsweep.core.errors import FieldError, FieldTypeError, close_names
+from xsweep.core.options import EngineKind
+from xsweep.core.records import OutputFile, OutputProblem, RunOutcome, now_iso
+from xsweep.core.vocabulary import Reason
+from xsweep.gmat.engine import Engine, EngineInfo, get_engine, gmat_errors
 from xsweep.gmat.outputs import convert_outputs, write_text
 
 # Object types whose value is addressed by the bare object name ("TOF").
@@ -224,6 +226,21 @@ def _headerless(mission: Mission, reports: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(names)
 
 
+@contextlib.contextmanager
+def _raw_dir(out: Path, keep: bool) -> Iterator[Path]:
+    """Yield a scratch directory for GMAT's own files; kept as ``gmat/`` if ``keep``."""
+    raw = out / f".gmat-{uuid.uuid4().hex[:12]}"
+    try:
+        yield raw
+    finally:
+        if keep and raw.is_dir():
+            dest = out / "gmat"
+            shutil.rmtree(dest, ignore_errors=True)
+            os.replace(raw, dest)
+        else:
+            shutil.rmtree(raw, ignore_errors=True)
+
+
 def run_mission(
     script: str | os.PathLike[str],
     overrides: Mapping[str, Any] | None = None,
@@ -292,14 +309,13 @@ def run_mission(
     with eng.lock:
         mission = eng.load(script)
         out.mkdir(parents=True, exist_ok=True)
-        raw = out / f".gmat-{uuid.uuid4().hex[:12]}"
         gmat_s = 0.0
         reason: Reason | None = None
         error: str | None = None
         outputs: tuple[OutputFile, ...] = ()
         problems: tuple[OutputProblem, ...] = ()
         log_text = ""
-        try:
+        with _raw_dir(out, keep_raw) as raw:
             try:
                 apply_overrides(eng, mission, overrides or {})
                 t_run = time.perf_counter()
@@ -326,13 +342,6 @@ def run_mission(
                 os.replace(log_file, out / LOG_NAME)
             else:
                 write_text(log_text, out / LOG_NAME)
-        finally:
-            if keep_raw and raw.is_dir():
-                dest = out / "gmat"
-                shutil.rmtree(dest, ignore_errors=True)
-                os.replace(raw, dest)
-            else:
-                shutil.rmtree(raw, ignore_errors=True)
     return RunOutcome(
         status="ok" if reason is None else "failed",
         reason=reason,

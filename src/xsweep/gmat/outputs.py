@@ -24,8 +24,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from gmat_run import Results
 
-from xsweep._atomic import atomic_path
-from xsweep._records import OutputFile, OutputKind, OutputProblem
+from xsweep.core.atomic import atomic_path
+from xsweep.core.records import OutputFile, OutputProblem
+from xsweep.core.vocabulary import OutputKind
 from xsweep.gmat.variants import parse_solver_variant
 
 # attrs that hold machine-specific absolute paths: dropped so a run directory

@@ -27,7 +27,7 @@ import time
 from collections.abc import Mapping
 from typing import IO, Any
 
-from xsweep._errors import EngineError
+from xsweep.core.errors import EngineError
 
 _WATCH_FD = "XSWEEP_WATCH_FD"
 _SCRATCH = "XSWEEP_SCRATCH"
@@ -99,7 +99,8 @@ def arm_watchdog() -> None:
 _HEADER = struct.Struct("!Q")
 
 
-def _send(stream: IO[bytes], obj: Any) -> None:
+def send(stream: IO[bytes], obj: Any) -> None:
+    """Write one length-prefixed pickled message (between xsweep's own processes only)."""
     payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     stream.write(_HEADER.pack(len(payload)) + payload)
     stream.flush()
@@ -116,7 +117,8 @@ def _read_exact(stream: IO[bytes], n: int) -> bytes:
     return b"".join(chunks)
 
 
-def _recv(stream: IO[bytes]) -> Any:
+def recv(stream: IO[bytes]) -> Any:
+    """Read one message :func:`send` wrote."""
     (size,) = _HEADER.unpack(_read_exact(stream, _HEADER.size))
     return pickle.loads(_read_exact(stream, size))
 
@@ -146,7 +148,7 @@ def wait_reply(stream: IO[bytes], timeout: float | None) -> Any:
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         ready, _, _ = select.select([fd], [], [], left)
         if ready:
-            return _recv(stream)
+            return recv(stream)
         if deadline is not None and time.monotonic() >= deadline:
             return None
 
@@ -167,7 +169,7 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 5) -> int:
     return proc.returncode
 
 
-def _picklable(exc: Exception) -> Exception:
+def picklable(exc: Exception) -> Exception:
     """Return ``exc`` if it survives pickling, else an EngineError with its text."""
     try:
         pickle.loads(pickle.dumps(exc))

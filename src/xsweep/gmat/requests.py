@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from xsweep._derive import DeriveFunction
+from xsweep.core.hooks import DeriveFunction
+from xsweep.core.options import EngineKind
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,7 @@ class RunRequest:
     script: str
     overrides: Mapping[str, Any]
     out_dir: str
-    engine: str = "auto"
+    engine: EngineKind = "auto"
     gmat_root: str | None = None
     keep_raw: bool = False
     labels: Mapping[str, Any] | None = None  # the run's coordinate labels (derive's params)

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from xsweep._paths import STORE_NAME
-from xsweep._records import RunRecord
+from xsweep.core.paths import STORE_NAME
+from xsweep.core.records import RunRecord
 from xsweep.store.live import LiveStore
 from xsweep.store.process import WriterProcess, timed
 

@@ -1,6 +1,6 @@
 """Derived quantities in the store: one root variable each, over the parameter dims.
 
-Derived values (see :mod:`xsweep._derive`) are per-run numbers like ``status``
+Derived values (see :mod:`xsweep.core.hooks`) are per-run numbers like ``status``
 and ``duration_s``, so they sit in the root group beside them: every view
 :func:`xsweep.open_sweep` gives (the one output's Dataset, a DataTree's root,
 a ``group=`` Dataset) carries them, and ``ds["miss_km"].sel(...)`` just works.
@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from xsweep._derive import DERIVE_FLAGS, DeriveResult, Kind, decode, kind_of
-from xsweep._records import RunRecord
+from xsweep.core.hooks import DERIVE_FLAGS, DeriveResult, Kind, decode, kind_of
+from xsweep.core.records import RunRecord
 from xsweep.store.layout import NAT, STR, Layout, lazy
 
 # Derived values: one root variable each (``xsweep_derived`` describes them), plus a

@@ -30,9 +30,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from xsweep._records import OUTPUT_AXES, STATUS_FLAGS, STORE_VARIABLES, OutputKind, RunRecord
-from xsweep._space import Space, is_field
 from xsweep._version import __version__
+from xsweep.core.header import ManifestHeader
+from xsweep.core.records import RunRecord
+from xsweep.core.vocabulary import OUTPUT_AXES, STATUS_FLAGS, STORE_VARIABLES, OutputKind
+from xsweep.space.spaces import Space
+from xsweep.space.validation import is_field
 
 # 2: shards run along the last parameter dim with more than one value (``xsweep_block_dim``),
 # not always the last dim: a sweep ending in a one-value dim (a Monte Carlo crossed with
@@ -280,7 +283,7 @@ def lazy(shape: tuple[int, ...], dtype: Any, fill: Any) -> Any:
 
 
 def root_template(
-    layout: Layout, header: Mapping[str, Any], run_ids: np.ndarray
+    layout: Layout, header: ManifestHeader, run_ids: np.ndarray
 ) -> tuple[xr.Dataset, dict[str, Any]]:
     """Return the lazy template of the root group and its encoding (every run pending)."""
     shape, dims = layout.shape, layout.dims
@@ -305,8 +308,8 @@ def root_template(
     ds.attrs = {
         "xsweep_store_schema": STORE_SCHEMA,
         "xsweep_version": __version__,
-        "sweep_id": header.get("sweep_id", ""),
-        "script_sha256": header.get("script_sha256", ""),
+        "sweep_id": header.sweep_id,
+        "script_sha256": header.script_sha256,
         "xsweep_groups": sorted(layout.outputs),
         "xsweep_dims": list(dims),
         "xsweep_block_runs": layout.block,

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from xsweep._manifest import Manifest
-from xsweep._paths import MANIFEST_NAME, STORE_NAME
-from xsweep._records import STATUS_FLAGS, RunRecord
-from xsweep._space import Space
+from xsweep.core.paths import MANIFEST_NAME, STORE_NAME
+from xsweep.core.records import RunRecord
+from xsweep.core.vocabulary import STATUS_FLAGS
+from xsweep.record.manifest import Manifest
+from xsweep.space.spaces import Space
 from xsweep.store.derived import (
     DERIVE_STATUS_VAR,
     DERIVED_ATTR,
@@ -69,7 +70,7 @@ class LiveStore:
         self.dir = sweep_dir
         self.path = sweep_dir / STORE_NAME
         self.space = space
-        self.header = dict(manifest.header)
+        self.header = manifest.header
         self.records: dict[int, RunRecord] = dict(manifest.runs)
         self.ids = run_id_grid(space)
         self.layout = new_layout(space)
@@ -203,7 +204,7 @@ class LiveStore:
         if (
             attrs.get("xsweep_store_schema") != STORE_SCHEMA
             or list(attrs.get("xsweep_dims", ())) != list(self.space.dims)
-            or attrs.get("sweep_id") != self.header.get("sweep_id")
+            or attrs.get("sweep_id") != self.header.sweep_id
         ):
             self._create()
             return

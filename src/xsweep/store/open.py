@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from xsweep._errors import ConfigError, StoreError, XsweepError
-from xsweep._growth import check_run_count
-from xsweep._records import OUTPUT_AXES
-from xsweep._source import open_source
+from xsweep.core.errors import ConfigError, StoreError, XsweepError
+from xsweep.core.vocabulary import OUTPUT_AXES
+from xsweep.record.source import open_source
+from xsweep.space.growth import check_run_count
 from xsweep.store.layout import BLOCK_RUNS, GROUPS, STORE_SCHEMA, fused_pipeline
 
 

@@ -25,11 +25,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from xsweep.gmat.pipe import (
-    _picklable,
-    _recv,
-    _send,
     arm_watchdog,
+    picklable,
     protocol_streams,
+    recv,
+    send,
     spawn,
     stop_process,
     wait_reply,
@@ -61,17 +61,17 @@ def serve() -> None:
     # time a block). Set once, not per write, as Zarr's config is one for all threads.
     zarr.config.set(fused_pipeline())
 
-    _send(proto_out, {"ready": True})
+    send(proto_out, {"ready": True})
     while True:
         try:
-            call = _recv(proto_in)
+            call = recv(proto_in)
         except EOFError:
             return
         try:
             reply: Any = call()
         except Exception as exc:
-            reply = _picklable(exc)
-        _send(proto_out, reply)
+            reply = picklable(exc)
+        send(proto_out, reply)
 
 
 class WriterProcess:
@@ -107,7 +107,7 @@ class WriterProcess:
         self._booted.result()
         assert self._proc.stdin is not None
         try:
-            _send(self._proc.stdin, call)
+            send(self._proc.stdin, call)
         except OSError as exc:
             raise self._died() from exc
         reply = self._reply()

@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from xsweep._manifest import ManifestWriter
-from xsweep._paths import STORE_NAME, inside
-from xsweep._paths import sweep_dir as resolve_sweep_dir
-from xsweep._records import STATUS_FLAGS, RunRecord
-from xsweep._space import Space
+from xsweep.core.header import ManifestHeader
+from xsweep.core.paths import STORE_NAME, inside, sweep_dir as resolve_sweep_dir
+from xsweep.core.records import RunRecord
+from xsweep.core.vocabulary import STATUS_FLAGS
+from xsweep.record.manifest import ManifestWriter
+from xsweep.space.spaces import Space
 from xsweep.store.derived import (
     DERIVED_ATTR,
     Derived,
@@ -199,7 +200,7 @@ def _output_arrays(
 def create(
     target: Path,
     layout: Layout,
-    header: Mapping[str, Any],
+    header: ManifestHeader,
     run_ids: np.ndarray,
     derived: Mapping[str, Derived] | None = None,
 ) -> None:
@@ -257,7 +258,7 @@ def snapshot(outputs: Mapping[str, Output]) -> dict[str, Output]:
 def build(
     sweep_dir: Path,
     space: Space,
-    header: Mapping[str, Any],
+    header: ManifestHeader,
     records: Mapping[int, RunRecord],
     client: Client | None,
 ) -> Path:

@@ -1,0 +1,156 @@
+"""The ``.xsweep`` Dataset accessor: thin, stateless, delegating to public names."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from xsweep.analysis.plots import SweepPlots
+from xsweep.analysis.runs import is_sweep, output_status, run_table, status_counts
+from xsweep.analysis.tables import derived_frame, final, on_time_grid, sweep_frame
+from xsweep.core.errors import XsweepError
+from xsweep.space.spaces import Space
+
+
+@xr.register_dataset_accessor("xsweep")  # type: ignore[no-untyped-call]
+class XsweepAccessor:
+    """Domain helpers on any Dataset: ``ds.xsweep``.
+
+    On a parameter space (before running anything):
+
+    >>> import xsweep as xs
+    >>> space = xs.grid({"Sat.SMA": [7000, 7100], "Sat.INC": [28.5, 98.0]})
+    >>> space.xsweep.space
+    <xsweep.Space: 4 runs over Sat.SMA=2 x Sat.INC=2; fields: Sat.SMA, Sat.INC>
+    >>> runs = space.xsweep.runs()
+    >>> runs.columns.tolist(), runs["Sat.SMA"].tolist()
+    (['Sat.SMA', 'Sat.INC'], [7000, 7000, 7100, 7100])
+
+    On an opened sweep (:func:`xsweep.open_sweep`), ``status``, ``failed()``
+    and ``runs()`` summarise the runs from the store's ``status`` variables.
+    """
+
+    def __init__(self, dataset: xr.Dataset) -> None:
+        self._ds = dataset
+
+    def __repr__(self) -> str:
+        if self.is_sweep:
+            counts = ", ".join(f"{n} {k}" for k, n in self.status.items())
+            return f"<xsweep accessor on a sweep's store: {counts}>"
+        try:
+            return repr(Space(self._ds))
+        except XsweepError as exc:
+            return f"<xsweep accessor: not a parameter space ({exc})>"
+
+    def _repr_html_(self) -> str:
+        if self.is_sweep:
+            return f"<pre>{html.escape(repr(self))}</pre>"
+        try:
+            return Space(self._ds)._repr_html_()
+        except XsweepError:
+            return f"<pre>{html.escape(repr(self))}</pre>"
+
+    @property
+    def plot(self) -> SweepPlots:
+        """Plots: ``band``, ``heatmap``, ``corner``, ``scatter``, ``convergence``, ``status``.
+
+        See :class:`xsweep.analysis.plots.SweepPlots`; needs the ``[plot]`` extra.
+        """
+        return SweepPlots(self._ds)
+
+    @property
+    def space(self) -> Space:
+        """Return the Dataset as a validated :class:`xsweep.Space` (or raise ``SpaceError``)."""
+        return Space(self._ds)
+
+    @property
+    def is_sweep(self) -> bool:
+        """True for a Dataset opened from a sweep's store (it has ``run_id`` and ``status``)."""
+        return is_sweep(self._ds)
+
+    def runs(self) -> pd.DataFrame:
+        """List the runs, indexed by ``run_id``.
+
+        For a parameter space: labels and overrides (see `Space.runs`). For an
+        opened sweep: ``status``, ``reason``, ``error``, ``duration_s`` and the
+        parameter coordinates of every run (computes only those small variables).
+        """
+        return run_table(self._ds) if self.is_sweep else Space(self._ds).runs()
+
+    @property
+    def status(self) -> dict[str, int]:
+        """Count the runs by status: ``ok``, ``failed``, ``pending``."""
+        return status_counts(self._ds)
+
+    def failed(self) -> pd.DataFrame:
+        """Return the failed runs: reason, error and parameters, indexed by ``run_id``."""
+        runs = self.runs()
+        return runs[runs["status"] == "failed"]
+
+    def output_status(self) -> xr.DataArray:
+        """Tell, for every run and output, whether the output is in the store.
+
+        See :func:`xsweep.analysis.runs.output_status`.
+        """
+        return output_status(self._ds)
+
+    def derived(self) -> pd.DataFrame:
+        """Return the derived quantities, one row per run (computes only them).
+
+        Indexed by ``run_id`` (by the parameter dims if the Dataset has no
+        ``run_id``): the parameter coordinates, ``status``, every derived
+        variable (an array value as one array per cell), ``derive_status``
+        (``"ok"``, ``"derive-failed"``, ``"none"``) and ``derive_error``. See
+        the Derived quantities page.
+        """
+        return derived_frame(self._ds)
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """Flatten the sweep into gmat-sweep's long DataFrame (see :func:`xsweep.to_dataframe`).
+
+        A Dataset of derived quantities only (no output axis) flattens to one
+        row per run, as :meth:`derived`.
+        """
+        return sweep_frame(self._ds)
+
+    def sobol(
+        self,
+        var: str,
+        *,
+        failed: Literal["refuse", "drop-blocks"] = "refuse",
+        num_resamples: int = 100,
+        conf_level: float = 0.95,
+        seed: int | None = 0,
+    ) -> xr.Dataset:
+        """Return Sobol indices of ``var`` of a Saltelli sweep (see :func:`xsweep.sobol`)."""
+        from xsweep.analysis.sobol import sobol
+
+        return sobol(self._ds, var, failed=failed, num_resamples=num_resamples,
+                     conf_level=conf_level, seed=seed)  # fmt: skip
+
+    def convergence(
+        self, var: str, *, dim: str = "sample", q: Sequence[float] = (0.05, 0.5, 0.95)
+    ) -> xr.Dataset:
+        """Return running statistics of ``var`` as the sample grows (see the Space page)."""
+        from xsweep.analysis.convergence import convergence
+
+        return convergence(self._ds, var, dim=dim, q=q)
+
+    def final(self) -> xr.Dataset:
+        """Each run's last row (see :func:`xsweep.final`)."""
+        return final(self._ds)
+
+    def on_time_grid(
+        self,
+        times: Sequence[Any] | np.ndarray | None = None,
+        *,
+        step: float | None = None,
+        mode: Literal["elapsed", "absolute"] = "elapsed",
+    ) -> xr.Dataset:
+        """Interpolate every run onto one time axis (see :func:`xsweep.on_time_grid`)."""
+        return on_time_grid(self._ds, times, step=step, mode=mode)

@@ -1,0 +1,78 @@
+"""A sweep's runs read from its store: the run table, status counts, each output's state.
+
+The accessor's ``runs()``, ``status``, ``failed()`` and ``output_status()``
+are these functions on the Dataset (:mod:`xsweep.analysis.accessor` only
+delegates).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from xsweep.core.vocabulary import STATUS_FLAGS
+
+_FLAGS = tuple(STATUS_FLAGS)  # names by flag value
+
+
+def is_sweep(ds: xr.Dataset) -> bool:
+    """Tell whether ``ds`` was opened from a sweep's store (it has ``run_id`` and ``status``)."""
+    return "run_id" in ds and "status" in ds
+
+
+def run_table(ds: xr.Dataset) -> pd.DataFrame:
+    """List an opened sweep's runs, indexed by ``run_id``.
+
+    Columns: ``status``, ``reason``, ``error``, ``duration_s`` and the
+    parameter coordinates of every run (computes only those small variables).
+    """
+    dims = list(ds["run_id"].dims)
+    table = ds[["run_id", "status", "reason", "error", "duration_s"]].reset_coords()
+    params = [c for c in ds.coords if set(ds[c].dims) <= set(dims)]
+    frame = table.assign(
+        {c: ds[c].broadcast_like(ds["run_id"]) for c in params if c not in dims}
+    ).to_dataframe()
+    frame = frame.reset_index().set_index("run_id").sort_index()
+    frame["status"] = np.asarray(_FLAGS, dtype=object)[frame["status"].to_numpy()]
+    return frame
+
+
+def status_counts(ds: xr.Dataset) -> dict[str, int]:
+    """Count an opened sweep's runs by status: ``ok``, ``failed``, ``pending``."""
+    codes = np.asarray(ds["status"].values).ravel()
+    counts = np.bincount(codes.astype(np.int64), minlength=len(_FLAGS))
+    return {name: int(counts[i]) for i, name in enumerate(_FLAGS) if name != "pending"} | {
+        "pending": int(counts[0])
+    }
+
+
+def output_status(ds: xr.Dataset) -> xr.DataArray:
+    """Tell, for every run and output of an opened sweep, whether the output is in the store.
+
+    Returns a DataArray over the parameter dims and ``output`` (the store's
+    groups, ``reports/RF``..., and any output only ever unwritten), with
+    ``"written"``, ``"unparsed"`` (gmat-run could not parse GMAT's file; see
+    :meth:`xsweep.Sweep.output_problems`), ``"absent"`` (GMAT never wrote it)
+    or ``""`` for a run that is not ok.
+    """
+    codes = ds["status"].values
+    text = (
+        ds["output_problems"].values.astype(object)
+        if "output_problems" in ds
+        else np.full(codes.shape, "", dtype=object)
+    )
+    parsed = [dict(e.split("=", 1) for e in str(t).split(";") if e) for t in text.ravel()]
+    names = sorted(set(ds.attrs.get("xsweep_groups", ())) | {k for p in parsed for k in p})
+    out = np.full((codes.size, len(names)), "", dtype=object)
+    ok = codes.ravel() == STATUS_FLAGS["ok"]
+    for i, problems in enumerate(parsed):
+        if ok[i]:
+            out[i] = [problems.get(n, "written") for n in names]
+    dims = (*ds["status"].dims, "output")
+    return xr.DataArray(
+        out.reshape(*codes.shape, len(names)),
+        dims=dims,
+        coords={**{d: ds[d] for d in ds["status"].dims if d in ds.coords}, "output": names},
+        name="output_status",
+    )
