@@ -21,6 +21,7 @@ from .core.errors import (
     ClusterError as ClusterError,
     ClusterStartError as ClusterStartError,
     ConfigError as ConfigError,
+    DeriveError as DeriveError,
     DiskFullError as DiskFullError,
     EngineError as EngineError,
     FieldError as FieldError,
@@ -43,7 +44,7 @@ from .core.records import OutputFile as OutputFile, RunOutcome as RunOutcome
 from .derived import Quantity as Quantity
 from .execute.api import run as run
 from .execute.continuing import extend as extend, extend_until as extend_until, resume as resume
-from .execute.session import derive as derive
+from .execute.deriving import derive as derive
 from .gmat.engine import EngineInfo as EngineInfo, get_engine as get_engine
 from .gmat.mission import run_mission as run_mission
 from .gmat.outputs import read_output as read_output

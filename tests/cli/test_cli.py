@@ -463,3 +463,44 @@ def test_interrupt_resume_archive_verify(tmp_path: Path) -> None:
     assert _xsweep("extract", str(bundle), str(copy)).returncode == 0
     assert _xsweep("consolidate", str(copy)).returncode == 0
     assert xs.Sweep(copy).counts["ok"] == 300
+
+
+def test_a_range_without_its_count_says_the_form() -> None:
+    with pytest.raises(SpecError, match=r"START:STOP:NUM.*7000:7400:5"):
+        parse_values(FIELD, "7000:7400")
+    with pytest.raises(SpecError, match="START:STOP:NUM"):
+        build_space(grid=[f"{FIELD}=7000:7400:3:1"])
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    """``xsweep fields SCRIPT | head``: no traceback, no Errno, exit 0."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xsweep", "fields", REPORT, "--all"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first line: every write fails
+    err = proc.stderr.read()
+    assert proc.wait(timeout=180) == 0, err
+    assert "Errno" not in err, err
+    assert "Traceback" not in err, err
+
+
+def test_out_holding_another_sweep_is_refused_without_python_or_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "s"
+    args = ["run", REPORT, "--grid", "Sat.SMA=7000", "--out", str(out), "--workers", "1",
+            "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main([*args[:3], "Sat.SMA=7100", *args[4:]]) == 2
+    err = capsys.readouterr().err
+    assert "give another output directory" in err
+    assert "xs." not in err
+
+
+def test_extending_a_grid_with_n_points_to_grid() -> None:
+    with pytest.raises(xs.SpaceError, match=r"grid=, or\s+--grid"):
+        xs.Space(xs.grid({"A.X": [1]})).extended(2)

@@ -56,7 +56,8 @@ def test_derive_on_a_real_sweep_then_rederive_without_gmat(
     monkeypatch.syspath_prepend(str(tmp_path))
     space = xs.grid({"Sat.SMA": [7000.0, 7100.0, 7200.0, 7300.0]})
     out = tmp_path / "s"
-    sweep = xs.run(REPORT, space, out=out, workers=2, progress=False,
+    # One worker: run 0 finishes first and tries the functions (they work there).
+    sweep = xs.run(REPORT, space, out=out, workers=1, progress=False,
                    derive=[alt_final, "fragile:fn"])  # fmt: skip
     # Every GMAT run is ok; the raising function's runs are derive-failed, not failed.
     assert sweep.counts == {"ok": 4, "failed": 0, "pending": 0}
@@ -127,9 +128,9 @@ def test_derive_on_a_real_sweep_then_rederive_without_gmat(
 
 def test_a_crashing_or_hanging_function_fails_only_its_value(tmp_path: Path) -> None:
     def bad(outputs: Any, params: Any) -> dict[str, Any]:
-        if params["Sat.SMA"] == 7000.0:
-            os._exit(3)  # kills the child that calls it
         if params["Sat.SMA"] == 7100.0:
+            os._exit(3)  # kills the child that calls it
+        if params["Sat.SMA"] == 7200.0:
             time.sleep(60)
         return {"n": len(outputs["RF"])}
 
@@ -140,12 +141,75 @@ def test_a_crashing_or_hanging_function_fails_only_its_value(tmp_path: Path) -> 
     assert time.monotonic() - t0 < 40
     assert sweep.counts["ok"] == 3
     status = sweep.derived()
-    assert status["derive_status"].tolist() == ["derive-failed", "derive-failed", "ok"]
+    assert status["derive_status"].tolist() == ["ok", "derive-failed", "derive-failed"]
     errors = status["derive_error"].tolist()
-    assert "crashed" in errors[0]
-    assert "exit code 3" in errors[0]
-    assert "timeout" in errors[1]
-    assert status.loc[2, "n"] == len(sweep.read(2))
+    assert "crashed" in errors[1]
+    assert "exit code 3" in errors[1]
+    assert "timeout" in errors[2]
+    assert status.loc[0, "n"] == len(sweep.read(0))
+
+
+def test_a_derive_typo_raises_before_touching_the_sweep_and_drop_removes_one(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "s"
+    space = xs.grid({"Sat.SMA": [7000.0, 7100.0, 7200.0]})
+    sweep = xs.run(REPORT, space, out=out, workers=1, progress=False, derive=alt_final)
+    manifest = (out / "manifest.jsonl").read_bytes()
+    typo = r"minimum\(column='Sat.Altitude'.*\) failed on run 0"
+    with pytest.raises(xs.DeriveError, match=typo) as err:
+        xs.derive(out, xs.derived.minimum("Sat.Altitude"), workers=1, progress=False)
+    assert err.value.run_id == 0
+    assert "Sat.Altitude" in next(iter(err.value.errors.values()))
+    assert (out / "manifest.jsonl").read_bytes() == manifest  # nothing recorded
+    assert xs.Sweep(out).derive_counts == {"ok": 3, "derive-failed": 0, "none": 0}
+
+    # A name the sweep uses is refused on the first run too.
+    def clash(outputs: Any, params: Any) -> dict[str, Any]:
+        return {"status": 1.0}
+
+    with pytest.raises(xs.DeriveError, match="taken by the sweep's own variables"):
+        xs.derive(out, clash, workers=1, progress=False)
+    assert (out / "manifest.jsonl").read_bytes() == manifest
+
+    # Dropping by the value's name takes the function, its values and its status out.
+    xs.derive(out, rows, workers=1, progress=False)
+    assert {"alt_km", "rows"} <= set(xs.open_sweep(out).data_vars)
+    sweep = xs.derive(out, "alt_km", drop=True)
+    ds = xs.open_sweep(out)
+    assert "alt_km" not in ds
+    assert ds["rows"].values.tolist() == [8.0, 8.0, 8.0]
+    assert [e["fn"] for e in sweep.manifest.derive] == [f"{__name__}:rows"]
+    assert all(d.fn.endswith(":rows") for r in sweep.manifest.runs.values()
+               for d in r.outcome.derived)  # fmt: skip
+    with pytest.raises(xs.ConfigError, match="not a derive function of this sweep"):
+        xs.derive(out, "alt_km", drop=True)
+
+
+def test_run_stops_when_derive_fails_on_the_first_run_and_resume_fixes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "typo.py").write_text(
+        "def fn(outputs, params):\n    return {'low': outputs['RF']['Sat.Altitude'].min()}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "s"
+    space = xs.grid({"Sat.SMA": [7000.0 + 50 * i for i in range(8)]})
+    with pytest.raises(xs.DeriveError, match="typo:fn failed on run 0, the first run") as err:
+        xs.run(REPORT, space, out=out, workers=1, progress=False, derive="typo:fn")
+    assert "KeyError" in err.value.errors["typo:fn"]
+    counts = xs.Sweep(out).counts
+    assert counts["pending"] > 0
+    assert counts["ok"] >= 1
+    (tmp_path / "typo.py").write_text(
+        "def fn(outputs, params):\n    return {'low': outputs['RF']['Sat.Earth.Altitude'].min()}\n"
+    )
+    monkeypatch.delitem(sys.modules, "typo")
+    with pytest.warns(UserWarning, match="typo:fn changed"):
+        sweep = xs.resume(out, workers=1, progress=False, derive="typo:fn")
+    assert sweep.counts == {"ok": 8, "failed": 0, "pending": 0}
+    assert sweep.derive_counts == {"ok": 8, "derive-failed": 0, "none": 0}
+    assert np.isfinite(xs.open_sweep(out)["low"].values).all()
 
 
 def test_resume_needs_a_notebook_function_again(tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ import xarray as xr
 from xsweep.analysis.plots import SweepPlots
 from xsweep.analysis.runs import is_sweep, output_status, run_table, status_counts
 from xsweep.analysis.tables import derived_frame, final, on_time_grid, sweep_frame
-from xsweep.core.errors import XsweepError
+from xsweep.core.errors import ConfigError, XsweepError
 from xsweep.space.spaces import Space
+from xsweep.store.open import default_group, tree_output
 
 
 @xr.register_dataset_accessor("xsweep")  # type: ignore[no-untyped-call]
@@ -36,12 +37,25 @@ class XsweepAccessor:
     """
 
     def __init__(self, dataset: xr.Dataset) -> None:
-        self._ds = dataset
+        self._dataset = dataset
+
+    @property
+    def _ds(self) -> xr.Dataset:
+        """The Dataset the output helpers work on."""
+        return self._dataset
+
+    @property
+    def _root(self) -> xr.Dataset:
+        """The Dataset that holds the runs (status, parameters, derived values)."""
+        return self._dataset
+
+    def _where(self) -> str:
+        return ""
 
     def __repr__(self) -> str:
         if self.is_sweep:
             counts = ", ".join(f"{n} {k}" for k, n in self.status.items())
-            return f"<xsweep accessor on a sweep's store: {counts}>"
+            return f"<xsweep accessor on a sweep's store{self._where()}: {counts}>"
         try:
             return repr(Space(self._ds))
         except XsweepError as exc:
@@ -71,7 +85,7 @@ class XsweepAccessor:
     @property
     def is_sweep(self) -> bool:
         """True for a Dataset opened from a sweep's store (it has ``run_id`` and ``status``)."""
-        return is_sweep(self._ds)
+        return is_sweep(self._root)
 
     def runs(self) -> pd.DataFrame:
         """List the runs, indexed by ``run_id``.
@@ -80,12 +94,12 @@ class XsweepAccessor:
         opened sweep: ``status``, ``reason``, ``error``, ``duration_s`` and the
         parameter coordinates of every run (computes only those small variables).
         """
-        return run_table(self._ds) if self.is_sweep else Space(self._ds).runs()
+        return run_table(self._root) if self.is_sweep else Space(self._ds).runs()
 
     @property
     def status(self) -> dict[str, int]:
         """Count the runs by status: ``ok``, ``failed``, ``pending``."""
-        return status_counts(self._ds)
+        return status_counts(self._root)
 
     def failed(self) -> pd.DataFrame:
         """Return the failed runs: reason, error and parameters, indexed by ``run_id``."""
@@ -97,7 +111,7 @@ class XsweepAccessor:
 
         See :func:`xsweep.analysis.runs.output_status`.
         """
-        return output_status(self._ds)
+        return output_status(self._root)
 
     def derived(self) -> pd.DataFrame:
         """Return the derived quantities, one row per run (computes only them).
@@ -108,7 +122,7 @@ class XsweepAccessor:
         (``"ok"``, ``"derive-failed"``, ``"none"``) and ``derive_error``. See
         the Derived quantities page.
         """
-        return derived_frame(self._ds)
+        return derived_frame(self._root)
 
     def to_dataframe(self) -> pd.DataFrame:
         """Flatten the sweep into gmat-sweep's long DataFrame (see :func:`xsweep.to_dataframe`).
@@ -154,3 +168,74 @@ class XsweepAccessor:
     ) -> xr.Dataset:
         """Interpolate every run onto one time axis (see :func:`xsweep.on_time_grid`)."""
         return on_time_grid(self._ds, times, step=step, mode=mode)
+
+
+@xr.register_datatree_accessor("xsweep")  # type: ignore[no-untyped-call]
+class XsweepTreeAccessor(XsweepAccessor):
+    """The same helpers on a sweep with several outputs: ``tree.xsweep``.
+
+    :func:`xsweep.open_sweep` gives a DataTree when a script writes several
+    outputs (a report and a solver log, say). The run helpers (``status``,
+    ``runs()``, ``failed()``, ``derived()``) read the tree's root; the output
+    helpers (``to_dataframe()``, ``final()``, the plots...) work on its one
+    report, or, when there are several, on the output :meth:`select` names.
+
+    >>> import tempfile
+    >>> import xsweep as xs
+    >>> out = tempfile.mkdtemp()
+    >>> space = xs.grid({"TargetRMAG": [8000.0, 9000.0]})
+    >>> _ = xs.run("examples/missions/hohmann.script", space, out=out, workers=1,
+    ...            progress=False)
+    >>> tree = xs.open_sweep(out)
+    >>> tree.xsweep.groups, tree.xsweep.group
+    (['reports/RF', 'solver/DC'], 'reports/RF')
+    >>> tree.xsweep.status["ok"], len(tree.xsweep.final()["TargetRMAG"])
+    (2, 2)
+    """
+
+    def __init__(self, tree: xr.DataTree) -> None:
+        self._tree = tree
+        self._dataset = tree.to_dataset(inherit=False)
+
+    @property
+    def groups(self) -> list[str]:
+        """The outputs of the sweep: ``reports/RF``, ``solver/DC``..."""
+        return [str(g) for g in self._dataset.attrs.get("xsweep_groups", ())]
+
+    @property
+    def group(self) -> str:
+        """The output the output helpers use: the sweep's one report (or one output).
+
+        Raises
+        ------
+        ConfigError
+            The sweep has several reports (or, with no report, several outputs):
+            name one with :meth:`select`.
+        """
+        return default_group(self.groups)
+
+    def select(self, group: str) -> xr.Dataset:
+        """Return one output's Dataset, joined with the runs (as ``open_sweep(group=...)``).
+
+        Parameters
+        ----------
+        group : str
+            Its store path (``"reports/RF"``) or its GMAT name (``"RF"``) when
+            that is unambiguous.
+
+        Raises
+        ------
+        ConfigError
+            ``group`` names no single output; the message lists them.
+        """
+        return tree_output(self._tree, group)
+
+    @property
+    def _ds(self) -> xr.Dataset:
+        return self.select(self.group)
+
+    def _where(self) -> str:
+        try:
+            return f" ({self.group} of {', '.join(self.groups)})"
+        except ConfigError:
+            return f" (outputs {', '.join(self.groups)}: select one)"

@@ -149,6 +149,22 @@ class Sweep:
         """Count the ok runs by ``derive_status``: ``ok``, ``derive-failed``, ``none``."""
         return _derive_counts(self.manifest)
 
+    @property
+    def derive_counts_by_function(self) -> dict[str, dict[str, int]]:
+        """Count the ok runs by each derive function's outcome: ``ok``, ``derive-failed``, ``none``.
+
+        A function the sweep records that has not been called on a run counts it ``none``.
+        """
+        fns = [str(e["fn"]) for e in self.manifest.derive]
+        counts = {fn: dict.fromkeys(("ok", "derive-failed", "none"), 0) for fn in fns}
+        for rec in self.manifest.runs.values():
+            if rec.status != "ok":
+                continue
+            got = {d.fn: d.status for d in rec.outcome.derived}
+            for fn in fns:
+                counts[fn][got.get(fn, "none")] += 1
+        return counts
+
     def read(self, run_id: int, output: str | None = None) -> pd.DataFrame:
         """Read one run's output from its Parquet file, as gmat-run parsed it.
 

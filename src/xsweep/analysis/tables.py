@@ -16,12 +16,18 @@ import xarray as xr
 
 from xsweep.core.errors import ConfigError
 from xsweep.core.vocabulary import OUTPUT_AXES, STATUS_FLAGS
+from xsweep.store.open import tree_output
 
 _FLAGS = np.asarray(list(STATUS_FLAGS), dtype=object)  # names by flag value
 _AXES = tuple(dict.fromkeys(OUTPUT_AXES.values()))  # step, interval, iteration
 # The second index level gmat-sweep uses, by output axis.
 _READ_BATCH = 64  # inner chunks Zarr decodes per batch when a whole shard is read
 _SECOND_LEVEL = {"interval": "interval_id", "iteration": "iteration"}
+
+
+def one_output(ds: xr.Dataset | xr.DataTree) -> xr.Dataset:
+    """Return ``ds``, or a sweep's DataTree's one report (see :func:`default_group`)."""
+    return tree_output(ds) if isinstance(ds, xr.DataTree) else ds
 
 
 def _parts(ds: xr.Dataset) -> tuple[list[str], str, list[str]]:
@@ -50,7 +56,7 @@ def _flat(values: np.ndarray, n_runs: int) -> np.ndarray:
     return values.reshape(n_runs, -1)
 
 
-def to_dataframe(ds: xr.Dataset) -> pd.DataFrame:
+def to_dataframe(ds: xr.Dataset | xr.DataTree) -> pd.DataFrame:
     """Flatten an opened sweep into gmat-sweep's long DataFrame.
 
     One row per row of every run's output, indexed by ``(run_id, time)``
@@ -63,8 +69,9 @@ def to_dataframe(ds: xr.Dataset) -> pd.DataFrame:
 
     Parameters
     ----------
-    ds : xarray.Dataset
-        One output of a sweep, from :func:`xsweep.open_sweep`.
+    ds : xarray.Dataset or xarray.DataTree
+        One output of a sweep, from :func:`xsweep.open_sweep`; of a sweep
+        opened as a DataTree, its one report (name another with ``group=``).
 
     Returns
     -------
@@ -93,6 +100,7 @@ def to_dataframe(ds: xr.Dataset) -> pd.DataFrame:
     from dask.base import compute
     from dask.local import get_sync
 
+    ds = one_output(ds)
     dims, axis, names = _parts(ds)
     if "time" in names:  # elapsed_s is derived from it and not a column of the frame
         names = [n for n in names if n != "elapsed_s"]
@@ -149,8 +157,9 @@ def to_dataframe(ds: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(data, index=index, copy=False)
 
 
-def sweep_frame(ds: xr.Dataset) -> pd.DataFrame:
+def sweep_frame(ds: xr.Dataset | xr.DataTree) -> pd.DataFrame:
     """Flatten ``ds``: :func:`to_dataframe`, or :func:`derived_frame` for derived values only."""
+    ds = one_output(ds)
     if not any(a in ds.dims for a in ("step", "interval", "iteration")) and any(
         "xsweep_derive_fn" in v.attrs for v in ds.data_vars.values()
     ):
@@ -205,7 +214,7 @@ def _interp(x: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:
     return out
 
 
-def final(ds: xr.Dataset) -> xr.Dataset:
+def final(ds: xr.Dataset | xr.DataTree) -> xr.Dataset:
     """Return the last row of every run: each output variable at its run's final step.
 
     Runs differ in length (GMAT's steps are adaptive, a failed run has no
@@ -218,8 +227,9 @@ def final(ds: xr.Dataset) -> xr.Dataset:
 
     Parameters
     ----------
-    ds : xarray.Dataset
-        One output of a sweep, as :func:`xsweep.open_sweep` returns it.
+    ds : xarray.Dataset or xarray.DataTree
+        One output of a sweep, as :func:`xsweep.open_sweep` returns it (of a
+        DataTree, its one report).
 
     Returns
     -------
@@ -237,6 +247,7 @@ def final(ds: xr.Dataset) -> xr.Dataset:
     >>> xs.final(xs.open_sweep(out))["elapsed_s"].values.tolist()
     [300.0, 600.0]
     """
+    ds = one_output(ds)
     _, axis, names = _parts(ds)
     # The column that marks a run's rows: elapsed time, else any float or time column.
     keys = [n for n in names if n == "elapsed_s"] + [n for n in names if ds[n].dtype.kind in "fmM"]
@@ -251,7 +262,7 @@ def final(ds: xr.Dataset) -> xr.Dataset:
 
 
 def on_time_grid(
-    ds: xr.Dataset,
+    ds: xr.Dataset | xr.DataTree,
     times: Sequence[Any] | np.ndarray | None = None,
     *,
     step: float | None = None,
@@ -268,9 +279,9 @@ def on_time_grid(
 
     Parameters
     ----------
-    ds : xarray.Dataset
+    ds : xarray.Dataset or xarray.DataTree
         One time-series output of a sweep (a report or an ephemeris), from
-        :func:`xsweep.open_sweep`.
+        :func:`xsweep.open_sweep` (of a DataTree, its one report).
     times : array-like, optional
         The common times: seconds since each run's first row
         (``mode="elapsed"``), or epochs (``mode="absolute"``, anything
@@ -314,6 +325,7 @@ def on_time_grid(
         raise ConfigError("give times or step, not both")
     if step is not None and not (np.isfinite(step) and step > 0):
         raise ConfigError(f"step must be a positive number of seconds, got {step!r}")
+    ds = one_output(ds)
     _, axis, names = _parts(ds)
     if axis != "step" or "time" not in ds or "elapsed_s" not in ds:
         raise ConfigError("on_time_grid needs a time series output (a report or an ephemeris)")

@@ -332,6 +332,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"xsweep {args.command}: error: {_one_line(exc)}; continue with: xsweep resume "
               f"{where}", file=sys.stderr)  # fmt: skip
         return EXIT_FAILED
+    except BrokenPipeError:  # the reader left (``| head``): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return EXIT_OK
     except (XsweepError, OSError) as exc:  # OSError: an unwritable --out, a full disk
         print(f"xsweep {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE

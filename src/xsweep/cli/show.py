@@ -85,6 +85,7 @@ def summary(
         "derive": {
             "functions": [str(e.get("fn")) for e in manifest.derive],
             "counts": sweep.derive_counts if manifest.derive else {},
+            "by_function": sweep.derive_counts_by_function,
         },
     }
 
@@ -145,8 +146,9 @@ def _print_summary(info: dict[str, Any]) -> None:
         )
     if info["derive"]["functions"]:
         print(f"derived    {_derive_line(info['derive']['counts'])}")
+        by = info["derive"].get("by_function", {})
         for fn in info["derive"]["functions"]:
-            print(f"  {fn}")
+            print(f"  {fn}: {_derive_line(by[fn])}" if fn in by else f"  {fn}")
     if info["output_problems"]:
         print("outputs not written (runs ok)")
         print("\n".join(_problem_lines(info["output_problems"])))

@@ -145,6 +145,11 @@ def parse_values(field: str, spec: str) -> Any:
     parts = text.split(":")
     if len(parts) == 3 and _number(parts[0]) is not None and _number(parts[1]) is not None:
         return _range(field, parts)
+    if len(parts) > 1 and all(_number(p) is not None for p in parts):
+        raise SpecError(
+            f"{field}={spec!r}: a range is START:STOP:NUM, NUM values from START to STOP "
+            "(e.g. 7000:7400:5); a list is V1,V2,..."
+        )
     try:
         rows = list(csv.reader([text], skipinitialspace=True, strict=True))
     except csv.Error as exc:

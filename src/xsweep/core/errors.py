@@ -37,6 +37,23 @@ class ConfigError(XsweepError, ValueError):
     """Bad configuration: raised before any GMAT run starts."""
 
 
+class DeriveError(ConfigError):
+    """A derive function failed on the first run it was tried on; nothing was recorded.
+
+    Attributes
+    ----------
+    run_id : int
+        The run it was tried on.
+    errors : dict
+        Function reference to the error it raised (or why its values were refused).
+    """
+
+    def __init__(self, message: str, run_id: int, errors: dict[str, str]) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.errors = errors
+
+
 class ScriptNotFoundError(ConfigError, FileNotFoundError):
     """The mission script, or a file it includes or names, does not exist.
 

@@ -254,8 +254,8 @@ def _new_sweep_dir(out: str | os.PathLike[str]) -> Path:
     out_dir = Path(out).expanduser().resolve()
     if (out_dir / MANIFEST_NAME).exists():
         raise ConfigError(
-            f"{out_dir} already holds a sweep; continue it with xs.resume({str(out_dir)!r}) "
-            f"or 'xsweep resume {out_dir}'"
+            f"{out_dir} already holds a sweep: give another output directory (or remove "
+            "that one) for this space; resuming it would run that sweep's own space"
         )
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise ConfigError(f"out={str(out_dir)!r} exists and is not an empty directory")

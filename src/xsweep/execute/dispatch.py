@@ -29,7 +29,7 @@ from distributed import Client, Future, as_completed
 from distributed.client import FutureCancelledError
 from distributed.scheduler import KilledWorker
 
-from xsweep.core.errors import NO_SPACE, ClusterError, DiskFullError
+from xsweep.core.errors import NO_SPACE, ClusterError, DeriveError, DiskFullError
 from xsweep.core.hooks import DeriveFunction
 from xsweep.core.options import Options
 from xsweep.core.paths import run_dir_name
@@ -132,6 +132,9 @@ class Dispatcher:
         )
         assert writer.manifest is not None
         self.schema = derived_schema(writer.manifest, space)
+        # Functions no ok run has given a result yet: the first one that does tries them.
+        tried = {d.fn for r in writer.manifest.runs.values() for d in r.outcome.derived}
+        self._untried = {f.ref for f in derive} - tried
 
     def run(self, run_ids: Sequence[int]) -> None:
         """Run ``run_ids`` and record every outcome; return when all are recorded.
@@ -323,6 +326,8 @@ class Dispatcher:
                 self._published.recorded(status, record.outcome.reason)
         self._bar.set_postfix(self.counts, refresh=False)
         self._bar.update(len(records))
+        if self._untried:
+            self._try_derive([record for _, record in records])
         if self.reuse is not None:
             for _, record in records:
                 for twin, source in self.reuse.done(record):
@@ -330,6 +335,24 @@ class Dispatcher:
                         self._requeue.append(twin)
                     else:
                         self._link(twin, source)
+
+    def _try_derive(self, records: Sequence[RunRecord]) -> None:
+        """Stop the sweep if a derive function failed on the first ok run it met."""
+        for record in records:
+            for result in record.outcome.derived if record.status == "ok" else ():
+                if result.fn not in self._untried:
+                    continue
+                self._untried.discard(result.fn)
+                if not result.ok:
+                    raise DeriveError(
+                        f"derive function {result.fn} failed on run {record.run_id}, the "
+                        f"first run it was tried on: {result.error}. The sweep stopped "
+                        f"({sum(self.counts.values())} runs recorded, the rest pending): fix "
+                        "the function and resume the sweep with it (the recorded runs are "
+                        "derived again)",
+                        record.run_id,
+                        {result.fn: str(result.error)},
+                    )
 
     def _outcome_of(self, result: Any) -> RunOutcome:
         """Turn a task's result into a run's outcome, or raise what stops the sweep."""

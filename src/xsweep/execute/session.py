@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from xsweep.analysis.handle import Sweep
 from xsweep.core.errors import ConfigError, disk_full_is_resumable
 from xsweep.core.hooks import DeriveFunction, DeriveResult, reload, resolve
-from xsweep.core.options import RESUME_DEFAULTS, ExecutionOptions, Options
+from xsweep.core.options import ExecutionOptions, Options
 from xsweep.core.paths import sweep_dir
 from xsweep.core.records import RunRecord
 from xsweep.core.timeouts import FLOOR_S
@@ -41,7 +41,7 @@ from xsweep.store.blocks import BlockWriter
 from xsweep.store.live import LiveStore
 
 if TYPE_CHECKING:
-    from distributed import Client
+    pass
 
 DERIVE_PREFIX = "xsweep-derive"  # the dashboard groups derive tasks under this name
 DERIVE_BATCH = 32  # runs per derive task: no GMAT, so a run is ~1 ms of work
@@ -243,7 +243,7 @@ def derive_finished(
 
     def submit() -> None:
         for number, (fns, ids) in itertools.islice(pending, 1):
-            items = [_item(root, manifest.runs[r]) for r in ids]
+            items = [run_item(root, manifest.runs[r]) for r in ids]
             key = f"{DERIVE_PREFIX}-{token}-{number:06d}"
             completed.add(
                 client.submit(
@@ -314,7 +314,7 @@ def _batches(
     ]
 
 
-def _item(root: str, rec: RunRecord) -> tuple[int, str, dict[str, str], dict[str, Any]]:
+def run_item(root: str, rec: RunRecord) -> tuple[int, str, dict[str, str], dict[str, Any]]:
     """Return what a derive task needs of a run: its id, its files' root, its parameters."""
     paths = {out.name: out.path for out in rec.outcome.outputs}  # relative to the sweep
     return rec.run_id, root, paths, {**rec.labels, **rec.overrides}
@@ -326,92 +326,3 @@ def _merged(rec: RunRecord, results: Sequence[DeriveResult], schema: Any) -> Run
     kept = [d for d in rec.outcome.derived if d.fn not in new]
     derived = (*kept, *schema.check(results))
     return replace(rec, outcome=replace(rec.outcome, derived=derived))
-
-
-def derive(
-    path: str | os.PathLike[str],
-    functions: Any,
-    *,
-    out: str | os.PathLike[str] | None = None,
-    client: Client | str | None = None,
-    workers: int | None = None,
-    timeout: float | str | None = None,
-    progress: bool = True,
-    consolidate: bool = True,
-    cluster_kwargs: Mapping[str, Any] | None = None,
-    cluster_timeout: float = 60.0,
-) -> Sweep:
-    """Add or replace derived quantities of a finished sweep, from its Parquet, without GMAT.
-
-    Every ok run's values of ``functions`` are computed (again) as Dask tasks,
-    in parallel, with progress: each worker's child process reads the runs'
-    Parquet and calls the functions, so the client never loads the runs'
-    data. The functions join those the sweep records (one of the same name
-    replaces it, with all its values); the results go into the manifest and
-    the store's variables of the same names.
-
-    Parameters
-    ----------
-    path : path-like
-        The sweep directory, or an archive bundle (then ``out`` is required).
-    functions : callable, str, or a list of them
-        Derive functions (see :func:`run`'s ``derive``).
-    out : path-like, optional
-        For a bundle: the directory to unpack it into and derive there.
-    client, workers, progress, consolidate, cluster_kwargs, cluster_timeout
-        As for :func:`run`.
-    timeout : float, optional
-        Seconds one run's functions may take (past it, their child is killed
-        and those values are ``derive-failed``).
-
-    Returns
-    -------
-    Sweep
-
-    Raises
-    ------
-    ConfigError
-        Not a sweep, ``functions`` cannot be imported, or a bundle without ``out``.
-    SweepLockedError
-        Another process is writing the sweep.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> import xsweep as xs
-    >>> out = tempfile.mkdtemp()
-    >>> space = xs.grid({"Sat.SMA": [7000, 7100]})
-    >>> _ = xs.run("examples/missions/leo_report.script", space, out=out, workers=1,
-    ...            progress=False)
-    >>> def rows(outputs, params):
-    ...     return {"rows": len(outputs["RF"])}
-    >>> sweep = xs.derive(out, rows, workers=1, progress=False)
-    >>> xs.open_sweep(out)["rows"].values.tolist()
-    [8.0, 8.0]
-    """
-    source = Path(path).expanduser()
-    if source.is_file():
-        if out is None:
-            raise ConfigError(f"{source} is a bundle: pass out= to unpack it into and derive there")
-        from xsweep.pack.archive import extract
-
-        source = extract(source, out)
-    elif out is not None:
-        raise ConfigError("out= is for deriving from a bundle; a sweep directory derives in place")
-    directory = sweep_dir(source)
-    ex = ExecutionOptions.of(
-        {"client": client, "workers": workers, "timeout": timeout, "progress": progress,
-         "consolidate": consolidate, "cluster_kwargs": cluster_kwargs,
-         "cluster_timeout": cluster_timeout},
-        defaults=RESUME_DEFAULTS, caller="derive",
-    )  # fmt: skip
-    session = Session(ex)
-    with disk_full_is_resumable(directory), ManifestWriter(directory) as writer:
-        manifest, opts, space = reopen(writer, session.given())
-        given = {f.ref for f in resolve(functions)}
-        settled, _ = settle_derive(writer, manifest, functions, warn=False)
-        todo = needs_deriving(manifest, [f for f in settled if f.ref in given], every=True)
-        if todo:
-            with session.cluster(opts, directory) as cluster:
-                derive_finished(writer, space, opts, cluster, todo, session)
-    return Sweep(directory)

@@ -89,7 +89,10 @@ def staged(
     remote = Remote(url, storage_options)
     exists = remote.has_manifest()
     if new and exists:
-        raise ConfigError(f"{remote.url} already holds a sweep; continue it with xs.resume()")
+        raise ConfigError(
+            f"{remote.url} already holds a sweep: give another output URL for this space; "
+            "resuming it would run that sweep's own space"
+        )
     if not new and not exists:
         raise ConfigError(f"{remote.url} is not a sweep (no manifest.jsonl)")
     parent = Path(tempfile.mkdtemp(prefix="xsweep-staging-"))

@@ -323,7 +323,11 @@ class Space:
         check_n(n)
         random = self._recipes
         if not random:
-            raise SpaceError("only Monte Carlo or Latin hypercube spaces can be extended")
+            raise SpaceError(
+                "more samples (n) extend only a Monte Carlo, Latin hypercube or QMC space; "
+                "this one has none: give a grid dim new values instead (grid=, or "
+                "--grid FIELD=VALUES on the command line)"
+            )
         dims = {r["dim"] for r in random.values()}
         if len(dims) != 1:
             raise SpaceError(f"random fields live on several dims {sorted(dims)}; cannot extend")

@@ -177,9 +177,52 @@ def _open(
     )
     if order:
         part = part.isel(order)
+    return _objectify(with_output(root, part))
+
+
+def default_group(groups: list[str]) -> str:
+    """Return the output a sweep's helpers use: its one report (or its one output).
+
+    Raises
+    ------
+    ConfigError
+        Several reports (or, with no report, several outputs): the message
+        names them and how to choose one.
+    """
+    reports = [g for g in groups if g.startswith(f"{GROUPS['report']}/")]
+    candidates = reports or groups
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise ConfigError("this sweep has no output (its runs wrote no file xsweep reads)")
+    raise ConfigError(
+        f"this sweep has the outputs {groups}; name one: xs.open_sweep(path, "
+        f"group={candidates[0]!r}), or tree.xsweep.select({candidates[0]!r})"
+    )
+
+
+def tree_output(tree: xr.DataTree, group: str | None = None) -> xr.Dataset:
+    """Return one output of a sweep opened as a DataTree, as ``open_sweep(group=...)`` would.
+
+    ``group`` is a store path or a GMAT name; by default the sweep's one
+    report (see :func:`default_group`).
+    """
+    root = tree.to_dataset(inherit=False)
+    groups = [str(g) for g in root.attrs.get("xsweep_groups", ())]
+    group = default_group(groups) if group is None else group
+    matches = [g for g in groups if group in (g, g.rsplit("/", 1)[-1])]
+    if len(matches) != 1:
+        raise ConfigError(f"group={group!r} names no single output of this sweep; it has {groups}")
+    part = tree[matches[0]]
+    assert isinstance(part, xr.DataTree)
+    return with_output(root, part.to_dataset(inherit=False))
+
+
+def with_output(root: xr.Dataset, part: xr.Dataset) -> xr.Dataset:
+    """Join the store's root (runs, parameters, derived values) with one output's group."""
     ds = xr.merge([root, part], compat="override", join="exact", combine_attrs="override")
     ds.attrs = {**root.attrs, **part.attrs}
-    return _objectify(ds)
+    return ds
 
 
 MAX_CHUNK_BYTES = 1 << 30
