@@ -24,9 +24,8 @@ def main() -> None:
     for path in (sweep_dir, copy):
         shutil.rmtree(path, ignore_errors=True)
     space = xs.grid(
-        {"Sat.SMA": np.linspace(6900.0, 7300.0, 5), "Sat.INC": [0.0, 30.0, 60.0, 90.0],
-         "TOF": [2700]}
-    )  # fmt: skip
+        {"Sat.SMA": np.linspace(6900.0, 7300.0, 5), "Sat.INC": [0.0, 30.0, 60.0, 90.0]}
+    ).merge(xs.fixed({"TOF": 2700}))
     xs.run(MISSIONS / "leo_report.script", space, out=sweep_dir, progress=False)
     # --8<-- [start:archive]
     xs.archive(sweep_dir, out=bundle, overwrite=True)  # deterministic: same sweep, same bytes
@@ -40,7 +39,7 @@ def main() -> None:
     xr.testing.assert_identical(original, unzipped.load())
     print(f"verified: {report.ok}, {report.checked} members; zip, extracted and original agree")
 
-    final = zipped.xsweep.final()["Sat.Z"].squeeze("TOF")
+    final = zipped.xsweep.final()["Sat.Z"]
     fig, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
     final.plot.pcolormesh(ax=ax, x="Sat.SMA", y="Sat.INC", cbar_kwargs={"label": "km"})
     size = bundle.stat().st_size / 1e6

@@ -44,11 +44,11 @@ def main() -> None:
             sigma = np.sqrt(np.diag(COV))
             perturb = {"Sat.SMA": ("normal", MEAN[0], sigma[0]),
                        "Sat.INC": ("normal", MEAN[1], sigma[1])}  # fmt: skip
-        space = xs.monte_carlo(120, perturb, seed=2026).merge(xs.grid({"TOF": [5400]}))
+        space = xs.monte_carlo(120, perturb, seed=2026).merge(xs.fixed({"TOF": 5400}))
         xs.run(MISSIONS / "leo_report.script", space, out=sweep_dir, progress=False)
         # --8<-- [end:run]
         draws[name] = space
-        finals[name] = xs.open_sweep(sweep_dir).xsweep.final().squeeze("TOF").load()
+        finals[name] = xs.open_sweep(sweep_dir).xsweep.final().load()
         rho = np.corrcoef(space["Sat.SMA"], space["Sat.INC"])[0, 1]
         spread = float(finals[name]["Sat.Z"].std())
         print(f"{name}: drawn correlation {rho:+.2f}, final Z spread {spread:.2f} km (1 sigma)")

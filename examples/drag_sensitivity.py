@@ -27,9 +27,9 @@ def main() -> None:
         "Sat.DragArea": ("uniform", 10.0, 20.0),  # m^2
         "Sat.DryMass": ("uniform", 600.0, 1100.0),  # kg
     }
-    design = xs.saltelli(32, inputs, seed=2026).merge(xs.grid({"TOF": [21600]}))
+    design = xs.saltelli(32, inputs, seed=2026).merge(xs.fixed({"TOF": 21600}))
     xs.run(MISSIONS / "leo_drag.script", design, out=sweep_dir, progress=False)
-    final = xs.open_sweep(sweep_dir).xsweep.final().squeeze("TOF")
+    final = xs.open_sweep(sweep_dir).xsweep.final()
     indices = final.xsweep.sobol("Sat.Earth.Altitude")  # refuses if a run failed
     # --8<-- [end:run]
     for field in indices["field"].values:

@@ -26,10 +26,11 @@ def main() -> None:
     sweep_dir = out / "grid_refine"
     shutil.rmtree(sweep_dir, ignore_errors=True)
     # --8<-- [start:run]
-    coarse = xs.grid({"Sat.SMA": [6800.0, 6900.0, 7000.0, 7100.0, 7200.0],
-                      "Sat.ECC": [0.0, 0.01, 0.02, 0.03], "TOF": [3000]})  # fmt: skip
+    coarse = xs.grid(
+        {"Sat.SMA": [6800.0, 6900.0, 7000.0, 7100.0, 7200.0], "Sat.ECC": [0.0, 0.01, 0.02, 0.03]}
+    ).merge(xs.fixed({"TOF": 3000}))
     xs.run(MISSIONS / "leo_report.script", coarse, out=sweep_dir, progress=False)
-    final = xs.open_sweep(sweep_dir).xsweep.final()["Sat.Earth.Altitude"].squeeze("TOF")
+    final = xs.open_sweep(sweep_dir).xsweep.final()["Sat.Earth.Altitude"]
     sma = final["Sat.SMA"].values
     above = (final > THRESHOLD).transpose("Sat.ECC", "Sat.SMA").values
     first = above.argmax(axis=1)  # each eccentricity's first SMA above the threshold
@@ -40,7 +41,7 @@ def main() -> None:
     # --8<-- [end:run]
     print(f"bracket {lo:.0f}-{hi:.0f} km; {sweep.counts['ok']} runs ok; "
           f"SMA now {ds.sizes['Sat.SMA']} values")  # fmt: skip
-    alt = ds.xsweep.final()["Sat.Earth.Altitude"].squeeze("TOF").load()
+    alt = ds.xsweep.final()["Sat.Earth.Altitude"].load()
 
     fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
     alt = alt.transpose("Sat.ECC", "Sat.SMA")

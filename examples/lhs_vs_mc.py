@@ -27,9 +27,9 @@ def main() -> None:
         sweep_dir = out / f"coverage-{make.__name__}"
         shutil.rmtree(sweep_dir, ignore_errors=True)
         # --8<-- [start:run]
-        space = make(N, PERTURB, seed=11).merge(xs.grid({"TOF": [1800]}))
+        space = make(N, PERTURB, seed=11).merge(xs.fixed({"TOF": 1800}))
         xs.run(MISSIONS / "leo_report.script", space, out=sweep_dir, progress=False)
-        finals[name] = xs.open_sweep(sweep_dir).xsweep.final().squeeze("TOF").load()
+        finals[name] = xs.open_sweep(sweep_dir).xsweep.final().load()
         # --8<-- [end:run]
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), layout="constrained", sharey=True)

@@ -22,13 +22,13 @@ def main() -> None:
     shutil.rmtree(sweep_dir, ignore_errors=True)
     # --8<-- [start:run]
     perturb = {"Sat.SMA": ("normal", 7000.0, 2.0), "Sat.INC": ("normal", 28.5, 0.05)}
-    space = xs.monte_carlo(64, perturb, seed=11).merge(xs.grid({"TOF": [5400]}))
+    space = xs.monte_carlo(64, perturb, seed=11).merge(xs.fixed({"TOF": 5400}))
     # 90-minute flights run in tens of ms: "auto" packs several into each Dask task.
     xs.run(MISSIONS / "leo_report.script", space, out=sweep_dir, runs_per_task="auto",
            progress=False)  # fmt: skip
     sweep = xs.extend_until(sweep_dir, "Sat.Earth.Altitude", rtol=5e-4, batch=64,
                             max_runs=512, progress=False)  # fmt: skip
-    final = xs.open_sweep(sweep_dir).xsweep.final().squeeze("TOF")
+    final = xs.open_sweep(sweep_dir).xsweep.final()
     c = final.xsweep.convergence("Sat.Earth.Altitude", q=(0.05, 0.95))
     # --8<-- [end:run]
     last = c.isel(n=-1)

@@ -32,9 +32,9 @@ def main() -> None:
         },
         seed=2026,
     )
-    space = space.merge(xs.grid({"TOF": [5400]}))
+    space = space.merge(xs.fixed({"TOF": 5400}))
     xs.run(MISSIONS / "leo_report.script", space, out=sweep_dir, progress=False)
-    final = xs.open_sweep(sweep_dir).xsweep.final().squeeze("TOF").load()
+    final = xs.open_sweep(sweep_dir).xsweep.final().load()
     percentiles = final["Sat.Earth.Altitude"].quantile([0.01, 0.5, 0.99], dim="sample")
     xy = np.stack([final["Sat.X"].values, final["Sat.Y"].values])
     mean, cov = xy.mean(axis=1), np.cov(xy)

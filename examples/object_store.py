@@ -23,20 +23,20 @@ import xsweep as xs
 def main() -> None:
     out = out_dir(__doc__.splitlines()[0])
     url = os.environ.get("XSWEEP_EXAMPLE_URL", f"file://{out}/bucket/sweeps/orbit")
-    space = xs.grid({"Sat.SMA": [6900.0, 7000.0, 7100.0, 7200.0], "TOF": [5400.0]})
+    space = xs.grid({"Sat.SMA": [6900.0, 7000.0, 7100.0, 7200.0]}).merge(xs.fixed({"TOF": 5400.0}))
     # --8<-- [start:cloud]
     sweep = xs.run(MISSIONS / "leo_report.script", space, out=url, progress=False)
     xs.extend(url, grid={"Sat.SMA": [7300.0, 7400.0]}, progress=False)  # 2 new runs only
     ds = xs.open_sweep(url)  # lazily, from the bucket
-    one = ds["Sat.Earth.Altitude"].sel({"Sat.SMA": 7100.0, "TOF": 5400.0}).load()
+    one = ds["Sat.Earth.Altitude"].sel({"Sat.SMA": 7100.0}).load()
     bundle = xs.archive(url, out=out / "orbit.zip", overwrite=True)  # local zip of the sweep
     # --8<-- [end:cloud]
     counts = xs.Sweep(url).counts
     print(f"{sweep.path}: {counts}; one run's altitude: {one.count().item()} rows; {bundle}")
 
     fig, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
-    alt = ds["Sat.Earth.Altitude"].squeeze("TOF")
-    minutes = ds["Sat.ElapsedSecs"].squeeze("TOF") / 60
+    alt = ds["Sat.Earth.Altitude"]
+    minutes = ds["Sat.ElapsedSecs"] / 60
     for sma in alt["Sat.SMA"].values:
         ax.plot(minutes.sel({"Sat.SMA": sma}), alt.sel({"Sat.SMA": sma}), label=f"{sma:.0f} km")
     ax.set(xlabel="minutes since epoch", ylabel="altitude (km)")

@@ -27,12 +27,12 @@ def main() -> None:
     light = out / "leo_drag_light.script"  # a modified copy, as an analyst would make
     light.write_text(drag.read_text().replace("Sat.DryMass = 850;", "Sat.DryMass = 212.5;"))
     # --8<-- [start:run]
-    space = xs.grid({"Sat.SMA": [6600.0, 6650.0, 6700.0, 6800.0, 6900.0, 7000.0],
-                     "TOF": [5400]})  # fmt: skip
+    space = xs.grid({"Sat.SMA": [6600.0, 6650.0, 6700.0, 6800.0, 6900.0, 7000.0]})
+    space = space.merge(xs.fixed({"TOF": 5400}))
     scripts = {"two_body": MISSIONS / "leo_report.script", "j2_drag": drag}
     xs.run(scripts, space, out=sweep_dir, progress=False)
     sweep = xs.extend(sweep_dir, scripts={"j2_drag_light": light}, progress=False)
-    final = xs.open_sweep(sweep_dir).xsweep.final()["Sat.Earth.Altitude"].squeeze("TOF")
+    final = xs.open_sweep(sweep_dir).xsweep.final()["Sat.Earth.Altitude"]
     change = final - final.sel(script="two_body")  # by label, over the script dim
     # --8<-- [end:run]
     print(f"{sweep.counts['ok']} runs ok over {final.sizes['script']} variants")

@@ -21,11 +21,12 @@ def main() -> None:
     sweep_dir = out / "sma_scan"
     shutil.rmtree(sweep_dir, ignore_errors=True)
     # --8<-- [start:run]
-    space = xs.grid({"Sat.SMA": np.linspace(6800.0, 7600.0, 5), "Sat.ECC": [0.02], "TOF": [5400]})
+    space = xs.grid({"Sat.SMA": np.linspace(6800.0, 7600.0, 5)})
+    space = space.merge(xs.fixed({"Sat.ECC": 0.02, "TOF": 5400}))
     xs.run(MISSIONS / "leo_report.script", space, out=sweep_dir, progress=False)
     ds = xs.open_sweep(sweep_dir)
     on_grid = ds.xsweep.on_time_grid(step=30.0)  # seconds since each run's start
-    altitude = on_grid["Sat.Earth.Altitude"].squeeze(["Sat.ECC", "TOF"], drop=True)
+    altitude = on_grid["Sat.Earth.Altitude"]
     # --8<-- [end:run]
 
     fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")

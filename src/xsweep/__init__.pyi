@@ -51,6 +51,7 @@ from .gmat.outputs import read_output as read_output
 from .pack.archive import archive as archive, extract as extract
 from .record.source import Verification as Verification, verify as verify
 from .space.designs import (
+    fixed as fixed,
     grid as grid,
     latin_hypercube as latin_hypercube,
     monte_carlo as monte_carlo,

@@ -126,6 +126,13 @@ def space_options(parser: argparse.ArgumentParser, *, table: bool = False) -> No
         help="a grid axis; SPEC is start:stop:num (inclusive), v1,v2,... or @file.csv",
     )
     group.add_argument(
+        "--fixed",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="a constant every run gets, with no dim (e.g. TOF=86400)",
+    )
+    group.add_argument(
         "--zip",
         action="append",
         default=[],

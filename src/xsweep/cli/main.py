@@ -110,6 +110,7 @@ def _run_command(args: argparse.Namespace) -> int:
     script, first = run_scripts(args.script, args.variants)
     space = build_space(
         grid=args.grid,
+        fixed=args.fixed,
         zipped=args.zipped,
         perturb=args.perturb,
         perturb_block=args.perturb_block,

@@ -160,6 +160,22 @@ def parse_values(field: str, spec: str) -> Any:
     return [parse_scalar(item) for item in items]
 
 
+def parse_fixed(field: str, spec: str) -> Any:
+    """Read ``--fixed FIELD=VALUE``: one value (quote a string holding a comma).
+
+    Examples
+    --------
+    >>> parse_fixed("TOF", "86400")
+    86400
+    >>> parse_fixed("Sat.Epoch", "01 Jan 2026 00:00:00.000")
+    '01 Jan 2026 00:00:00.000'
+    """
+    values = parse_values(field, spec)
+    if len(values) != 1:
+        raise SpecError(f"--fixed {field}={spec!r}: one value (a varied field is --grid)")
+    return values[0]
+
+
 def parse_perturb(text: str) -> tuple[str, tuple[Any, ...]]:
     """Read ``FIELD=normal:MU:SIGMA`` (or ``uniform:LO:HI``, ``lognormal:MU:SIGMA``).
 
@@ -281,6 +297,7 @@ def read_block(text: str) -> tuple[tuple[str, ...], tuple[str, Any, Any]] | dict
 def build_space(
     *,
     grid: Sequence[str] = (),
+    fixed: Sequence[str] = (),
     zipped: Sequence[str] = (),
     perturb: Sequence[str] = (),
     perturb_block: Sequence[str] = (),
@@ -296,7 +313,8 @@ def build_space(
 ) -> xr.Dataset:
     """Build the space the command-line options describe, with the Python API.
 
-    ``--grid`` fields are full-factorial dims; ``--zip`` fields vary together
+    ``--grid`` fields are full-factorial dims; ``--fixed`` fields are constants
+    (no dim); ``--zip`` fields vary together
     on ``zip_dim``; ``--perturb`` fields are drawn (``n`` samples, ``method``)
     on ``sample``; a ``--table`` gives explicit rows on ``sample``. The parts
     are merged (every combination of them). A ``--perturb-block`` around a
@@ -358,8 +376,14 @@ def build_space(
         raise SpecError("--n needs at least one --perturb field to draw")
     elif seed is not None:
         raise SpecError("--seed needs at least one --perturb field to draw")
+    constants: dict[str, Any] = {}
+    for text in fixed:
+        field, spec = parse_assignment(text, "--fixed")
+        constants[take(field)] = parse_fixed(field, spec)
     if not parts:
         raise SpecError("no parameters: give --grid, --zip, --perturb or --table")
+    if constants:
+        parts.append(xs.fixed(constants))
     return parts[0] if len(parts) == 1 else xr.merge(parts, combine_attrs="no_conflicts")
 
 

@@ -1,4 +1,4 @@
-"""Constructors of parameter spaces: grids, explicit samples, Monte Carlo, Latin hypercube.
+"""Constructors of parameter spaces: grids, constants, samples, Monte Carlo, Latin hypercube.
 
 Each returns a plain :class:`xarray.Dataset` (see ``_space`` for what its
 variables and dims mean), so designs compose with :func:`xarray.merge`.
@@ -149,6 +149,56 @@ def grid(fields: Mapping[str, Any], *, dims: Mapping[str, str] | None = None) ->
             coords[dim] = (dim, values)
             data[field] = (dim, values)
     space = xr.Dataset(data, coords=coords)
+    validate(space)
+    return space
+
+
+def fixed(fields: Mapping[str, Any]) -> xr.Dataset:
+    """Build constants: fields every run sets to the same value, with no dim.
+
+    Merge them with any design (:func:`xarray.merge`): each run gets the
+    value, the manifest records it, and the opened sweep holds it as a scalar
+    coordinate, so no variable gains a one-value dim to squeeze.
+
+    Parameters
+    ----------
+    fields : mapping of str to scalar
+        Field path (or script Variable) to its one value.
+
+    Returns
+    -------
+    xarray.Dataset
+        Zero-dimensional data variables, one per field.
+
+    Raises
+    ------
+    SpaceError
+        A path that is not a field path, or a value that is not one value.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> import xsweep as xs
+    >>> mc = xs.monte_carlo(8, {"Sat.SMA": ("normal", 7000.0, 5.0)}, seed=1)
+    >>> space = xr.merge([mc, xs.fixed({"TOF": 86400.0})])
+    >>> dict(space.sizes)
+    {'sample': 8}
+    >>> xs.Space(space).run(3).overrides["TOF"]
+    86400.0
+    """
+    fields = _mapping("fixed", fields)
+    if not fields:
+        raise SpaceError("fixed needs at least one field")
+    data: dict[Hashable, Any] = {}
+    for field, raw in fields.items():
+        check_path(field)
+        if not (isinstance(raw, str | bytes) or np.ndim(raw) == 0):
+            raise SpaceError(
+                f"{field}: a fixed field takes one value, got {raw!r}; "
+                "vary a field with grid, samples or a random design"
+            )
+        data[field] = xr.Variable((), _values(field, raw)[0])
+    space = xr.Dataset(data)
     validate(space)
     return space
 

@@ -67,7 +67,10 @@ def field_rows(
     rows = []
     for name in fields:
         var = dataset[name]
-        dims = ", ".join(map(str, var.dims)) or "-"
+        if not var.dims:
+            rows.append((name, "-", f"fixed {var.values.item()!r}"))
+            continue
+        dims = ", ".join(map(str, var.dims))
         rows.append((name, dims, how_drawn(recipes.get(name), var.values)))
     return rows
 
@@ -81,7 +84,8 @@ def space_text(n_runs: int, dims: Sequence[str], shape: Sequence[int],
                rows: Sequence[tuple[str, str, str]]) -> str:  # fmt: skip
     """Return the plain repr of a space: one line when it fits a terminal, else one per field."""
     head = f"<xsweep.Space: {n_runs} runs over {dims_text(dims, shape)}"
-    line = f"{head}; fields: {', '.join(r[0] for r in rows)}>"
+    names = [r[0] + (" (fixed)" if r[1] == "-" else "") for r in rows]
+    line = f"{head}; fields: {', '.join(names)}>"
     if len(line) <= WIDTH:
         return line
     width = max(len(r[0]) for r in rows)
