@@ -27,7 +27,7 @@ def main() -> None:
     one = ds["Sat.Earth.Altitude"].sel({"Sat.SMA": 7100.0, "Sat.INC": 51.6, "TOF": 1200})
     near = ds.sel({"Sat.SMA": 7050.0}, method="nearest")  # the closest grid value
     high = ds.where(ds["Sat.SMA"] > 7000.0, drop=True)  # a condition on a coordinate
-    ok = ds.where((ds["status"] == 1).compute(), drop=True)  # status is data: compute it
+    ok = ds.where((ds["status"] == 1).compute(), drop=True)  # lazy flags: compute them first
     # --8<-- [end:select]
     print(one.sizes, float(near["Sat.SMA"]), high.sizes["Sat.SMA"], ok.sizes["Sat.INC"])
     # --8<-- [start:groupby]

@@ -242,7 +242,13 @@ def _final(
 ) -> dict[str, Any]:
     frame = _frame(outputs, output)
     names = list(frame.columns) if columns is None else columns
-    return {f"{c}_final": _column(frame, c).iloc[-1] for c in names}
+    return {f"{c}_final": _with_units(c, _column(frame, c).iloc[-1]) for c in names}
+
+
+def _with_units(column: str, value: Any) -> Any:
+    """Return ``value`` as a :class:`Quantity` carrying ``column``'s units, when known."""
+    unit = units(column)
+    return value if unit is None else Quantity(value, unit)
 
 
 def _extreme(
@@ -255,7 +261,7 @@ def _extreme(
     if np.isnan(values).all():
         raise ValueError(f"{column!r} has no values")
     i = int(np.nanargmin(values) if which == "min" else np.nanargmax(values))
-    out: dict[str, Any] = {f"{column}_{which}": values[i]}
+    out: dict[str, Any] = {f"{column}_{which}": _with_units(column, values[i])}
     t = _epoch(frame)
     if t is not None:
         out[f"{column}_{which}_time"] = t[i]
@@ -279,7 +285,7 @@ def _at_epoch(
     out = {}
     for c in columns:
         y = _column(frame, c).to_numpy(dtype=float)
-        out[f"{c}_at"] = float(np.interp(at, ns, y, left=np.nan, right=np.nan))
+        out[f"{c}_at"] = _with_units(c, float(np.interp(at, ns, y, left=np.nan, right=np.nan)))
     return out
 
 
@@ -346,3 +352,24 @@ _IMPLS: dict[str, Callable[..., dict[str, Any]]] = {
 }
 # The recipes a manifest may name: a resume rebuilds these, and nothing else, from a sweep.
 BUILTINS = frozenset(_IMPLS)
+
+
+# Units of GMAT parameters, by the last part of a column name.
+_UNITS = {
+    **dict.fromkeys(("X", "Y", "Z", "SMA", "RMAG", "Altitude", "RadApo", "RadPer"), "km"),
+    **dict.fromkeys(("VX", "VY", "VZ", "VMAG"), "km/s"),
+    **dict.fromkeys(("INC", "RAAN", "AOP", "TA", "MA", "EA", "Latitude", "Longitude"), "deg"),
+    "ElapsedSecs": "s",
+    "ElapsedDays": "day",
+    "Duration": "s",
+}
+
+
+def units(column: str) -> str | None:
+    """Return the units of a GMAT parameter column, by its last part, if known.
+
+    >>> from xsweep.derived import units
+    >>> units("Sat.Earth.Altitude"), units("Sat.Cd")
+    ('km', None)
+    """
+    return _UNITS.get(column.rsplit(".", 1)[-1])

@@ -63,8 +63,8 @@ def _assert_store_equals_parquet(sweep: xs.Sweep) -> int:
             assert rows == out.rows
             names = {
                 str(v.attrs.get("gmat_column", n)): str(n)
-                for n, v in ds.data_vars.items()
-                if v.dims[-1] in ("step", "interval", "iteration")
+                for n, v in ds.variables.items()
+                if v.dims and v.dims[-1] in ("step", "interval", "iteration")
             }
             for column in frame.columns:
                 got = point[names[column]].values

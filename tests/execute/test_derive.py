@@ -247,6 +247,10 @@ def test_builtins_on_real_missions(tmp_path: Path) -> None:
         assert d["delta_v_total"].attrs["units"] == "km/s"
         assert d["Sat.Earth.RMAG_final"].values.item() == rf["Sat.Earth.RMAG"].iloc[-1]
         assert d["Sat.Earth.RMAG_max"].values.item() == rf["Sat.Earth.RMAG"].max()
+        # The column's units travel with the built-ins' values (ECC has none).
+        for name in ("Sat.Earth.RMAG_final", "Sat.Earth.RMAG_max", "Sat.Earth.RMAG_at"):
+            assert d[name].attrs["units"] == "km", name
+        assert "units" not in d["Sat.Earth.ECC_min"].attrs
         # The crossing lies between the two rows that bracket it.
         t = rf.iloc[:, 0].to_numpy()
         when = d["Sat.Earth.RMAG_crossing"].values

@@ -250,7 +250,7 @@ def test_out_must_be_new_or_empty(tmp_path: Path) -> None:
         xs.run(REPORT, xs.grid({"Sat.SMA": [7000.0]}), out=tmp_path / "full")
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / MANIFEST_NAME).write_text("{}\n")
-    with pytest.raises(xs.ConfigError, match=r"xs\.resume"):
+    with pytest.raises(xs.ConfigError, match=r"give another output directory"):
         xs.run(REPORT, xs.grid({"Sat.SMA": [7000.0]}), out=tmp_path / "old")
     assert (tmp_path / "full" / "notes.txt").read_text() == "mine"
 
@@ -451,7 +451,7 @@ def test_extend_keeps_existing_samples_and_runs_only_new_ones(
 
     grid_out = tmp_path / "grid"
     xs.run(REPORT, xs.grid({"Sat.SMA": [7000.0]}), out=grid_out, client=client, progress=False)
-    with pytest.raises(xs.SpaceError, match="Monte Carlo or Latin hypercube"):
+    with pytest.raises(xs.SpaceError, match="Monte Carlo, Latin hypercube or QMC"):
         xs.extend(grid_out, 2, client=client, progress=False)
 
 
@@ -528,6 +528,11 @@ def test_ctrl_c_keeps_finished_runs_and_resume_completes_bit_equal(tmp_path: Pat
         assert rec.status == "ok"
         assert (out / rec.outcome.outputs[0].path).is_file()
     kept = {i: _digest(out / f"runs/run-{i:06d}/report-RF.parquet") for i in recorded.runs}
+    # The store shows what the manifest holds, as `xsweep show` does: the recorded runs
+    # ok (the interrupted session wrote the block they only partly filled), the rest pending.
+    stored = xs.open_sweep(out)["status"].values.ravel()
+    assert (stored == 1).sum() == len(recorded.runs)
+    assert (stored == 0).sum() == 60 - len(recorded.runs)
 
     with (
         LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster,

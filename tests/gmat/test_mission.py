@@ -201,7 +201,8 @@ def test_plugin_types_name_the_desktop_route(tmp_path: Path) -> None:
         ({"tof": 60}, xs.FieldError, "unknown object 'tof'", "TOF"),
         ({"Sat": 60}, xs.FieldError, "is a Spacecraft, not a Variable", None),
         ({"Sat.SMA": "high"}, xs.FieldTypeError, "expected a real number", None),
-        ({"Sat.Epoch": 12.0}, xs.FieldTypeError, "expected a string", None),
+        ({"Sat.Epoch": "tomorrow"}, xs.FieldTypeError, "not an epoch; give a numpy", None),
+        ({"Sat.Epoch": True}, xs.FieldTypeError, "ISO string", None),
     ],
 )
 def test_bad_overrides(

@@ -42,7 +42,7 @@ def test_a_large_session_writes_its_blocks_in_a_process(
     assert len(started) == 1
     assert sweep.counts == {"ok": 5, "failed": 1, "pending": 0}  # 6200 km: inside the Earth
     ds = xs.open_sweep(sweep.path)
-    assert ds.attrs["xsweep_block_runs"] == 2
+    assert ds.attrs["xsweep"]["block_runs"] == 2
     stored_status = ds["status"].sel(TOF=60).to_series()
     want = {r["Sat.SMA"]: STATUS_FLAGS[r["status"]] for _, r in sweep.runs().iterrows()}
     assert stored_status.to_dict() == want  # every block's commit mark was written

@@ -11,8 +11,8 @@ import pandas as pd
 import xarray as xr
 
 from xsweep.analysis.plots import SweepPlots
-from xsweep.analysis.runs import is_sweep, output_status, run_table, status_counts
-from xsweep.analysis.tables import derived_frame, final, on_time_grid, sweep_frame
+from xsweep.analysis.runs import derived_frame, is_sweep, output_status, run_table, status_counts
+from xsweep.analysis.tables import final, on_time_grid, sweep_frame
 from xsweep.core.errors import ConfigError, XsweepError
 from xsweep.space.spaces import Space
 from xsweep.store.open import default_group, tree_output

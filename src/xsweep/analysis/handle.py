@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -63,6 +66,58 @@ class Sweep:
         self.path = self._source.path
         self.is_bundle = self._source.is_bundle
         self.storage_options = dict(storage_options or {})
+        # A sweep this process runs in the background (``run(..., wait=False)``).
+        self._task: threading.Thread | None = None
+        self._ended: dict[str, BaseException] = {}
+
+    @property
+    def done(self) -> bool:
+        """True when nothing is writing the sweep: no background run here, no lock held."""
+        if self._task is not None:
+            return not self._task.is_alive()
+        return self.is_bundle or not isinstance(self.path, Path) or lock_lines(self.path) is None
+
+    def wait(self, timeout: float | None = None) -> Sweep:
+        """Wait until the sweep is :attr:`done`; return it (or raise what its run raised).
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait at most; past them, ``TimeoutError`` (the sweep
+            goes on). By default, as long as it runs.
+
+        Raises
+        ------
+        TimeoutError
+            Still running after ``timeout`` seconds.
+        XsweepError, KeyboardInterrupt
+            What the background run of ``run(..., wait=False)`` ended with.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.done:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"{self.path} is still running after {timeout} s")
+            if self._task is not None:
+                self._task.join(0.2)  # short joins: Ctrl-C reaches the caller
+            else:
+                time.sleep(0.2)
+        if "error" in self._ended:
+            raise self._ended["error"]
+        return self
+
+    def stop(self, timeout: float = 60.0) -> Sweep:
+        """Stop a background run as Ctrl-C would: finished runs recorded, the rest pending.
+
+        Resume it later with :func:`xsweep.resume`.
+        """
+        task = self._task
+        if task is not None and task.is_alive() and task.ident is not None:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(task.ident), ctypes.py_object(KeyboardInterrupt)
+            )
+            task.join(timeout)
+        self._ended.pop("error", None)  # the interrupt it was asked for
+        return self
 
     @property
     def manifest(self) -> Manifest:

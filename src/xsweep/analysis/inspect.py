@@ -14,6 +14,11 @@ from xsweep.core.records import RunOutcome
 
 LOG_LINES = 20
 _BANNER = re.compile(r"^(=+|Log closed: .*)$")
+# What GMAT logs on every run, whatever happens in it: the engine loading its kernels.
+_NOISE = re.compile(
+    r"^(Kernel .* has been loaded\.|Successfully set Planetary Source to use: .*"
+    r"|Logging to .*|GMAT API Log: Created .*|GMAT Build Date: .*)$"
+)
 
 
 @dataclass(frozen=True)
@@ -71,8 +76,8 @@ class RunInfo:
         state = self.status if self.reason is None else f"{self.status}: {self.reason}"
         out = [f"run        {self.run_id} ({state})"]
         if self.labels:
-            out.append("labels     " + ", ".join(f"{k}={v}" for k, v in self.labels.items()))
-        out.append("point      " + ", ".join(f"{k}={v}" for k, v in self.overrides.items()))
+            out.append("labels     " + _pairs(self.labels))
+        out.append("point      " + _pairs(self.overrides))
         if self.outcome is not None:
             out += _outcome_lines(self.outcome)
         if self.outcome is not None and self.outcome.log:
@@ -86,8 +91,7 @@ class RunInfo:
 
     def __repr__(self) -> str:
         state = self.status if self.reason is None else f"{self.status}: {self.reason}"
-        point = ", ".join(f"{k}={v}" for k, v in self.overrides.items())
-        return f"<xsweep.RunInfo run {self.run_id} ({state}): {point}>"
+        return f"<xsweep.RunInfo run {self.run_id} ({state}): {_pairs(self.overrides)}>"
 
     def _repr_html_(self) -> str:
         return f"<pre>{html.escape(str(self))}</pre>"
@@ -122,6 +126,12 @@ def _outcome_lines(outcome: RunOutcome) -> list[str]:
     return out
 
 
+def _pairs(values: Mapping[str, Any]) -> str:
+    """``name=value, ...``, a float to 10 significant digits (the record keeps them all)."""
+    return ", ".join(f"{k}={float(f'{v:.10g}')}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in values.items())  # fmt: skip
+
+
 def _block(title: str, entries: list[str]) -> list[str]:
     """Return ``entries`` under a left-column title, one per line, aligned."""
     return [f"{title if i == 0 else '':<10} {e}" for i, e in enumerate(entries)]
@@ -140,6 +150,7 @@ def tail(text: str | None, n: int) -> tuple[str, ...]:
     if not text or n <= 0:
         return ()
     lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    lines = [line for line in lines if not _NOISE.match(line)]
     while lines and _BANNER.match(lines[-1]):  # GMAT's closing banner says nothing of the run
         lines.pop()
     return tuple(lines[-n:])

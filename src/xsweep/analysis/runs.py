@@ -1,17 +1,21 @@
 """A sweep's runs read from its store: the run table, status counts, each output's state.
 
-The accessor's ``runs()``, ``status``, ``failed()`` and ``output_status()``
+The accessor's ``runs()``, ``status``, ``failed()``, ``output_status()`` and ``derived()``
 are these functions on the Dataset (:mod:`xsweep.analysis.accessor` only
 delegates).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from xsweep.core.errors import ConfigError
 from xsweep.core.vocabulary import STATUS_FLAGS
+from xsweep.store.open import classic
 
 _FLAGS = tuple(STATUS_FLAGS)  # names by flag value
 
@@ -27,6 +31,7 @@ def run_table(ds: xr.Dataset) -> pd.DataFrame:
     Columns: ``status``, ``reason``, ``error``, ``duration_s`` and the
     parameter coordinates of every run (computes only those small variables).
     """
+    ds = classic(ds)
     dims = list(ds["run_id"].dims)
     table = ds[["run_id", "status", "reason", "error", "duration_s"]].reset_coords()
     params = [c for c in ds.coords if set(ds[c].dims) <= set(dims)]
@@ -76,3 +81,38 @@ def output_status(ds: xr.Dataset) -> xr.DataArray:
         coords={**{d: ds[d] for d in ds["status"].dims if d in ds.coords}, "output": names},
         name="output_status",
     )
+
+
+def derived_frame(ds: xr.Dataset) -> pd.DataFrame:
+    """Flatten an opened sweep's derived quantities into one row per run."""
+    from xsweep.core.hooks import DERIVE_FLAGS
+
+    ds = classic(ds)
+    names = [str(n) for n, v in ds.data_vars.items() if "xsweep_derive_fn" in v.attrs]
+    if not names:
+        raise ConfigError("this Dataset holds no derived quantities (see the derive= option)")
+    dims = [str(d) for d in ds[names[0]].dims[: len(ds["run_id"].dims)]] if "run_id" in ds else []
+    if not dims:
+        dims = [str(d) for d in ds[names[0]].dims if d in ds.coords or d in ds.indexes]
+    template = ds[names[0]].isel({d: 0 for d in ds[names[0]].dims if d not in dims})
+    n = int(np.prod([ds.sizes[d] for d in dims]))
+    cols: dict[str, Any] = {}
+    for coord in ds.coords:
+        if ds[coord].dims and set(ds[coord].dims) <= set(dims):
+            cols[str(coord)] = ds[coord].broadcast_like(template).transpose(*dims).values.ravel()
+    if "status" in ds:
+        flags = np.asarray(list(STATUS_FLAGS), dtype=object)
+        cols["status"] = flags[ds["status"].transpose(*dims).values.ravel()]
+    for name in names:
+        values = ds[name].transpose(*dims, ...).values
+        own = values.shape[len(dims) :]
+        cols[name] = values.ravel() if not own else list(values.reshape(n, *own))
+    if "derive_status" in ds:
+        flags = np.asarray(list(DERIVE_FLAGS), dtype=object)
+        cols["derive_status"] = flags[ds["derive_status"].transpose(*dims).values.ravel()]
+        cols["derive_error"] = ds["derive_error"].transpose(*dims).values.ravel()
+    frame = pd.DataFrame(cols)
+    if "run_id" in ds:
+        frame.index = pd.Index(ds["run_id"].transpose(*dims).values.ravel(), name="run_id")
+        return frame.sort_index()
+    return frame

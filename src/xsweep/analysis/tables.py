@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from xsweep.analysis.runs import derived_frame
 from xsweep.core.errors import ConfigError
 from xsweep.core.vocabulary import OUTPUT_AXES, STATUS_FLAGS
-from xsweep.store.open import tree_output
+from xsweep.store.open import arranged, classic, store_attr, tree_output
 
 _FLAGS = np.asarray(list(STATUS_FLAGS), dtype=object)  # names by flag value
 _AXES = tuple(dict.fromkeys(OUTPUT_AXES.values()))  # step, interval, iteration
@@ -26,8 +27,12 @@ _SECOND_LEVEL = {"interval": "interval_id", "iteration": "iteration"}
 
 
 def one_output(ds: xr.Dataset | xr.DataTree) -> xr.Dataset:
-    """Return ``ds``, or a sweep's DataTree's one report (see :func:`default_group`)."""
-    return tree_output(ds) if isinstance(ds, xr.DataTree) else ds
+    """Return ``ds`` (a DataTree's one report) with its coordinates as the store holds them.
+
+    :func:`xsweep.open_sweep` shows the runs' bookkeeping and an output's
+    ``time`` as coordinates; the tables here read them as variables.
+    """
+    return classic(tree_output(ds) if isinstance(ds, xr.DataTree) else ds)
 
 
 def _parts(ds: xr.Dataset) -> tuple[list[str], str, list[str]]:
@@ -47,7 +52,7 @@ def _parts(ds: xr.Dataset) -> tuple[list[str], str, list[str]]:
     (axis,) = axes
     names = [str(n) for n, v in ds.data_vars.items() if axis in v.dims]
     # GMAT's column order (the store lists arrays alphabetically)
-    gmat_order = list(ds.attrs.get("xsweep_names", {}).values())
+    gmat_order = list(store_attr(ds, "names", {}).values())
     names.sort(key=lambda n: gmat_order.index(n) if n in gmat_order else len(gmat_order))
     return dims, axis, names
 
@@ -258,7 +263,7 @@ def final(ds: xr.Dataset | xr.DataTree) -> xr.Dataset:
     count = valid.sum(axis).compute()
     rows = ds[names].isel({axis: (count - 1).clip(min=0)})
     rows = rows.where(count > 0)
-    return xr.merge([ds.drop_dims(axis), rows], combine_attrs="override")
+    return arranged(xr.merge([ds.drop_dims(axis), rows], combine_attrs="override"))
 
 
 def on_time_grid(
@@ -368,7 +373,7 @@ def on_time_grid(
     run_level = {n: ds[n] for n in ds.data_vars if axis not in ds[n].dims}
     result = xr.Dataset({**run_level, **out}, attrs=ds.attrs)
     result = result.drop_vars([c for c in result.coords if axis in result[c].dims])
-    return result.assign_coords(time=coord)
+    return arranged(result.assign_coords(time=coord))
 
 
 def _epoch_axis(
@@ -412,37 +417,3 @@ def _longest(ds: xr.Dataset, name: str) -> np.ndarray:
         return np.zeros(0, dtype=stacked.dtype)
     best = int(valid.sum(axis=1).argmax())
     return np.asarray(stacked[best][valid[best]])
-
-
-def derived_frame(ds: xr.Dataset) -> pd.DataFrame:
-    """Flatten an opened sweep's derived quantities into one row per run."""
-    from xsweep.core.hooks import DERIVE_FLAGS
-
-    names = [str(n) for n, v in ds.data_vars.items() if "xsweep_derive_fn" in v.attrs]
-    if not names:
-        raise ConfigError("this Dataset holds no derived quantities (see the derive= option)")
-    dims = [str(d) for d in ds[names[0]].dims[: len(ds["run_id"].dims)]] if "run_id" in ds else []
-    if not dims:
-        dims = [str(d) for d in ds[names[0]].dims if d in ds.coords or d in ds.indexes]
-    template = ds[names[0]].isel({d: 0 for d in ds[names[0]].dims if d not in dims})
-    n = int(np.prod([ds.sizes[d] for d in dims]))
-    cols: dict[str, Any] = {}
-    for coord in ds.coords:
-        if ds[coord].dims and set(ds[coord].dims) <= set(dims):
-            cols[str(coord)] = ds[coord].broadcast_like(template).transpose(*dims).values.ravel()
-    if "status" in ds:
-        flags = np.asarray(list(STATUS_FLAGS), dtype=object)
-        cols["status"] = flags[ds["status"].transpose(*dims).values.ravel()]
-    for name in names:
-        values = ds[name].transpose(*dims, ...).values
-        own = values.shape[len(dims) :]
-        cols[name] = values.ravel() if not own else list(values.reshape(n, *own))
-    if "derive_status" in ds:
-        flags = np.asarray(list(DERIVE_FLAGS), dtype=object)
-        cols["derive_status"] = flags[ds["derive_status"].transpose(*dims).values.ravel()]
-        cols["derive_error"] = ds["derive_error"].transpose(*dims).values.ravel()
-    frame = pd.DataFrame(cols)
-    if "run_id" in ds:
-        frame.index = pd.Index(ds["run_id"].transpose(*dims).values.ravel(), name="run_id")
-        return frame.sort_index()
-    return frame

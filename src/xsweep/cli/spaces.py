@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -332,18 +332,14 @@ def build_space(
         seen.add(field)
         return field
 
+    def assigned(texts: Sequence[str], option: str, parse: Callable[[str, str], Any]) -> Any:
+        pairs = [parse_assignment(text, option) for text in texts]
+        return {take(field): parse(field, spec) for field, spec in pairs}
+
     parts: list[xr.Dataset] = []
-    grid_fields: dict[str, Any] = {}
-    for text in grid:
-        field, spec = parse_assignment(text, "--grid")
-        grid_fields[take(field)] = parse_values(field, spec)
-    if grid_fields:
+    if grid_fields := assigned(grid, "--grid", parse_values):
         parts.append(xs.grid(grid_fields))
-    zip_fields: dict[str, Any] = {}
-    for text in zipped:
-        field, spec = parse_assignment(text, "--zip")
-        zip_fields[take(field)] = parse_values(field, spec)
-    if zip_fields:
+    if zip_fields := assigned(zipped, "--zip", parse_values):
         parts.append(xs.samples(zip_fields, dim=zip_dim))
     if table is not None:
         frame = _read_table(Path(table).expanduser())
@@ -376,10 +372,7 @@ def build_space(
         raise SpecError("--n needs at least one --perturb field to draw")
     elif seed is not None:
         raise SpecError("--seed needs at least one --perturb field to draw")
-    constants: dict[str, Any] = {}
-    for text in fixed:
-        field, spec = parse_assignment(text, "--fixed")
-        constants[take(field)] = parse_fixed(field, spec)
+    constants = assigned(fixed, "--fixed", parse_fixed)
     if not parts:
         raise SpecError("no parameters: give --grid, --zip, --perturb or --table")
     if constants:

@@ -11,6 +11,7 @@ conversion happens here.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -85,3 +86,94 @@ def format_epoch(value: Any, date_format: str = "UTCGregorian") -> str:
     date, time = text.split("T")
     year, month, day = date.split("-")
     return f"{day} {_GREGORIAN_MONTHS[int(month) - 1]} {year} {time}"
+
+
+_GREGORIAN = re.compile(r"^\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2}(\.\d{1,9})?$")
+EPOCH_FORMS = (
+    "a numpy.datetime64 or datetime, an ISO string ('2026-01-01T12:00:00'), GMAT's "
+    "Gregorian text ('01 Jan 2026 12:00:00.000') or a ModJulian day count (27000.5, "
+    "days from GMAT's origin 1941-01-05 12:00)"
+)
+
+
+def is_epoch_field(path: str) -> bool:
+    """Return True for a field GMAT reads as an epoch (``Sat.Epoch``)."""
+    return path.rsplit(".", 1)[-1] == "Epoch"
+
+
+def _mjd(days: Any) -> np.datetime64:
+    ns = Decimal(str(days)) * _NS_PER_DAY
+    return GMAT_MJD_ORIGIN + np.timedelta64(int(ns), "ns")
+
+
+def parse_epoch(value: Any) -> np.datetime64 | Decimal | None:
+    """Read an epoch as a datetime64, or a ModJulian day count as a Decimal; None if neither.
+
+    Examples
+    --------
+    >>> parse_epoch("01 Jan 2026 12:00:00.000")
+    np.datetime64('2026-01-01T12:00:00.000000000')
+    >>> parse_epoch("2026-01-01T12:00")
+    np.datetime64('2026-01-01T12:00:00.000000000')
+    >>> parse_epoch(27000.5), parse_epoch("tomorrow")
+    (Decimal('27000.5'), None)
+    """
+    if isinstance(value, bool | np.bool_):
+        return None
+    if is_datetime(value):
+        return to_datetime64(value)
+    if isinstance(value, int | float | np.integer | np.floating):
+        return Decimal(str(value)) if np.isfinite(value) else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if _GREGORIAN.match(text):
+        try:
+            when = _dt.datetime.strptime(text.partition(".")[0], "%d %b %Y %H:%M:%S")
+        except ValueError:
+            return None
+        fraction = text.partition(".")[2]
+        return np.datetime64(when, "ns") + np.timedelta64(int(fraction.ljust(9, "0") or 0), "ns")
+    try:
+        return Decimal(text) if Decimal(text).is_finite() else None
+    except ArithmeticError:
+        pass
+    try:
+        return to_datetime64(np.datetime64(text))
+    except ValueError:
+        return None
+
+
+def epoch_text(value: Any, date_format: str) -> str:
+    """Return ``value`` as the epoch text GMAT reads for ``date_format``.
+
+    A Gregorian text for a Gregorian format and a day count for a ModJulian
+    one are passed through unchanged; any other form is converted (no time
+    scale conversion: the value is taken in the scale ``date_format`` names).
+
+    Raises
+    ------
+    ValueError
+        ``value`` is not an epoch; the message lists the forms that are.
+
+    Examples
+    --------
+    >>> epoch_text("2026-01-01T12:00:00", "UTCGregorian")
+    '01 Jan 2026 12:00:00.000'
+    >>> epoch_text(21545.0, "UTCGregorian")  # J2000 in GMAT's day count
+    '01 Jan 2000 12:00:00.000'
+    >>> epoch_text("01 Jan 2026 12:00:00.000", "TAIModJulian")
+    '31042'
+    """
+    parsed = parse_epoch(value)
+    if parsed is None:
+        raise ValueError(f"{value!r} is not an epoch; give {EPOCH_FORMS}")
+    gregorian = date_format.endswith("Gregorian")
+    text = value.strip() if isinstance(value, str) else None
+    if text is not None and (_GREGORIAN.match(text) if gregorian else isinstance(parsed, Decimal)):
+        return text
+    if isinstance(parsed, Decimal):
+        if not gregorian:
+            return format(parsed.normalize(), "f")
+        parsed = _mjd(parsed)
+    return format_epoch(parsed, date_format)

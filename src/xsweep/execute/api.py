@@ -9,6 +9,7 @@ a sweep (:func:`xsweep.resume`, :func:`xsweep.extend`) is ``_continue``'s.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,6 +26,7 @@ from xsweep.core.options import (
     execution_keywords,
 )
 from xsweep.core.paths import MANIFEST_NAME
+from xsweep.execute import background
 from xsweep.execute.cluster import Cluster, check_plan_on, cluster_for
 from xsweep.execute.dispatch import Dispatcher
 from xsweep.execute.remote import on_url
@@ -49,6 +51,7 @@ def run(
     out: str | os.PathLike[str],
     dims: Sequence[str] | None = None,
     files: Sequence[str | os.PathLike[str]] = (),
+    wait: bool = True,
     **execution: Unpack[Execution],
 ) -> Sweep:
     """Run every point of ``space`` as a Dask task and record each outcome.
@@ -93,6 +96,13 @@ def run(
         ephemeris or attitude input, a data file given by relative path),
         copied in at their place relative to the script. Included files
         (``#Include``) are found and copied without being named here.
+    wait : bool
+        ``False``: return once the plan is checked and written, and run the
+        sweep on a thread of this process; the returned handle's
+        :meth:`~xsweep.Sweep.wait` waits for it (and raises what it raised),
+        :meth:`~xsweep.Sweep.stop` stops it as Ctrl-C would. In a Jupyter
+        kernel its card shows and refreshes until the sweep ends. Only for a
+        local ``out``; no progress bar is printed.
 
     Returns
     -------
@@ -159,7 +169,8 @@ def run(
         mapping of names to scalars or small arrays, stored over the
         parameter dims (see the Derived quantities page). A ``"module:function"``
         string is imported by name. A function that raises marks that run's
-        values ``derive-failed``; the run stays ok.
+        values ``derive-failed``; the run stays ok. On the first run that
+        finishes, it stops the sweep instead (:class:`DeriveError`).
     reuse : {None, "content"}
         ``"content"``: a run whose fingerprint (script hash, overrides, engine
         version) matches an ok run of this sweep, or of a sweep in
@@ -204,6 +215,10 @@ def run(
     >>> sweep.counts["ok"]
     3
     """
+    if not wait:
+        quiet: Execution = {**execution, "progress": False}
+        call = functools.partial(run, script, space, out=out, dims=dims, files=files, **quiet)
+        return background.start(call, Path(out).expanduser().resolve())
     ex = ExecutionOptions.of(execution, defaults=RUN_DEFAULTS, caller="run")
     opts = ex.options()
     sources = reuse_sources(Path(out), None, ex.reuse_from) if ex.reuse is not None else None

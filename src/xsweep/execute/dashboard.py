@@ -305,7 +305,7 @@ async def send(client: Client, key: list[str], value: dict[str, Any]) -> None:
             await client.scheduler.set_metadata(keys=key, value=value)
 
 
-def progress_bar(total: int, *, disable: bool, desc: str = "gmat-run") -> Any:
+def progress_bar(total: int, *, disable: bool, desc: str = "xsweep") -> Any:
     """Return a tqdm bar: a widget in a notebook that has ipywidgets, text anywhere else."""
     with warnings.catch_warnings():
         # A notebook without ipywidgets: tqdm falls back to text, after a warning that

@@ -150,7 +150,9 @@ class Dispatcher:
             self.writer.note_dashboard(link)
         nthreads = sum(self.client.nthreads().values()) or 1
         self._pending = iter(run_ids)
-        self._bar = progress_bar(len(run_ids), disable=not self.progress)
+        self._bar = progress_bar(
+            len(run_ids), disable=not self.progress, desc=f"xsweep {self.writer.dir.name}"
+        )
         assert self.writer.manifest is not None
         name = self.writer.manifest.header.script.name or ""
         published = Publisher(self.client, self._token, len(run_ids), str(name), self._root)
@@ -386,4 +388,4 @@ class Dispatcher:
             self.client.cancel([future for future, _ in self._inflight.values()])
         if self.blocks is not None:
             with contextlib.suppress(Exception):
-                self.blocks.cancel()
+                self.blocks.salvage()

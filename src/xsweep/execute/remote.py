@@ -51,6 +51,11 @@ def on_url(param: str, *, new: bool) -> Callable[[Callable[P, Sweep]], Callable[
                         f"storage_options is for a sweep at a URL (s3://...), not {target}"
                     )
                 return fn(*args, **kwargs)
+            if bound.arguments.get("wait") is False:
+                raise ConfigError(
+                    "wait=False runs a sweep whose out is a local directory; a sweep at a "
+                    "URL waits (run it on a thread of your own to go on meanwhile)"
+                )
             with staged(str(target), options, new=new) as local:
                 bound.arguments[param] = str(local)
                 bound.arguments["storage_options"] = None

@@ -24,7 +24,7 @@ import numpy as np
 from gmat_run import Mission
 from gmat_run.errors import GmatFieldError, GmatRunError
 
-from xsweep.core.epochs import format_epoch, is_datetime
+from xsweep.core.epochs import epoch_text, is_datetime, is_epoch_field
 from xsweep.core.errors import FieldError, FieldTypeError, close_names
 from xsweep.core.options import EngineKind
 from xsweep.core.records import OutputFile, OutputProblem, RunOutcome, now_iso
@@ -125,14 +125,23 @@ def parameters(obj: Any) -> list[Parameter]:
 
 
 def gmat_value(mission: Mission, path: str, value: Any) -> Any:
-    """Convert a space value into what gmat-run writes: datetimes become epochs."""
-    if is_datetime(value):
+    """Convert a space value into what gmat-run writes: epochs in the object's DateFormat.
+
+    Raises
+    ------
+    FieldTypeError
+        An epoch field's value that is no form of epoch.
+    """
+    if is_datetime(value) or is_epoch_field(path):
         resource = path.split(".", 1)[0]
         try:
             date_format = str(mission[f"{resource}.DateFormat"])
         except GmatFieldError:
             date_format = "UTCGregorian"
-        return format_epoch(value, date_format)
+        try:
+            return epoch_text(value, date_format)
+        except ValueError as exc:
+            raise FieldTypeError(f"{path!r}: {exc}", path, value) from None
     if isinstance(value, np.generic):
         return value.item()
     return value

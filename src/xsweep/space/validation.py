@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from xsweep.core.epochs import EPOCH_FORMS, is_epoch_field, parse_epoch
 from xsweep.core.errors import SpaceError
 from xsweep.core.vocabulary import RESERVED
 
@@ -94,11 +95,23 @@ def validate(space: xr.Dataset) -> dict[str, dict[str, Any]]:
             raise SpaceError(f"{label}: values hold NaT")
         if kind == "O" and not all(isinstance(v, str) for v in values.ravel()):
             raise SpaceError(f"{label}: object values must all be strings")
+    for name in fields:
+        if is_epoch_field(name):
+            _check_epochs(name, space[name].values)
     return {
         str(var): _recipe_of(space, str(var))
         for var in space.data_vars
         if DRAW_ATTR in space[var].attrs
     }
+
+
+def _check_epochs(name: str, values: np.ndarray) -> None:
+    """Refuse an epoch field's value that no form of epoch reads (before any run)."""
+    if values.dtype.kind in "Mfiu":
+        return
+    for value in np.unique(values.astype(object).ravel())[:100_000]:
+        if parse_epoch(value) is None:
+            raise SpaceError(f"{name}: {value!r} is not an epoch; give {EPOCH_FORMS}")
 
 
 def _recipe_of(space: xr.Dataset, name: str) -> dict[str, Any]:

@@ -6,6 +6,8 @@ A failed write is a warning, never a failed sweep: the store is derived, and
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import os
 import warnings
 from collections.abc import Iterable
@@ -30,6 +32,8 @@ MAX_QUEUED_WRITES = 4
 # GIL writes their blocks (the scale model: 1,400 runs/s with the thread, ~2,700 without
 # a store). The process's imports cost ~1 s of CPU once, so small sweeps keep the thread.
 PROCESS_RUNS = 10_000
+# Seconds a stopped session's last block writes may take (see BlockWriter.salvage).
+SALVAGE_S = 30.0
 
 
 class BlockWriter:
@@ -98,6 +102,31 @@ class BlockWriter:
                 self.live.finish(client)
             except Exception as exc:
                 self._fail(exc, "the rechunked store")
+
+    def salvage(self, seconds: float = SALVAGE_S) -> None:
+        """Bring the store up to the runs recorded so far: a session that stops early.
+
+        The queued writes, and those of the blocks the session's runs only
+        partly filled, get ``seconds`` to finish (so ``open_sweep`` shows what
+        the manifest holds after a Ctrl-C); the rest are dropped, and the next
+        resume rewrites their blocks.
+        """
+        if self.live is not None:
+            self._write(self.live.partial())
+        futures = [future for future, _ in self._writes]
+        if self.client is not None:
+            from distributed import wait
+
+            with contextlib.suppress(Exception):  # a lost cluster: what is left is dropped
+                wait(futures, timeout=seconds)
+        else:
+            concurrent.futures.wait(futures, timeout=seconds)
+        self._writes = [(f, b) for f, b in self._writes if f.done()] + [
+            (f, b) for f, b in self._writes if not f.done()
+        ]
+        done = sum(f.done() for f, _ in self._writes)
+        self._reap(wait=True, keep=len(self._writes) - done)
+        self.cancel()
 
     def cancel(self) -> None:
         """Drop the writes not started yet; the one in progress here finishes.

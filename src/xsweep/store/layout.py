@@ -34,6 +34,7 @@ from xsweep._version import __version__
 from xsweep.core.header import ManifestHeader
 from xsweep.core.records import RunRecord
 from xsweep.core.vocabulary import OUTPUT_AXES, STATUS_FLAGS, STORE_VARIABLES, OutputKind
+from xsweep.derived import units
 from xsweep.space.spaces import Space
 from xsweep.space.validation import is_field
 
@@ -61,15 +62,6 @@ PROBLEMS_ATTRS = {
 # a drifted script's): its values are NaN there, and this says why.
 NOT_IN_SCRIPT = "not-in-script"
 STR = np.dtypes.StringDType()  # variable-length UTF-8 in Zarr v3
-# Units of GMAT parameters, by the last part of a column name.
-_UNITS = {
-    **dict.fromkeys(("X", "Y", "Z", "SMA", "RMAG", "Altitude", "RadApo", "RadPer"), "km"),
-    **dict.fromkeys(("VX", "VY", "VZ", "VMAG"), "km/s"),
-    **dict.fromkeys(("INC", "RAAN", "AOP", "TA", "MA", "EA", "Latitude", "Longitude"), "deg"),
-    "ElapsedSecs": "s",
-    "ElapsedDays": "day",
-    "Duration": "s",
-}
 
 
 @dataclass
@@ -173,11 +165,6 @@ def read_schema(path: Path, entry: Output, reserved: set[str]) -> list[str]:
             entry.names[name] = f"{entry.kind}_{name}" if name in reserved else name
         new.append(name)
     return new
-
-
-def units(column: str) -> str | None:
-    """Return the units of a GMAT parameter column, by its last part, if known."""
-    return _UNITS.get(column.rsplit(".", 1)[-1])
 
 
 def block_dim(dims: tuple[str, ...], shape: tuple[int, ...]) -> str:

@@ -121,6 +121,11 @@ class LiveStore:
         del self.waiting[block]
         return [block]
 
+    def partial(self) -> list[int]:
+        """Return the blocks that hold runs recorded this session but still wait for others."""
+        started = {int(self._block_of_run[r]) for r in self.records}
+        return sorted(started & self.waiting.keys())
+
     def task(self, block: int) -> Callable[[], None]:
         """Return the write of one block as a picklable call; grow the arrays it needs first."""
         region = self.regions[block]

@@ -6,7 +6,7 @@ import functools
 import math
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 import numpy as np
@@ -16,7 +16,7 @@ from xsweep.core.errors import ConfigError, StoreError, XsweepError
 from xsweep.core.vocabulary import OUTPUT_AXES
 from xsweep.record.source import open_source
 from xsweep.space.growth import check_run_count
-from xsweep.store.layout import BLOCK_RUNS, GROUPS, STORE_SCHEMA, fused_pipeline
+from xsweep.store.layout import BLOCK_RUNS, GROUPS, PROBLEMS_VAR, STORE_SCHEMA, fused_pipeline
 
 
 def _objectify(ds: xr.Dataset) -> xr.Dataset:
@@ -154,7 +154,7 @@ def _open(
         root = root.isel(order)
     if group is None:
         if not groups:
-            return _objectify(root)
+            return arranged(_objectify(root))
         if len(groups) > 1:
             tree: xr.DataTree = xr.open_datatree(
                 store,
@@ -166,7 +166,7 @@ def _open(
             if order:
                 tree = tree.isel(order)
             tree.dataset = tree.to_dataset(inherit=False).assign_coords(root.coords)
-            return tree.map_over_datasets(_objectify)
+            return tree.map_over_datasets(lambda d: arranged(_objectify(d)))
         group = groups[0]
     matches = [g for g in groups if g == group or g.rsplit("/", 1)[-1] == group]
     if len(matches) != 1:
@@ -177,7 +177,67 @@ def _open(
     )
     if order:
         part = part.isel(order)
-    return _objectify(with_output(root, part))
+    return arranged(_objectify(with_output(root, part)))
+
+
+# Per-run bookkeeping: coordinates over the parameter dims, so the data variables are
+# the outputs and the derived values (and a DataTree's groups inherit them).
+BOOKKEEPING = ("run_id", "status", "reason", "error", "duration_s", PROBLEMS_VAR,
+               "derive_status", "derive_error")  # fmt: skip
+
+
+def arranged(ds: xr.Dataset) -> xr.Dataset:
+    """Put the data first: outputs in GMAT's column order, then derived values.
+
+    The runs' bookkeeping and an output's ``time`` (a run's epochs, over ``step``)
+    become coordinates.
+    """
+    axes = set(OUTPUT_AXES.values())
+    coords = [n for n in BOOKKEEPING if n in ds.data_vars]
+    if "time" in ds.data_vars and axes & set(ds["time"].dims):
+        coords.append("time")
+    ds = ds.set_coords(coords)
+    gmat = list(ds.attrs.get("xsweep_names", {}).values())
+
+    def key(name: Hashable) -> tuple[bool, int]:
+        on_axis = bool(axes & set(ds[name].dims))
+        return (not on_axis, gmat.index(name) if name in gmat else len(gmat))
+
+    names = sorted(ds.data_vars, key=key)
+    firsts = [c for c in ds.coords if c not in coords]
+    return xr.Dataset(
+        {n: ds[n].variable for n in names},
+        coords={c: ds.coords[c] for c in (*firsts, *coords)},
+        attrs=_shown(ds.attrs),
+    )
+
+
+# The attributes an opened sweep shows; the store's layout is kept under one, "xsweep".
+SHOWN_ATTRS = ("sweep_id", "script_sha256", "xsweep_version", "xsweep_groups", "gmat_kind",
+               "gmat_name")  # fmt: skip
+
+
+def _shown(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    layout = dict(attrs.get("xsweep", {}))
+    layout |= {
+        k.removeprefix("xsweep_"): v for k, v in attrs.items() if k not in (*SHOWN_ATTRS, "xsweep")
+    }
+    shown = {k: attrs[k] for k in SHOWN_ATTRS if k in attrs}
+    return shown | ({"xsweep": layout} if layout else {})
+
+
+def classic(ds: xr.Dataset) -> xr.Dataset:
+    """Undo :func:`arranged`'s coordinates: bookkeeping and ``time`` as data variables."""
+    names = [n for n in (*BOOKKEEPING, "time") if n in ds.coords and n not in ds.indexes]
+    return ds.reset_coords(names) if names else ds
+
+
+def store_attr(ds: xr.Dataset, name: str, default: Any = None) -> Any:
+    """Return an attribute of the store's layout (``"names"``...) from an opened sweep."""
+    layout = ds.attrs.get("xsweep")
+    if isinstance(layout, Mapping) and name in layout:
+        return layout[name]
+    return ds.attrs.get(f"xsweep_{name}", default)  # a Dataset not arranged by open_sweep
 
 
 def default_group(groups: list[str]) -> str:
@@ -222,6 +282,9 @@ def with_output(root: xr.Dataset, part: xr.Dataset) -> xr.Dataset:
     """Join the store's root (runs, parameters, derived values) with one output's group."""
     ds = xr.merge([root, part], compat="override", join="exact", combine_attrs="override")
     ds.attrs = {**root.attrs, **part.attrs}
+    layouts = [a["xsweep"] for a in (root.attrs, part.attrs) if isinstance(a.get("xsweep"), dict)]
+    if layouts:
+        ds.attrs["xsweep"] = {k: v for layout in layouts for k, v in layout.items()}
     return ds
 
 
