@@ -51,6 +51,7 @@ PLOTS = [
     "grid_refine",
     "script_variants",
     "object_store",
+    "gravity_degree",
 ]
 
 

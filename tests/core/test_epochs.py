@@ -42,3 +42,12 @@ def test_bad_inputs() -> None:
         format_epoch(np.datetime64("NaT", "ns"))
     with pytest.raises(ValueError, match="cannot format"):
         format_epoch(np.datetime64("2026-01-01"), "Keplerian")
+
+
+def test_a_day_count_past_the_datetime_range_is_refused_with_the_range() -> None:
+    from xsweep.core.epochs import epoch_text
+
+    with pytest.raises(ValueError, match="outside the years 1678-2262"):
+        epoch_text(106752.0, "UTCGregorian")  # 2233 in days, past int64 nanoseconds
+    assert epoch_text(106752.0, "TAIModJulian") == "106752"  # a day count stays one
+    assert epoch_text(21545.0, "UTCGregorian") == "01 Jan 2000 12:00:00.000"

@@ -37,3 +37,24 @@ def test_a_string_that_is_no_epoch_is_refused_with_the_forms() -> None:
         xs.grid({"Sat.Epoch": ["01 Jan 2026 00:00:00.000", "next tuesday"]})
     with pytest.raises(xs.SpaceError, match="ModJulian day count"):
         xs.fixed({"Sat.Epoch": "2026-13-45"})
+
+
+def test_the_cli_takes_epochs_as_typed(tmp_path: Path) -> None:
+    from xsweep.cli.main import main
+
+    # GMAT's day counts (31042 is 2026-01-01 12:00) and its Gregorian text, commas inside.
+    for name, spec, first in [
+        ("mjd", "Sat.Epoch=31042,31042.5", "2026-01-01T12:00"),
+        ("text", "Sat.Epoch=01 Jan 2026 00:00:00.000,'02 Jan 2026 00:00:00.000'",
+         "2026-01-01T00:00"),
+    ]:  # fmt: skip
+        out = tmp_path / name
+        args = ["run", str(REPORT), "--grid", spec, "--fixed", "TOF=60", "--out", str(out),
+                "--workers", "1", "--no-progress"]  # fmt: skip
+        assert main(args) == 0, name
+        ds = xs.open_sweep(out)
+        typed = [v.strip("'") for v in spec.split("=", 1)[1].split(",")]
+        assert [str(v) for v in ds["Sat.Epoch"].values] == typed  # the text, no quotes
+        runs = xs.Sweep(out).manifest.runs
+        assert [runs[i].overrides["Sat.Epoch"] for i in (0, 1)] == typed
+        assert ds["time"].isel(step=0).values[0] == np.datetime64(first, "ns")

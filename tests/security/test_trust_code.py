@@ -159,4 +159,4 @@ def test_a_resume_names_the_script_it_will_run(
     err = capfd.readouterr().err
     said = f"xsweep: 1 run will run {copy / 'mission.script'}, sha256 {header['script_sha256']}"
     assert said in err
-    assert err.index(said) < err.index(f"xsweep {copy.name}:")  # before the progress bar
+    assert err.index(said) < err.index(f"xsweep {header['script']['name']}:")  # before the bar

@@ -60,7 +60,8 @@ def test_every_mission_lists_what_it_sets_with_the_scripts_values(script: Path) 
     df = xs.fields(script)
     assert df.index.is_unique
     assert set(df.columns) == {"object", "type", "field", "value", "gmat_type", "units",
-                               "settable"}  # fmt: skip
+                               "settable", "effect", "builtin"}  # fmt: skip
+    assert not df["builtin"].any()  # the script's own objects, by default
     assert df["settable"].all()
     literals = _literals(script)
     assert literals, "the regex found the script's assignments"
@@ -149,3 +150,26 @@ def test_draws_relative_to_the_scripts_values(tmp_path: Path) -> None:
     np.testing.assert_array_equal(sweep.runs()["Sat.SMA"].to_numpy(), small["Sat.SMA"].values)
     cli = build_space(perturb=["Sat.SMA=normal:nominal:5"], n=3, seed=9, script=str(script))
     np.testing.assert_array_equal(cli["Sat.SMA"].values, small["Sat.SMA"].values)
+
+
+def test_the_listing_reads_in_the_scripts_order_and_says_what_takes_effect() -> None:
+    script = MISSIONS / "hohmann.script"
+    df = xs.fields(script)
+    created = re.findall(r"^Create \w+ (\w+);", script.read_text(), re.M)
+    assert list(dict.fromkeys(df["object"])) == created  # the script's order, no built-ins
+    sat = df[df["object"] == "Sat"].index.tolist()
+    assert (
+        sat.index("Sat.SMA")
+        < sat.index("Sat.DryMass")
+        < sat.index("Sat.Cd")
+        < sat.index("Sat.NAIFId")
+    )  # state, mass, coefficients before bookkeeping
+    assert df.loc["Sat.DryMass", "units"] == "kg"
+    assert df.loc["Sat.X", "units"] == "km"
+    assert df.loc["TOI.Element1", "effect"].startswith("overwritten: Vary DC(TOI.Element1")
+    assert df.loc["FM.SRP", "effect"] == "at load"
+    assert df.loc["TargetRMAG", "effect"] == "yes"
+    everything = xs.fields(script, all=True)
+    assert everything["builtin"].any()
+    assert "EarthMJ2000Eq" in set(everything["object"])
+    assert (everything["effect"] == "read-only").any()

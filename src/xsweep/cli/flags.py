@@ -87,6 +87,9 @@ EXECUTION_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
                  "help": "keep GMAT's files"}),
     "runs_per_task": ("--runs-per-task", {"type": runs_per_task, "metavar": "N|auto",
                       "help": "runs per task"}),
+    "allow_overwritten": ("--allow-overwritten", {"action": "store_true",
+                          "help": "sweep a field the mission sequence sets (a Vary's initial "
+                          "guess): refused otherwise"}),
     "progress": ("--no-progress", {"action": "store_false", "help": "no progress bar"}),
     "consolidate": ("--no-store", {"action": "store_false",
                     "help": "do not keep sweep.zarr up to date while running"}),

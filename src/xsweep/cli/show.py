@@ -191,7 +191,7 @@ def _cmd_fields(args: argparse.Namespace) -> int:
     """``xsweep fields SCRIPT``: one block per object, a line per field with its value."""
     import xsweep as xs
 
-    frame = xs.fields(args.script, objects=args.objects, settable=not args.all,
+    frame = xs.fields(args.script, objects=args.objects, all=args.all,
                       engine=args.engine, gmat_root=args.gmat_root)  # fmt: skip
     if args.json:
         records = frame.reset_index().to_dict(orient="records")
@@ -202,7 +202,8 @@ def _cmd_fields(args: argparse.Namespace) -> int:
         width = max(len(str(path)) for path in rows.index)
         for path, row in rows.iterrows():
             unit = f" {row['units']}" if row["units"] else ""
-            flag = "" if row["settable"] else "  (read-only)"
+            effect = str(row.get("effect", "yes"))
+            flag = "" if effect == "yes" else f"  ({effect})"
             print(f"  {path!s:<{width}}  {_shown(row['value'])}{unit}{flag}")
     return EXIT_OK
 

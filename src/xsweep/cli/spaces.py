@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from xsweep.core.epochs import is_epoch_field
 from xsweep.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -29,8 +30,13 @@ class SpecError(ConfigError):
 
 
 def parse_scalar(text: str) -> int | float | str:
-    """Read one value: an integer, a float, or (anything else) a string."""
+    """Read one value: an integer, a float, or (anything else) a string.
+
+    A value in single quotes is a string, as in a GMAT script: ``'42'``.
+    """
     text = text.strip()
+    if _unquoted(text) != text:
+        return _unquoted(text)
     for kind in (int, float):
         try:
             return kind(text)
@@ -125,7 +131,8 @@ def parse_values(field: str, spec: str) -> Any:
     ``start:stop:num`` is ``numpy.linspace(start, stop, num)`` (inclusive); when
     ``start`` and ``stop`` are integers and the step is whole, the values are
     integers. A list is split like one CSV row (quote a value holding a comma);
-    each item is an integer, a float, or else a string. ``@file`` reads a CSV
+    each item is an integer, a float, or else a string (``'42'`` in single quotes is the
+    string ``42``). ``@file`` reads a CSV
     (or ``.parquet``) file's column named ``field``, or its only column.
 
     Examples
@@ -138,6 +145,11 @@ def parse_values(field: str, spec: str) -> Any:
     [28.5, 51.6, 98]
     >>> parse_values("Sat.Epoch", '"01 Jan 2026 00:00:00.000"')
     ['01 Jan 2026 00:00:00.000']
+
+    An epoch field's values stay the text typed (in any ``DateFormat``):
+
+    >>> parse_values("DefaultSC.Epoch", "21545,21546")
+    ['21545', '21546']
     """
     text = spec.strip()
     if text.startswith("@"):
@@ -157,7 +169,14 @@ def parse_values(field: str, spec: str) -> Any:
     items = rows[0] if len(rows) == 1 else []
     if not items or any(not item.strip() for item in items):
         raise SpecError(f"{field}={spec!r}: empty value in the list")
+    if is_epoch_field(field):  # an epoch is text in any DateFormat: kept as typed
+        return [_unquoted(item.strip()) for item in items]
     return [parse_scalar(item) for item in items]
+
+
+def _unquoted(text: str) -> str:
+    """Drop one pair of single quotes, as a GMAT script writes a string (``'01 Jan 2026'``)."""
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == "'" else text
 
 
 def parse_fixed(field: str, spec: str) -> Any:

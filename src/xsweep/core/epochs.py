@@ -172,8 +172,12 @@ def epoch_text(value: Any, date_format: str) -> str:
     text = value.strip() if isinstance(value, str) else None
     if text is not None and (_GREGORIAN.match(text) if gregorian else isinstance(parsed, Decimal)):
         return text
-    if isinstance(parsed, Decimal):
-        if not gregorian:
-            return format(parsed.normalize(), "f")
-        parsed = _mjd(parsed)
-    return format_epoch(parsed, date_format)
+    if isinstance(parsed, Decimal) and not gregorian:
+        return format(parsed.normalize(), "f")
+    try:
+        return format_epoch(_mjd(parsed) if isinstance(parsed, Decimal) else parsed, date_format)
+    except (OverflowError, ValueError, ArithmeticError) as exc:  # past datetime64[ns]'s range
+        raise ValueError(
+            f"{value!r} as a {date_format} epoch is outside the years 1678-2262 "
+            f"this conversion holds ({exc})"
+        ) from None

@@ -40,6 +40,7 @@ class Options:
     isolation: Isolation
     keep_raw: bool
     runs_per_task: int | Literal["auto"] = 1
+    allow_overwritten: bool = False  # a planning choice, not recorded
 
     def to_dict(self) -> dict[str, Any]:
         """Return the options the header records (``gmat_root`` is the machine's, not)."""
@@ -59,6 +60,7 @@ def options(
     isolation: Any,
     keep_raw: Any,
     runs_per_task: Any = 1,
+    allow_overwritten: Any = False,
 ) -> Options:
     """Validate the execution options; raise ConfigError on the first bad one."""
     if engine not in ENGINE_KINDS:
@@ -81,6 +83,7 @@ def options(
         isolation=isolation,
         keep_raw=bool(keep_raw),
         runs_per_task=runs_per_task,
+        allow_overwritten=bool(allow_overwritten),
     )
 
 
@@ -101,6 +104,7 @@ class ResumeExecution(TypedDict, total=False):
     gmat_root: str | os.PathLike[str] | None
     keep_raw: bool | None
     runs_per_task: int | Literal["auto"] | None
+    allow_overwritten: bool
     progress: bool
     consolidate: bool
     cluster_kwargs: Mapping[str, Any] | None
@@ -127,6 +131,7 @@ RUN_DEFAULTS: dict[str, Any] = {
     "gmat_root": None,
     "keep_raw": False,
     "runs_per_task": 1,
+    "allow_overwritten": False,
     "progress": True,
     "consolidate": True,
     "cluster_kwargs": None,
@@ -201,7 +206,9 @@ class ExecutionOptions:
         ):
             raise ConfigError(f"workers must be a positive integer or None, got {workers!r}")
         check_reuse(merged["reuse"], merged["reuse_from"])
-        given = {name: merged[name] for name in ("gmat_root", *RECORDED_OPTIONS)}
+        given = {
+            name: merged[name] for name in ("gmat_root", "allow_overwritten", *RECORDED_OPTIONS)
+        }
         rest = {k: v for k, v in merged.items() if k not in given}
         return cls(given=given, **{**rest, "reuse_from": tuple(rest["reuse_from"])})
 

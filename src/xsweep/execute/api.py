@@ -147,6 +147,12 @@ def run(
         many as fill about 0.25 s, never more than keep every worker busy
         to the end (long runs stay one a task). Each run keeps its own
         outcome, timeout, retries and manifest line either way.
+    allow_overwritten : bool
+        Sweep a field the mission sequence sets before the run uses it (the
+        variable of a ``Vary``, or an assignment before the first
+        ``Propagate``). Refused by default, with the command and its line:
+        the swept value would be overwritten. Allow it where the value is a
+        starting point the sequence uses (a ``Vary``'s initial guess).
     progress : bool
         Show a progress bar and print the dashboard link.
     consolidate : bool

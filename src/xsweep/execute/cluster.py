@@ -371,6 +371,7 @@ def _check_one_on(
         opts.engine,
         opts.gmat_root,
         closure,
+        opts.allow_overwritten,
         key=f"xsweep-plan-{uuid.uuid4().hex[:8]}",
         pure=False,
     )

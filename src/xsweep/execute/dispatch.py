@@ -150,11 +150,11 @@ class Dispatcher:
             self.writer.note_dashboard(link)
         nthreads = sum(self.client.nthreads().values()) or 1
         self._pending = iter(run_ids)
-        self._bar = progress_bar(
-            len(run_ids), disable=not self.progress, desc=f"xsweep {self.writer.dir.name}"
-        )
         assert self.writer.manifest is not None
         name = self.writer.manifest.header.script.name or ""
+        self._bar = progress_bar(  # the sweep's script, not the Dask task prefix
+            len(run_ids), disable=not self.progress, desc=f"xsweep {name or self.writer.dir.name}"
+        )
         published = Publisher(self.client, self._token, len(run_ids), str(name), self._root)
         published.publish()
         self._published = published

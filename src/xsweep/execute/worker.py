@@ -273,6 +273,7 @@ def check_plan(
     engine: str = "auto",
     gmat_root: str | None = None,
     closure: tuple[str, Mapping[str, bytes]] | None = None,
+    allow_overwritten: bool = False,
 ) -> EngineInfo | Exception:
     """Run a sweep's planning check on this worker's warm GMAT child; a Dask task body.
 
@@ -295,7 +296,7 @@ def check_plan(
             write_copy(Path(scratch), closure[1])
             path = Path(scratch) / closure[0]
         try:
-            return child.check(CheckRequest(str(path), dict(overrides)))
+            return child.check(CheckRequest(str(path), dict(overrides), allow_overwritten))
         except Exception as exc:
             return exc
 

@@ -91,7 +91,8 @@ def _answer(request: CheckRequest | ReadRequest | FieldsRequest, where: dict[str
             return read_fields(request.script, request.paths, **where)
         if isinstance(request, FieldsRequest):
             return list_fields(request.script, request.objects, **where)
-        return check_overrides(request.script, request.overrides, **where)
+        allow = request.allow_overwritten
+        return check_overrides(request.script, request.overrides, allow_overwritten=allow, **where)
     except Exception as exc:
         return picklable(exc)
 

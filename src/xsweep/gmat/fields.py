@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from xsweep.core.options import EngineKind
+from xsweep.derived import units
 from xsweep.gmat.engine import Engine, get_engine
+from xsweep.gmat.loadtime import LOAD_TIME_TYPES
 from xsweep.gmat.mission import VALUE_TYPES, parameters, resolve_object
+from xsweep.gmat.sequence import overwriting
 
 # A failed read through gmat-run comes back as this text, not as an exception.
 _UNREADABLE = "API exception caught"
@@ -175,6 +180,11 @@ def list_fields(
 ) -> list[dict[str, Any]]:
     """Load ``script`` and list its objects' fields (all objects, or ``objects``).
 
+    The script's own objects come first, in the order it creates them, then
+    GMAT's built-ins (``builtin``); a spacecraft's state, mass, area and
+    coefficient fields come before its other ones. ``effect`` says whether a
+    swept value reaches the run (see :func:`effect_of`).
+
     Raises
     ------
     ScriptNotFoundError, ScriptLoadError
@@ -185,9 +195,59 @@ def list_fields(
     eng = get_engine(engine, gmat_root=gmat_root)
     with eng.lock:
         mission = eng.load(script)
+        created = created_objects(Path(script).read_text(encoding="utf-8", errors="replace"))
         names = eng.object_names() if objects is None else list(objects)
+        names.sort(key=lambda n: created.index(n) if n in created else len(created))
         rows: list[dict[str, Any]] = []
         for name in names:
             resolve_object(eng, name)
-            rows += object_fields(eng, mission, name)
+            own = sorted(object_fields(eng, mission, name), key=_rank)
+            for row in own:
+                row["builtin"] = name not in created
+                row["effect"] = effect_of(eng, row)
+                field = str(row["field"])
+                row["units"] = row["units"] or _KNOWN_UNITS.get(field) or units(field) or ""
+            rows += own
     return rows
+
+
+# A spacecraft's fields an analyst sweeps, in the order they look for them.
+_FIRST = ("Epoch", "DateFormat", "CoordinateSystem", "DisplayStateType",
+          *_STATE_ALIASES, "DryMass", "DragArea", "SRPArea", "Cd", "Cr")  # fmt: skip
+# Units GMAT does not report for these fields (it does for the state and the tanks).
+_KNOWN_UNITS = {"DryMass": "kg", "DragArea": "m^2", "SRPArea": "m^2"}
+_CREATE = re.compile(r"^\s*Create\s+\w+\s+([^;%]+)", re.M)
+
+
+def created_objects(script_text: str) -> list[str]:
+    r"""Return the names the script ``Create``s, in its order.
+
+    >>> created_objects("Create Spacecraft Sat;\nCreate ImpulsiveBurn TOI GOI;")
+    ['Sat', 'TOI', 'GOI']
+    """
+    names: list[str] = []
+    for found in _CREATE.finditer(script_text):
+        names += [n for n in re.split(r"[\s,]+", found.group(1).strip()) if n]
+    return names
+
+
+def _rank(row: dict[str, Any]) -> int:
+    field = str(row["field"])
+    if row["type"] == "Spacecraft" and field in _FIRST:
+        return _FIRST.index(field)
+    return len(_FIRST)
+
+
+def effect_of(engine: Engine, row: dict[str, Any]) -> str:
+    """Say whether a swept value of the field reaches the run.
+
+    ``"yes"``; ``"at load"`` (a force model's field: xsweep writes it into the
+    script's text); ``"overwritten: <command>"`` (the mission sequence sets it
+    first; refused unless ``allow_overwritten``); ``"read-only"``.
+    """
+    if not row["settable"]:
+        return "read-only"
+    command = overwriting(engine.gmat, str(row["path"]))
+    if command is not None:
+        return f"overwritten: {command}"
+    return "at load" if row["type"] in LOAD_TIME_TYPES else "yes"

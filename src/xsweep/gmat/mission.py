@@ -30,7 +30,9 @@ from xsweep.core.options import EngineKind
 from xsweep.core.records import OutputFile, OutputProblem, RunOutcome, now_iso
 from xsweep.core.vocabulary import Reason
 from xsweep.gmat.engine import Engine, EngineInfo, get_engine, gmat_errors
+from xsweep.gmat.loadtime import LOAD_TIME_TYPES, edited_copy, literal
 from xsweep.gmat.outputs import convert_outputs, write_text
+from xsweep.gmat.sequence import line_of, overwriting
 
 # Object types whose value is addressed by the bare object name ("TOF").
 VALUE_TYPES = frozenset({"Variable", "String"})
@@ -173,12 +175,50 @@ def apply_overrides(engine: Engine, mission: Mission, overrides: Mapping[str, An
             raise FieldError(message, key, raw) from None
 
 
+def _with_load_time_fields(
+    engine: Engine, mission: Mission, overrides: Mapping[str, Any]
+) -> Mission:
+    """Write ``overrides`` into ``mission``: those GMAT reads at load through its text.
+
+    Returns the mission to run: ``mission``, or the script reloaded with the
+    load-time fields assigned in its text (:mod:`xsweep.gmat.loadtime`).
+    """
+    late = load_time_lines(engine, mission, overrides)
+    for key in late:  # the type is checked as any override's; GMAT's own refusal is moot
+        with contextlib.suppress(_Rejected):
+            apply_overrides(engine, mission, {key: overrides[key]})
+    if late:
+        with edited_copy(mission.script_path, dict(late.values())) as copy:
+            mission = engine.load(copy)
+    apply_overrides(engine, mission, {k: v for k, v in overrides.items() if k not in late})
+    return mission
+
+
+def load_time_lines(
+    engine: Engine, mission: Mission, overrides: Mapping[str, Any]
+) -> dict[str, tuple[str, str]]:
+    """Return, by key, ``(path, script text)`` of the overrides GMAT only reads at load.
+
+    See :mod:`xsweep.gmat.loadtime`: a ``ForceModel``'s fields.
+    """
+    out: dict[str, tuple[str, str]] = {}
+    for key, raw in overrides.items():
+        path, type_name = resolve_field(engine, key, raw)
+        if type_name in LOAD_TIME_TYPES:
+            resource, field = path.split(".", 1)
+            obj = engine.get_object(resource)
+            value = gmat_value(mission, path, raw)
+            out[key] = (path, literal(engine.gmat, obj, field, value))
+    return out
+
+
 def check_overrides(
     script: str | os.PathLike[str],
     overrides: Mapping[str, Any],
     *,
     engine: EngineKind = "auto",
     gmat_root: str | os.PathLike[str] | None = None,
+    allow_overwritten: bool = False,
 ) -> EngineInfo:
     """Load ``script`` and write ``overrides`` into it without running GMAT.
 
@@ -197,7 +237,28 @@ def check_overrides(
         for key, value in overrides.items():
             with contextlib.suppress(_Rejected):
                 apply_overrides(eng, mission, {key: value})
+        if not allow_overwritten:
+            _refuse_overwritten(eng, mission, overrides)
     return eng.info
+
+
+def _refuse_overwritten(engine: Engine, mission: Mission, overrides: Mapping[str, Any]) -> None:
+    """Raise :class:`FieldError` for a swept field the mission sequence sets before using it."""
+    for key, raw in overrides.items():
+        path, _ = resolve_field(engine, key, raw)
+        command = overwriting(engine.gmat, path)
+        if command is None:
+            continue
+        text = mission.script_path.read_text(encoding="utf-8", errors="replace")
+        line = line_of(text, path, vary=command.startswith("Vary"))
+        where = f" at line {line}" if line else ""
+        raise FieldError(
+            f"{key} is set by '{command}'{where}: the swept value would be overwritten "
+            "(sweep it anyway, as a solver's initial guess say, with allow_overwritten=True "
+            "or --allow-overwritten)",
+            key,
+            raw,
+        )
 
 
 def read_fields(
@@ -326,7 +387,7 @@ def run_mission(
         log_text = ""
         with _raw_dir(out, keep_raw) as raw:
             try:
-                apply_overrides(eng, mission, overrides or {})
+                mission = _with_load_time_fields(eng, mission, overrides or {})
                 t_run = time.perf_counter()
                 try:
                     results = mission.run(working_dir=raw, overwrite=True)

@@ -29,6 +29,7 @@ class CheckRequest:
 
     script: str
     overrides: Mapping[str, Any]
+    allow_overwritten: bool = False  # a field the mission sequence sets may be swept
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,9 @@ def check_plan_here(
     if child is None:
         child = GmatChild(opts.engine, opts.gmat_root, wait=False)
     try:
-        info = child.check(CheckRequest(str(script), space.run(0).overrides))
+        info = child.check(
+            CheckRequest(str(script), space.run(0).overrides, opts.allow_overwritten)
+        )
     finally:
         if not keep:
             child.close()
@@ -218,6 +220,7 @@ def resume_options(manifest: Manifest, given: Mapping[str, Any]) -> Options:
         "keep_raw": recorded.get("keep_raw", False),
         "runs_per_task": recorded.get("runs_per_task", 1),
         "gmat_root": None,
+        "allow_overwritten": False,
     }
     merged.update({k: v for k, v in given.items() if v is not None})
     return options(**merged)

@@ -21,7 +21,8 @@ from xsweep.gmat.closure import script_file
 from xsweep.gmat.pool import ask
 from xsweep.space.draws import RELATIVE, is_relative, nominal
 
-COLUMNS = ["object", "type", "field", "value", "gmat_type", "units", "settable"]
+COLUMNS = ["object", "type", "field", "value", "gmat_type", "units", "settable", "effect",
+           "builtin"]  # fmt: skip
 
 
 def fields(
@@ -29,6 +30,7 @@ def fields(
     *,
     objects: str | Sequence[str] | None = None,
     settable: bool = True,
+    all: bool = False,
     engine: EngineKind = "auto",
     gmat_root: str | os.PathLike[str] | None = None,
     timeout: float = 120.0,
@@ -53,10 +55,13 @@ def fields(
     script : path-like
         The GMAT script.
     objects : str or sequence of str, optional
-        Only these objects (default: all of them, coordinate systems and
-        solar-system bodies the script configures included).
+        Only these objects (default: the script's own, in the order it
+        creates them).
     settable : bool, default True
         Only the fields a script may set (GMAT's read-only ones left out).
+    all : bool, default False
+        Also GMAT's built-in objects (coordinate systems, solar-system
+        bodies) and read-only fields.
     engine, gmat_root
         As for :func:`xsweep.run`.
     timeout : float
@@ -66,7 +71,10 @@ def fields(
     -------
     pandas.DataFrame
         Indexed by ``path``; columns ``object``, ``type``, ``field``,
-        ``value``, ``gmat_type``, ``units``, ``settable``.
+        ``value``, ``gmat_type``, ``units``, ``settable``, ``effect`` (whether a
+        swept value reaches the run: ``"yes"``, ``"at load"`` for a force
+        model's field, ``"overwritten: <command>"``, ``"read-only"``) and
+        ``builtin`` (an object GMAT has without the script creating it).
 
     Raises
     ------
@@ -86,8 +94,9 @@ def fields(
     root = None if gmat_root is None else str(gmat_root)
     rows = ask(FieldsRequest(str(script_file(script)), wanted), engine, root, timeout=timeout)
     frame = pd.DataFrame(rows, columns=["path", *COLUMNS])
-    if settable:
-        frame = frame[frame["settable"]]
+    if not all:
+        frame = frame[~frame["builtin"].astype(bool)] if objects is None else frame
+        frame = frame[frame["settable"]] if settable else frame
     return frame.set_index("path")
 
 
