@@ -22,6 +22,7 @@ from xsweep.record.manifest import Manifest
 from xsweep.record.source import open_source
 from xsweep.space.reprs import dims_text, sweep_html, sweep_text
 from xsweep.space.spaces import Space
+from xsweep.store.effects import describe, no_effect
 from xsweep.store.open import open_sweep
 
 
@@ -343,7 +344,19 @@ class Sweep:
             "reasons": reasons,
             "outputs": _output_counts(manifest),
             "derive_failed": _derive_counts(manifest)["derive-failed"],
+            "no_effect": describe(self.no_effect_dims(manifest)),
         }
+
+    def no_effect_dims(self, manifest: Manifest | None = None) -> dict[str, int]:
+        """Return the dims along which no ok run's outputs or derived values change.
+
+        A swept field GMAT never used (or that no output depends on) shows up
+        here: ``{"Sat.Cd": 5}`` for a 5-value ``Sat.Cd`` grid that changed
+        nothing. Read from the manifest (each output's digest); empty for runs
+        recorded before outputs had digests.
+        """
+        manifest = self.manifest if manifest is None else manifest
+        return no_effect(manifest.runs, Space.from_dict(manifest.space, verify=False))
 
 
 _RUN_COLUMNS = (

@@ -13,6 +13,7 @@ from typing import Any
 from xsweep.analysis.inspect import first_line
 from xsweep.cli.spaces import parse_storage_options
 from xsweep.plan.scripts import variant_records
+from xsweep.store.effects import describe
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -82,6 +83,7 @@ def summary(
         "failed_not_listed": len(failed) - len(listed),
         "failed_reasons": sorted(reasons) if reasons else None,
         "output_problems": output_problems(manifest),
+        "no_effect": sweep.no_effect_dims(manifest),
         "derive": {
             "functions": [str(e.get("fn")) for e in manifest.derive],
             "counts": sweep.derive_counts if manifest.derive else {},
@@ -138,6 +140,8 @@ def _print_summary(info: dict[str, Any]) -> None:
     print(f"engine     GMAT {engine.get('gmat_version')} ({engine.get('kind')})")
     print("versions   " + ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v))
     print(f"status     {_counts_line(counts, info['output_problems'])}")
+    for line in describe(info.get("no_effect", {})):
+        print(f"warning    {line}")
     d = info["duration_s"]
     if d["runs"]:
         print(

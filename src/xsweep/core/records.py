@@ -50,16 +50,22 @@ class OutputFile:
     rows : int
         Number of rows (report steps, ephemeris points, contact intervals,
         solver iterations).
+    digest : str or None
+        A short hash of the output's values (its columns and every row): two
+        runs whose outputs are the same have the same digest. ``None`` for
+        outputs recorded before xsweep kept it.
     """
 
     kind: OutputKind
     name: str
     path: str
     rows: int
+    digest: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-safe dict."""
-        return {"kind": self.kind, "name": self.name, "path": self.path, "rows": self.rows}
+        out: dict[str, Any] = {"kind": self.kind, "name": self.name, "path": self.path}
+        return {**out, "rows": self.rows} | ({} if self.digest is None else {"digest": self.digest})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OutputFile:
@@ -67,8 +73,13 @@ class OutputFile:
         kind = data["kind"]
         if kind not in OUTPUT_KINDS:
             raise ValueError(f"unknown output kind {kind!r}")
+        digest = data.get("digest")
         return cls(
-            kind=kind, name=str(data["name"]), path=str(data["path"]), rows=int(data["rows"])
+            kind=kind,
+            name=str(data["name"]),
+            path=str(data["path"]),
+            rows=int(data["rows"]),
+            digest=None if digest is None else str(digest),
         )
 
 

@@ -21,6 +21,7 @@ import os
 import shutil
 import sys
 import uuid
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
@@ -32,7 +33,7 @@ from distributed.scheduler import KilledWorker
 from xsweep.core.errors import NO_SPACE, ClusterError, DeriveError, DiskFullError
 from xsweep.core.hooks import DeriveFunction
 from xsweep.core.options import Options
-from xsweep.core.paths import run_dir_name
+from xsweep.core.paths import STORE_NAME, run_dir_name
 from xsweep.core.records import RunOutcome, RunRecord
 from xsweep.core.timeouts import RunBound
 from xsweep.execute.batching import Batcher
@@ -47,8 +48,10 @@ from xsweep.record.manifest import Manifest, ManifestWriter
 from xsweep.space.spaces import Run, Space
 from xsweep.store.blocks import BlockWriter
 from xsweep.store.derived import Schema
+from xsweep.store.effects import Fingerprints
 from xsweep.store.layout import reserved_names
 from xsweep.store.live import LiveStore
+from xsweep.store.write import mark_no_effect
 
 
 def derived_schema(manifest: Manifest, space: Space) -> Schema:
@@ -132,6 +135,9 @@ class Dispatcher:
         )
         assert writer.manifest is not None
         self.schema = derived_schema(writer.manifest, space)
+        self._prints = Fingerprints(space)  # what each run gave: dims with no effect, at the end
+        for rec in writer.manifest.runs.values():
+            self._prints.add(rec)
         # Functions no ok run has given a result yet: the first one that does tries them.
         tried = {d.fn for r in writer.manifest.runs.values() for d in r.outcome.derived}
         self._untried = {f.ref for f in derive} - tried
@@ -182,6 +188,7 @@ class Dispatcher:
                     self._submit()
             if self.blocks is not None:
                 self.blocks.close(None if self._shipping else self.client)
+                self._mark_no_effect()
             published.publish("finished", wait=True)
             if self.reuse is not None and self.progress:
                 self._bar.write(
@@ -197,6 +204,15 @@ class Dispatcher:
             if self.blocks is not None:
                 self.blocks.shutdown()
             self._bar.close()
+
+    def _mark_no_effect(self) -> None:
+        """Note in the store the dims along which no run's outputs changed (a warning if not)."""
+        assert self.writer.manifest is not None
+        try:
+            mark_no_effect(self.writer.dir / STORE_NAME, self._prints.no_effect())
+        except Exception as exc:  # the store is derived: the sweep's runs stand
+            warnings.warn(f"the store's no_effect attribute was not written: {exc}",
+                          UserWarning, stacklevel=2)  # fmt: skip
 
     @property
     def client(self) -> Client:
@@ -319,6 +335,7 @@ class Dispatcher:
         self.writer.append_many([record for _, record in records])
         for _, record in records:
             status = record.outcome.status
+            self._prints.add(record)
             if self.blocks is not None:
                 self.blocks.finished(record)
             self.counts[status] += 1

@@ -11,6 +11,7 @@ restores.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import shutil
@@ -121,8 +122,15 @@ def convert_outputs(
             frame = variant
         filename = output_filename(kind, name)
         write_parquet(frame, out_dir / filename)
-        written.append(OutputFile(kind=kind, name=name, path=filename, rows=len(frame)))
+        written.append(OutputFile(kind, name, filename, len(frame), values_digest(frame)))
     return tuple(written), tuple(problems)
+
+
+def values_digest(frame: pd.DataFrame) -> str:
+    """Return a short hash of a frame's column names and values (equal frames, equal hash)."""
+    digest = hashlib.sha256("\0".join(map(str, frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _variant(results: Results, kind: OutputKind, name: str, raw: Path) -> pd.DataFrame | None:
@@ -165,7 +173,7 @@ def parse_kept(kind: OutputKind, name: str, raw: Path, out_dir: Path) -> OutputF
         frame = variant
     filename = output_filename(kind, name)
     write_parquet(frame, out_dir / filename)
-    return OutputFile(kind=kind, name=name, path=filename, rows=len(frame))
+    return OutputFile(kind, name, filename, len(frame), values_digest(frame))
 
 
 def convert_results(results: Results, out_dir: Path) -> tuple[OutputFile, ...]:

@@ -125,6 +125,8 @@ def sweep_text(info: Mapping[str, Any]) -> str:
     if info["reasons"]:
         failed = ", ".join(f"{n} {reason}" for reason, (n, _) in info["reasons"].items())
         lines.append(f"  failed   {failed}")
+    for line in info.get("no_effect", ()):
+        lines.append(f"  warning  {line}")
     if info["dashboard"]:
         lines.append(f"  dashboard {info['dashboard']}")
     return "\n".join(line[:WIDTH] if i else line for i, line in enumerate(lines))
@@ -161,6 +163,8 @@ def sweep_html(info: Mapping[str, Any]) -> str:
             f"<table><tr><th>reason</th><th>runs</th><th>first error</th></tr>{rows}</table>"
         )
     parts.append(f"<div>space: {_e(info['dims'])}</div>")
+    for line in info.get("no_effect", ()):
+        parts.append(f"<div class='failed'>warning: {_e(line)}</div>")
     for name, (script, sha) in info["scripts"].items():
         label = f"{_e(name)}: " if name else ""
         parts.append(f"<div>script: {label}<code>{_e(script)}</code> sha256 {_e(sha[:12])}</div>")

@@ -214,7 +214,7 @@ def arranged(ds: xr.Dataset) -> xr.Dataset:
 
 # The attributes an opened sweep shows; the store's layout is kept under one, "xsweep".
 SHOWN_ATTRS = ("sweep_id", "script_sha256", "xsweep_version", "xsweep_groups", "gmat_kind",
-               "gmat_name")  # fmt: skip
+               "gmat_name", "no_effect")  # fmt: skip
 
 
 def _shown(attrs: Mapping[str, Any]) -> dict[str, Any]:

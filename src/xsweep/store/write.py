@@ -33,6 +33,7 @@ from xsweep.store.derived import (
     derived_template,
     scan_derived,
 )
+from xsweep.store.effects import NO_EFFECT_ATTR, no_effect
 from xsweep.store.layout import (
     PROBLEMS_VAR,
     STR,
@@ -285,7 +286,19 @@ def build(
             client.compute(tasks, sync=True)
         else:
             compute(*tasks, scheduler="threads")
+        mark_no_effect(tmp, no_effect(records, space))
     return sweep_dir / STORE_NAME
+
+
+def mark_no_effect(store: Path, dims: Mapping[str, int]) -> None:
+    """Record in the store's root the dims along which no output changes (none: no attr)."""
+    import zarr
+
+    root = zarr.open_group(store, mode="r+", zarr_format=3)
+    if dims:
+        root.attrs[NO_EFFECT_ATTR] = dict(dims)
+    elif NO_EFFECT_ATTR in root.attrs:
+        del root.attrs[NO_EFFECT_ATTR]
 
 
 def consolidate(path: str | os.PathLike[str], *, client: Client | None = None) -> Path:
