@@ -173,3 +173,16 @@ def test_the_listing_reads_in_the_scripts_order_and_says_what_takes_effect() -> 
     assert everything["builtin"].any()
     assert "EarthMJ2000Eq" in set(everything["object"])
     assert (everything["effect"] == "read-only").any()
+
+
+def test_an_array_field_is_listed_with_its_values(tmp_path: Path) -> None:
+    """``MixRatio`` (an Rvector gmat-run cannot read) shows as GMAT has it."""
+    script = tmp_path / "thruster.script"
+    script.write_text(
+        "Create Spacecraft Sat;\nCreate ChemicalTank Tank1 Tank2;\n"
+        "Create ChemicalThruster Thr;\nThr.Tank = {Tank1, Tank2};\nThr.MixRatio = [ 2 1 ];\n"
+        "Sat.Tanks = {Tank1, Tank2};\nSat.Thrusters = {Thr};\nCreate Propagator Prop;\n"
+        "BeginMissionSequence;\nPropagate Prop(Sat) {Sat.ElapsedSecs = 60};\n"
+    )
+    df = xs.fields(script, objects="Thr")
+    assert df.loc["Thr.MixRatio", "value"] == [2, 1]

@@ -9,6 +9,7 @@ values read back through gmat-run as an override would write them.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 from pathlib import Path
@@ -42,6 +43,18 @@ def _read(mission: Any, path: str) -> Any:
     if isinstance(value, str) and value.startswith(_UNREADABLE):
         return _UNSET
     return value
+
+
+def _array(obj: Any, field: str) -> Any:
+    """Read an array field gmat-run cannot (``MixRatio``: an Rvector) from GMAT's own text."""
+    try:
+        text = str(obj.GetField(field)).strip()
+        value = json.loads(text) if text.startswith("[") else _UNSET
+    except Exception:
+        return _UNSET
+    if isinstance(value, list) and all(isinstance(v, int | float) for v in value):
+        return value
+    return _UNSET
 
 
 def _plain(value: Any) -> Any:
@@ -91,6 +104,8 @@ def object_fields(engine: Engine, mission: Any, name: str) -> list[dict[str, Any
     for param in params:
         field = param.name
         value = _read(mission, f"{name}.{field}")
+        if value is _UNSET:
+            value = _array(obj, field)
         if value is _UNSET:
             continue
         unit = units.get(field, "")

@@ -167,7 +167,8 @@ def apply_overrides(engine: Engine, mission: Mission, overrides: Mapping[str, An
         except GmatFieldError as exc:
             message = str(exc)
             if message.startswith("type mismatch"):
-                raise FieldTypeError(f"{key!r}: {message.split(': ', 1)[-1]}", key, raw) from None
+                said = message.split(": ", 1)[-1]
+                raise FieldTypeError(f"{key!r}: {said} ({raw!r})", key, raw) from None
             if message.startswith("GMAT rejected write"):
                 raise _Rejected(
                     f"GMAT rejected {key} = {raw!r}: {exc.__cause__ or message}"
