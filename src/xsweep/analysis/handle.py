@@ -6,7 +6,7 @@ import ctypes
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,7 @@ class Sweep:
         # A sweep this process runs in the background (``run(..., wait=False)``).
         self._task: threading.Thread | None = None
         self._ended: dict[str, BaseException] = {}
+        self._shown: Callable[[], None] | None = None  # refreshes a notebook's live card
 
     @property
     def done(self) -> bool:
@@ -102,6 +103,8 @@ class Sweep:
                 self._task.join(0.2)  # short joins: Ctrl-C reaches the caller
             else:
                 time.sleep(0.2)
+        if self._shown is not None:  # the card's last look, before the cell that waits ends
+            self._shown()
         if "error" in self._ended:
             raise self._ended["error"]
         return self

@@ -64,6 +64,7 @@ def _live_card(sweep: Sweep, task: threading.Thread) -> None:
     if shell is None or not hasattr(shell, "kernel"):  # a terminal IPython: nothing to update
         return
     handle: Any = display(sweep, display_id=True)  # type: ignore[no-untyped-call]
+    sweep._shown = lambda: handle.update(sweep)
 
     def refresh() -> None:
         while task.is_alive():
