@@ -202,3 +202,26 @@ def test_any_damaged_bundle_member_is_refused_or_read_in_bounded_memory(
         out.unlink()
 
     check()
+
+
+def test_a_forged_output_digest_is_a_corrupt_line_and_a_claimed_no_effect_is_only_shown(
+    sweep_copy: Path,
+) -> None:
+    """A digest is someone else's text: a huge or non-string one is refused, never hashed on."""
+    manifest = sweep_copy / "manifest.jsonl"
+    lines = manifest.read_bytes().splitlines(keepends=True)
+    ok = next(i for i, line in enumerate(lines) if b'"status": "ok"' in line)
+    for forged in ("x" * 1_000_000, {"nested": [1, 2]}):
+        record = json.loads(lines[ok])
+        record["outputs"][0]["digest"] = forged
+        manifest.write_bytes(b"".join([*lines[:ok], json.dumps(record).encode() + b"\n",
+                                       *lines[ok + 1 :]]))  # fmt: skip
+        with pytest.raises(xs.ManifestCorruptError, match=f"line {ok + 1}"):
+            xs.Sweep(sweep_copy).no_effect_dims()
+    # A store's no_effect attribute is data to show: opened as is, nothing sized by it.
+    import zarr
+
+    manifest.write_bytes(b"".join(lines))
+    zarr.open_group(sweep_copy / "sweep.zarr", mode="r+").attrs["no_effect"] = {"Sat.SMA": 10**18}
+    assert xs.open_sweep(sweep_copy).attrs["no_effect"] == {"Sat.SMA": 10**18}
+    assert xs.Sweep(sweep_copy).no_effect_dims() == {}  # judged from the runs, not the claim

@@ -74,13 +74,9 @@ class OutputFile:
         if kind not in OUTPUT_KINDS:
             raise ValueError(f"unknown output kind {kind!r}")
         digest = data.get("digest")
-        return cls(
-            kind=kind,
-            name=str(data["name"]),
-            path=str(data["path"]),
-            rows=int(data["rows"]),
-            digest=None if digest is None else str(digest),
-        )
+        if digest is not None and (not isinstance(digest, str) or len(digest) > 64):
+            raise ValueError(f"an output's digest is a short hex string, got {digest!r:.40}")
+        return cls(kind, str(data["name"]), str(data["path"]), int(data["rows"]), digest)
 
 
 @dataclass(frozen=True)

@@ -210,9 +210,7 @@ def try_first(
             rec.run_id,
             {},
         ) from None
-    schema = derived_schema(manifest, space)
-    replaced = {f.ref for f in functions}
-    schema.vars = {k: v for k, v in schema.vars.items() if v[0] not in replaced}
+    schema = derived_schema(manifest, space, (f.ref for f in functions))
     errors = {r.fn: str(r.error) for r in schema.check(results) if not r.ok}
     if errors:
         said = "; ".join(f"{fn} failed on run {rec.run_id}: {e}" for fn, e in errors.items())

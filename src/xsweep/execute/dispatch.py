@@ -22,7 +22,7 @@ import shutil
 import sys
 import uuid
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -54,9 +54,13 @@ from xsweep.store.live import LiveStore
 from xsweep.store.write import mark_no_effect
 
 
-def derived_schema(manifest: Manifest, space: Space) -> Schema:
-    """Return the sweep's derived quantities so far, to check new values against."""
-    results = (d for rec in manifest.runs.values() for d in rec.outcome.derived)
+def derived_schema(manifest: Manifest, space: Space, replaced: Iterable[str] = ()) -> Schema:
+    """Return the sweep's derived quantities so far, to check new values against.
+
+    ``replaced``: functions about to give all their values again, whose old ones don't bind.
+    """
+    gone = set(replaced)
+    results = (d for r in manifest.runs.values() for d in r.outcome.derived if d.fn not in gone)
     return Schema(reserved_names(space), results)
 
 

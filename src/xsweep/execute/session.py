@@ -225,9 +225,7 @@ def derive_finished(
 
     assert writer.manifest is not None
     manifest = writer.manifest
-    replaced = {f.ref for fns in todo.values() for f in fns}
-    schema = derived_schema(manifest, space)
-    schema.vars = {k: v for k, v in schema.vars.items() if v[0] not in replaced}
+    schema = derived_schema(manifest, space, {f.ref for fns in todo.values() for f in fns})
     root = str(writer.dir)
     client = cluster.start_workers(len(todo) // DERIVE_BATCH + 1)
     token = uuid.uuid4().hex[:8]

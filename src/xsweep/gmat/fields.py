@@ -22,7 +22,7 @@ from xsweep.derived import units
 from xsweep.gmat.engine import Engine, get_engine
 from xsweep.gmat.loadtime import LOAD_TIME_TYPES
 from xsweep.gmat.mission import VALUE_TYPES, parameters, resolve_object
-from xsweep.gmat.sequence import overwriting
+from xsweep.gmat.sequence import overwrites, overwriting
 
 # A failed read through gmat-run comes back as this text, not as an exception.
 _UNREADABLE = "API exception caught"
@@ -214,12 +214,13 @@ def list_fields(
         names = eng.object_names() if objects is None else list(objects)
         names.sort(key=lambda n: created.index(n) if n in created else len(created))
         rows: list[dict[str, Any]] = []
+        found = overwrites(eng.gmat)  # the sequence, walked once for every field
         for name in names:
             resolve_object(eng, name)
             own = sorted(object_fields(eng, mission, name), key=_rank)
             for row in own:
                 row["builtin"] = name not in created
-                row["effect"] = effect_of(eng, row)
+                row["effect"] = effect_of(row, found)
                 field = str(row["field"])
                 row["units"] = row["units"] or _KNOWN_UNITS.get(field) or units(field) or ""
             rows += own
@@ -253,7 +254,7 @@ def _rank(row: dict[str, Any]) -> int:
     return len(_FIRST)
 
 
-def effect_of(engine: Engine, row: dict[str, Any]) -> str:
+def effect_of(row: dict[str, Any], found: dict[str, str]) -> str:
     """Say whether a swept value of the field reaches the run.
 
     ``"yes"``; ``"at load"`` (a force model's field: xsweep writes it into the
@@ -262,7 +263,7 @@ def effect_of(engine: Engine, row: dict[str, Any]) -> str:
     """
     if not row["settable"]:
         return "read-only"
-    command = overwriting(engine.gmat, str(row["path"]))
+    command = overwriting(str(row["path"]), found)
     if command is not None:
         return f"overwritten: {command}"
     return "at load" if row["type"] in LOAD_TIME_TYPES else "yes"

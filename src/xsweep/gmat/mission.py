@@ -32,7 +32,7 @@ from xsweep.core.vocabulary import Reason
 from xsweep.gmat.engine import Engine, EngineInfo, get_engine, gmat_errors
 from xsweep.gmat.loadtime import LOAD_TIME_TYPES, edited_copy, literal
 from xsweep.gmat.outputs import convert_outputs, write_text
-from xsweep.gmat.sequence import line_of, overwriting
+from xsweep.gmat.sequence import line_of, overwrites, overwriting
 
 # Object types whose value is addressed by the bare object name ("TOF").
 VALUE_TYPES = frozenset({"Variable", "String"})
@@ -245,9 +245,10 @@ def check_overrides(
 
 def _refuse_overwritten(engine: Engine, mission: Mission, overrides: Mapping[str, Any]) -> None:
     """Raise :class:`FieldError` for a swept field the mission sequence sets before using it."""
+    found = overwrites(engine.gmat)
     for key, raw in overrides.items():
         path, _ = resolve_field(engine, key, raw)
-        command = overwriting(engine.gmat, path)
+        command = overwriting(path, found)
         if command is None:
             continue
         text = mission.script_path.read_text(encoding="utf-8", errors="replace")

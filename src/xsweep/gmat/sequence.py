@@ -43,28 +43,29 @@ def _names(path: str) -> set[str]:
     return {path, path.removesuffix(".Value")}
 
 
-def overwriting(gmat: Any, path: str) -> str | None:
-    """Return the first command that overwrites ``path`` before the run uses it, or None.
+def overwrites(gmat: Any) -> dict[str, str]:
+    """Return, by the name it sets, the first command that overwrites a field before use.
 
     A ``Vary`` of it anywhere (the solver sets it), or an assignment to it
-    before the first ``Propagate``.
+    before the first ``Propagate``. One walk of the sequence answers every field.
     """
-    names = _names(path)
+    found: dict[str, str] = {}
     propagated = False
     for cmd in commands(gmat):
         kind = str(cmd.GetTypeName())
         text = str(cmd.GetGeneratingString()).strip()
-        if kind == "Vary":
-            found = _VARY.match(text)
-            if found and found.group(1) in names:
-                return text.split(",", 1)[0] + ", ...)"
-        elif kind == "GMAT" and not propagated:
-            found = _ASSIGN.match(text)
-            if found and found.group(1) in names:
-                return text.removeprefix("GMAT ").rstrip(";")
+        if kind == "Vary" and (vary := _VARY.match(text)):
+            found.setdefault(vary.group(1), text.split(",", 1)[0] + ", ...)")
+        elif kind == "GMAT" and not propagated and (assign := _ASSIGN.match(text)):
+            found.setdefault(assign.group(1), text.removeprefix("GMAT ").rstrip(";"))
         elif kind == "Propagate":
             propagated = True
-    return None
+    return found
+
+
+def overwriting(path: str, found: dict[str, str]) -> str | None:
+    """Return the command of :func:`overwrites` that sets ``path`` (``TOF`` or ``TOF.Value``)."""
+    return next((found[name] for name in sorted(_names(path)) if name in found), None)
 
 
 def line_of(script_text: str, path: str, vary: bool) -> int | None:

@@ -168,12 +168,10 @@ def _open(
             tree.dataset = tree.to_dataset(inherit=False).assign_coords(root.coords)
             return tree.map_over_datasets(lambda d: arranged(_objectify(d)))
         group = groups[0]
-    matches = [g for g in groups if g == group or g.rsplit("/", 1)[-1] == group]
-    if len(matches) != 1:
-        raise ConfigError(f"group={group!r} names no single output of this sweep; it has {groups}")
-    axis = next(OUTPUT_AXES[k] for k, g in GROUPS.items() if matches[0].startswith(f"{g}/"))
+    match = match_group(groups, group)
+    axis = next(OUTPUT_AXES[k] for k, g in GROUPS.items() if match.startswith(f"{g}/"))
     part = xr.open_zarr(
-        store, group=at(matches[0]), consolidated=False, zarr_format=3, chunks=chunks | {axis: -1}
+        store, group=at(match), consolidated=False, zarr_format=3, chunks=chunks | {axis: -1}
     )
     if order:
         part = part.isel(order)
@@ -240,6 +238,14 @@ def store_attr(ds: xr.Dataset, name: str, default: Any = None) -> Any:
     return ds.attrs.get(f"xsweep_{name}", default)  # a Dataset not arranged by open_sweep
 
 
+def match_group(groups: list[str], group: str) -> str:
+    """Return the one output ``group`` names (a store path or a GMAT name) among ``groups``."""
+    matches = [g for g in groups if group in (g, g.rsplit("/", 1)[-1])]
+    if len(matches) != 1:
+        raise ConfigError(f"group={group!r} names no single output of this sweep; it has {groups}")
+    return matches[0]
+
+
 def default_group(groups: list[str]) -> str:
     """Return the output a sweep's helpers use: its one report (or its one output).
 
@@ -270,10 +276,7 @@ def tree_output(tree: xr.DataTree, group: str | None = None) -> xr.Dataset:
     root = tree.to_dataset(inherit=False)
     groups = [str(g) for g in root.attrs.get("xsweep_groups", ())]
     group = default_group(groups) if group is None else group
-    matches = [g for g in groups if group in (g, g.rsplit("/", 1)[-1])]
-    if len(matches) != 1:
-        raise ConfigError(f"group={group!r} names no single output of this sweep; it has {groups}")
-    part = tree[matches[0]]
+    part = tree[match_group(groups, group)]
     assert isinstance(part, xr.DataTree)
     return with_output(root, part.to_dataset(inherit=False))
 
