@@ -12,8 +12,11 @@ across repeats; the table shows medians. Contenders:
   ``raw`` and ``limit`` give GMAT its own text kernels (``XSWEEP_STOCK_KERNELS=1``).
 - ``limit-lean``: ``limit`` with the lean text kernels every xsweep engine uses
   (``xsweep.gmat.kernels``): the limit of GMAT as xsweep drives it.
-- ``xsweep``: ``xs.run`` end to end (plan, embedded Dask cluster start, runs,
-  per-run Parquet, fsynced manifest), one Dask task per run (the default).
+- ``xsweep``: ``xs.run`` end to end with its defaults (plan, embedded Dask
+  cluster start, runs, per-run Parquet, fsynced manifest, the Zarr store; short
+  runs fused into tasks, ``runs_per_task="auto"``).
+- ``xsweep-single``: the same with one Dask task per run (``runs_per_task=1``,
+  the default before batching).
 - ``xsweep-nostore``: the same with ``consolidate=False`` (no Zarr store): the
   difference is what keeping the store costs.
 - ``xsweep-batch8``: the same with ``runs_per_task=8``.
@@ -64,6 +67,7 @@ CONTENDERS = (
     "limit",
     "limit-lean",
     "xsweep",
+    "xsweep-single",
     "xsweep-stock",
     "xsweep-nostore",
     "xsweep-batch8",
@@ -119,7 +123,7 @@ def run_xsweep(
     tof: float,
     workers: int,
     work: Path,
-    per_task: int = 1,
+    per_task: int | str = "auto",
     store: bool = True,
     processes: bool = False,
 ) -> None:
@@ -179,6 +183,8 @@ def _one(contender: str, mission: str, n: int, workers: int, work: Path) -> dict
         run_xsweep(n, tof, workers, work)
     elif contender == "xsweep-nostore":
         run_xsweep(n, tof, workers, work, store=False)
+    elif contender == "xsweep-single":
+        run_xsweep(n, tof, workers, work, per_task=1)
     elif contender == "xsweep-batch8":
         run_xsweep(n, tof, workers, work, per_task=8)
     elif contender == "xsweep-processes":

@@ -17,7 +17,7 @@ from xsweep.cli.main import main
 from xsweep.core.errors import ConfigError
 from xsweep.core.records import RunOutcome
 from xsweep.execute import batching as _batching, dispatch as _dispatch
-from xsweep.execute.batching import MAX_RUNS_PER_TASK, TARGET_TASK_S, Batcher
+from xsweep.execute.batching import ALONE_S, MAX_RUNS_PER_TASK, TARGET_TASK_S, Batcher
 from xsweep.record import manifest as _manifest
 from xsweep.record.manifest import Manifest
 from xsweep.testing.engines import CannedRuns
@@ -54,6 +54,12 @@ def test_auto_keeps_long_runs_one_a_task_and_fixed_sizes_stay_fixed() -> None:
     batcher = Batcher("auto", total=1000, slots=4)
     batcher.measured(_outcomes(2.0, 4))
     assert batcher.size() == 1
+    at_the_edge = Batcher("auto", total=1000, slots=4)
+    at_the_edge.measured(_outcomes(ALONE_S, 4))
+    assert at_the_edge.size() == 1
+    just_under = Batcher("auto", total=1000, slots=4)
+    just_under.measured(_outcomes(0.9 * ALONE_S, 4))
+    assert just_under.size() == int(TARGET_TASK_S / (0.9 * ALONE_S)) > 1
     fixed = Batcher(8, total=1000, slots=4)
     fixed.measured(_outcomes(1e-5, 8))
     assert (fixed.size(), fixed.batched) == (8, True)
@@ -90,12 +96,12 @@ def _count_calls(monkeypatch: pytest.MonkeyPatch, cls: Any, name: str) -> list[A
 def test_auto_batches_short_real_runs_and_records_each(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Through the CLI: 80 real 60 s runs; tasks grow past one run, each run its own line."""
+    """Through the CLI, defaults: 80 real 60 s runs; tasks grow past one run, one line each."""
     sizes = _count_calls(monkeypatch, _batching.Batcher, "submitted")
     out = tmp_path / "s"
     code = main(["monte-carlo", str(REPORT), "--n", "80", "--seed", "3",
                  "--perturb", "Sat.SMA=normal:7000:5", "--grid", "TOF=60", "--workers", "2",
-                 "--runs-per-task", "auto", "--no-progress", "--out", str(out)])  # fmt: skip
+                 "--no-progress", "--out", str(out)])  # fmt: skip
     assert code == 0
     taken = [args[0] for args in sizes]
     assert sum(taken) == 80
@@ -118,6 +124,28 @@ def test_auto_batches_short_real_runs_and_records_each(
     xs.extend(out, 20, workers=2, progress=False)
     assert sum(args[0] for args in sizes) == 20  # the recorded "auto" carries on
     assert xs.Sweep(out).counts["ok"] == 100
+
+
+@pytest.mark.gmat
+def test_a_sweep_of_one_run_a_task_continues_batched_unless_asked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Written with one run a task (the old default), extended with the new default."""
+    sizes = _count_calls(monkeypatch, _batching.Batcher, "submitted")
+    out = tmp_path / "s"
+    space = xs.monte_carlo(40, {"Sat.SMA": ("normal", 7000.0, 5.0)}, seed=2)
+    xs.run(REPORT, space.merge(xs.fixed({"TOF": 60.0})), out=out, workers=2, progress=False,
+           runs_per_task=1)  # fmt: skip
+    assert {args[0] for args in sizes} == {1}
+    assert Manifest.load(out / "manifest.jsonl").header["options"]["runs_per_task"] == 1
+    sizes.clear()
+    xs.extend(out, 60, workers=2, progress=False)
+    assert sum(args[0] for args in sizes) == 60
+    assert max(args[0] for args in sizes) > 1  # batching is how this machine runs them
+    sizes.clear()
+    xs.extend(out, 10, workers=2, progress=False, runs_per_task=None)  # the recorded value
+    assert [args[0] for args in sizes] == [1] * 10
+    assert xs.Sweep(out).counts == {"ok": 110, "failed": 0, "pending": 0}
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ LOAD_LIMIT_S = 2700
 def test_ten_thousand_runs_with_flat_client_memory(tmp_path: Path) -> None:
     """The client's RSS, sampled as the manifest grows, stays flat after the first runs.
 
-    With short runs fused into tasks (``--runs-per-task auto``, the default to be): the
+    With short runs fused into tasks (``runs_per_task="auto"``, the default): the
     client still records and holds each run's manifest line on its own; the GMAT children,
     not the client, bound the time (~20 ms a run, 10,000 runs on 2 workers).
     """
@@ -40,7 +40,7 @@ def test_ten_thousand_runs_with_flat_client_memory(tmp_path: Path) -> None:
     started = time.monotonic()
     proc = cli("monte-carlo", str(REPORT), "--n", str(N_LOAD), "--seed", "7",
                "--perturb", "Sat.SMA=normal:7000:5", "--grid", "TOF=60",
-               "--workers", "2", "--runs-per-task", "auto", "--no-progress",
+               "--workers", "2", "--no-progress",
                "--out", str(out))  # fmt: skip
     client = psutil.Process(proc.pid)
     samples: list[tuple[int, float]] = []  # (runs recorded, client RSS in MiB)

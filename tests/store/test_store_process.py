@@ -17,7 +17,12 @@ import xsweep.store.blocks
 import xsweep.store.layout
 from _helpers import MISSIONS
 from xsweep.core.vocabulary import STATUS_FLAGS
-from xsweep.store.blocks import PROCESS_RUNS, BlockWriter
+from xsweep.store.blocks import (
+    PROCESS_MIN_RUNS,
+    PROCESS_RUNS,
+    PROCESS_WORKERS,
+    BlockWriter,
+)
 from xsweep.store.process import WriterProcess, timed
 
 DRAG = MISSIONS / "leo_drag.script"
@@ -96,4 +101,26 @@ def test_without_a_process_the_blocks_are_written_on_a_thread(
     try:
         assert isinstance(writer._here, ThreadPoolExecutor)
     finally:
+        writer.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("runs", "workers", "process"),
+    [
+        (PROCESS_RUNS, 1, True),
+        (PROCESS_MIN_RUNS, PROCESS_WORKERS, True),
+        (PROCESS_MIN_RUNS - 1, PROCESS_WORKERS, False),
+        (PROCESS_MIN_RUNS, PROCESS_WORKERS - 1, False),
+    ],
+)
+def test_a_big_session_writes_its_blocks_in_a_process(
+    monkeypatch: pytest.MonkeyPatch, runs: int, workers: int, process: bool
+) -> None:
+    """Many runs, or many workers with a thousand runs: the client's GIL is kept free."""
+    started: list[bool] = []
+    monkeypatch.setattr(WriterProcess, "__init__", lambda self: started.append(True))
+    writer = BlockWriter(cast(Any, None), None, "t", runs=runs, workers=workers)
+    assert started == ([True] if process else [])
+    assert isinstance(writer._here, WriterProcess if process else ThreadPoolExecutor)
+    if not process:
         writer.shutdown()

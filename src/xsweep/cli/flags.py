@@ -86,7 +86,8 @@ EXECUTION_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
     "keep_raw": ("--keep-raw", {"action": "store_true", "default": None,
                  "help": "keep GMAT's files"}),
     "runs_per_task": ("--runs-per-task", {"type": runs_per_task, "metavar": "N|auto",
-                      "help": "runs per task"}),
+                      "help": "runs per Dask task (default auto: short runs fused into "
+                      "tasks of ~0.25 s; 1: every run its own task)"}),
     "allow_overwritten": ("--allow-overwritten", {"action": "store_true",
                           "help": "sweep a field the mission sequence sets (a Vary's initial "
                           "guess): refused otherwise"}),

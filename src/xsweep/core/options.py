@@ -39,7 +39,7 @@ class Options:
     retries: int
     isolation: Isolation
     keep_raw: bool
-    runs_per_task: int | Literal["auto"] = 1
+    runs_per_task: int | Literal["auto"] = "auto"
     allow_overwritten: bool = False  # a planning choice, not recorded
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,7 +59,7 @@ def options(
     retries: Any,
     isolation: Any,
     keep_raw: Any,
-    runs_per_task: Any = 1,
+    runs_per_task: Any = "auto",
     allow_overwritten: Any = False,
 ) -> Options:
     """Validate the execution options; raise ConfigError on the first bad one."""
@@ -91,7 +91,8 @@ class ResumeExecution(TypedDict, total=False):
     """The execution keywords of ``resume`` (and, with reuse, of ``run`` and ``extend``).
 
     For ``resume`` and ``extend`` an absent (or ``None``) engine, timeout,
-    retries, isolation, keep_raw or runs_per_task means the recorded value.
+    retries, isolation or keep_raw means the recorded value; ``runs_per_task``
+    defaults to ``"auto"`` as for ``run`` (``None``: the recorded value).
     See :func:`xsweep.run` for what each does.
     """
 
@@ -130,7 +131,7 @@ RUN_DEFAULTS: dict[str, Any] = {
     "engine": "auto",
     "gmat_root": None,
     "keep_raw": False,
-    "runs_per_task": 1,
+    "runs_per_task": "auto",
     "allow_overwritten": False,
     "progress": True,
     "consolidate": True,
@@ -141,7 +142,10 @@ RUN_DEFAULTS: dict[str, Any] = {
     "reuse": None,
     "reuse_from": (),
 }
-EXTEND_DEFAULTS = {**RUN_DEFAULTS, **dict.fromkeys(RECORDED_OPTIONS)}
+# Batching is how this machine schedules the runs, not part of the study: resume and
+# extend size tasks the way run does (a sweep written when one run a task was the
+# default resumes batched); None asks for the recorded value.
+EXTEND_DEFAULTS = {**RUN_DEFAULTS, **dict.fromkeys(RECORDED_OPTIONS), "runs_per_task": "auto"}
 RESUME_DEFAULTS = {k: v for k, v in EXTEND_DEFAULTS.items() if k not in ("reuse", "reuse_from")}
 REUSE_KINDS = (None, "content")
 F = TypeVar("F", bound=Callable[..., Any])

@@ -138,15 +138,15 @@ def run(
     keep_raw : bool
         Keep GMAT's own output files under each run's ``gmat/``.
     runs_per_task : int or "auto"
-        Runs per Dask task. The default, 1, makes every run its own task
-        (its own key on the dashboard, its outcome recorded the moment it
-        ends). Dask costs a few ms of CPU per task on every side (client,
-        scheduler, worker); for short missions on few cores, ``8`` or more
-        amortises that (see the Performance page). ``"auto"`` sizes tasks
-        from the runs' measured duration: one run a task at first, then as
-        many as fill about 0.25 s, never more than keep every worker busy
-        to the end (long runs stay one a task). Each run keeps its own
-        outcome, timeout, retries and manifest line either way.
+        Runs per Dask task. ``"auto"`` (default) sizes tasks from the runs'
+        measured duration: one run a task at first, then as many as fill
+        about 0.25 s, never more than keep every worker busy to the end. A
+        run of 0.25 s or more stays its own task; short runs are fused the
+        way Dask fuses small chunks, since Dask costs a few ms of CPU per
+        task on every side (client, scheduler, worker). ``1`` makes every
+        run its own task (its own key on the dashboard); an integer fixes
+        the batch. Each run keeps its own outcome, timeout, retries and
+        manifest line either way (see the Performance page).
     allow_overwritten : bool
         Sweep a field the mission sequence sets before the run uses it (the
         variable of a ``Vary``, or an assignment before the first

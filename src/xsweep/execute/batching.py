@@ -1,11 +1,12 @@
-"""How many runs the next task takes: a fixed ``runs_per_task``, or ``"auto"``.
+"""How many runs the next task takes: a fixed ``runs_per_task``, or ``"auto"`` (the default).
 
-With ``"auto"`` the first tasks take one run each; from then on a task takes
-as many runs as fill :data:`TARGET_TASK_S` at the runs' measured duration
-(what each run's outcome reports, smoothed), but never more than an even
-share of the runs left across the tasks in flight, so every worker stays
-busy to the end, and never more than :data:`MAX_RUNS_PER_TASK`. Long runs
-(a second or more) stay one task each.
+With ``"auto"`` the first tasks take one run each. From then on a run that
+takes :data:`ALONE_S` or more (what each run's outcome reports, smoothed)
+stays its own task, as most real missions do; shorter runs are fused into
+tasks of about :data:`TARGET_TASK_S`, the way Dask fuses small chunks, but
+never more than an even share of the runs left across the tasks in flight,
+so every worker stays busy to the end, and never more than
+:data:`MAX_RUNS_PER_TASK`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from typing import Literal
 from xsweep.core.records import RunOutcome
 
 AUTO: Literal["auto"] = "auto"
-TARGET_TASK_S = 0.25  # long enough to amortise Dask's few ms per task, short for the bar
+# Dask spends ~1-2 ms of CPU per task across client, scheduler and worker, all of it in
+# the client's process with an embedded cluster: at 64 workers x 20 ms runs, 0.25 s
+# tasks left that process CPU-bound (the big-node model, benchmarks/node.py); 1 s
+# tasks are Dask's "100 ms or more" with room, and still a smooth progress bar.
+TARGET_TASK_S = 1.0
+ALONE_S = 0.25  # runs at least this long are their own task: batching would gain nothing
 MAX_RUNS_PER_TASK = 1000  # bounds a task's result and what a lost worker takes with it
 _SMOOTHING = 0.3
 
@@ -56,7 +62,7 @@ class Batcher:
         """Return how many runs the next task takes."""
         if self.fixed is not None:
             return self.fixed
-        if self.per_run_s is None:
+        if self.per_run_s is None or self.per_run_s >= ALONE_S:
             return 1
         want = TARGET_TASK_S / max(self.per_run_s, 1e-6)
         return max(1, min(int(want), self.left // self.slots, MAX_RUNS_PER_TASK))

@@ -85,8 +85,11 @@ def resume(
     ----------------
     client, workers, progress, consolidate, cluster_kwargs, cluster_timeout, storage_options : see run
         As for :func:`run`.
-    timeout, retries, isolation, engine, keep_raw, runs_per_task : see run, optional
+    timeout, retries, isolation, engine, keep_raw : see run, optional
         Default to the values the sweep was started with.
+    runs_per_task : int or "auto", optional
+        As for :func:`run` (default ``"auto"``: how this machine batches runs is
+        not part of the study); ``None`` takes the sweep's recorded value.
     gmat_root : path-like, optional
         Desktop GMAT install root on this machine.
     derive : callable, str, or a list of them

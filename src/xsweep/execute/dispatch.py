@@ -173,9 +173,10 @@ class Dispatcher:
             self._ship = self.client.scatter(bundle, broadcast=True, hash=False)
         if self.store:
             live = LiveStore(self.writer.dir, self.space, self.writer.manifest)
-            # An embedded cluster's blocks are written on a thread here, a caller's as tasks.
+            # An embedded cluster's blocks are written here (on a thread, or in a process of
+            # their own for big sessions), a caller's as tasks.
             on = None if self.cluster.embedded or self._shipping else self.client
-            self.blocks = BlockWriter(live, on, self._token, runs=len(run_ids))
+            self.blocks = BlockWriter(live, on, self._token, runs=len(run_ids), workers=nthreads)
         try:
             if self.blocks is not None and self.reuse is not None:  # links record at once
                 self.blocks.start(run_ids)

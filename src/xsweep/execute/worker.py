@@ -88,6 +88,8 @@ class GmatChildPlugin(WorkerPlugin):
         Engine selection for the children (see :func:`xsweep.get_engine`).
     """
 
+    adopts_spares = True  # the planning check's warm GMAT child (a stand-in's children: no)
+
     def __init__(self, engine: str = "auto", gmat_root: str | None = None) -> None:
         self.engine = engine
         self.gmat_root = gmat_root
@@ -107,11 +109,9 @@ class GmatChildPlugin(WorkerPlugin):
             self._children: dict[tuple[int, int], GmatChild] = {}
         # A spare from this process (the planning child), else one booting in the background
         # (key: no thread yet) while the worker finishes starting.
-        spare = take_child(self.engine, self.gmat_root)
+        spare = take_child(self.engine, self.gmat_root) if self.adopts_spares else None
         with self._lock:
-            self._children[(id(worker), -1)] = spare or GmatChild(
-                self.engine, self.gmat_root, wait=False
-            )
+            self._children[(id(worker), -1)] = spare or self.new_child(wait=False)
 
     def teardown(self, worker: Any) -> None:
         """Stop the worker's children with it: no orphan GMAT processes."""
@@ -125,8 +125,12 @@ class GmatChildPlugin(WorkerPlugin):
         with self._lock:
             if key not in self._children:
                 spare = self._children.pop((id(worker), -1), None)
-                self._children[key] = spare or GmatChild(self.engine, self.gmat_root)
+                self._children[key] = spare or self.new_child(wait=True)
             return self._children[key]
+
+    def new_child(self, *, wait: bool) -> GmatChild:
+        """Start a child for a worker (``wait``: until its engine is up)."""
+        return GmatChild(self.engine, self.gmat_root, wait=wait)
 
 
 def execute_run(

@@ -133,6 +133,9 @@ class GmatChild:
         Passed to the child's :func:`xsweep.get_engine`.
     """
 
+    # The child's main module; a stand-in engine (xsweep.testing) serves the same protocol.
+    module = "xsweep.gmat.child"
+
     def __init__(
         self, engine: str = "auto", gmat_root: str | None = None, *, wait: bool = True
     ) -> None:
@@ -159,7 +162,7 @@ class GmatChild:
         try:  # in its scratch directory, which holds its temporary files (GMAT's runtime
             # folder, load logs): close() or its watchdog removes them, even after a SIGKILL
             self.proc, self._watch = spawn(
-                "xsweep.gmat.child",
+                self.module,
                 self._scratch,
                 env={**os.environ, "TMPDIR": self._scratch, "XSWEEP_LEAN": "1"},
                 stderr=stderr,
@@ -168,9 +171,13 @@ class GmatChild:
             stderr.close()
         self._ready = False
         assert self.proc.stdin is not None
-        send(self.proc.stdin, {"engine": self.engine, "gmat_root": self.gmat_root})
+        send(self.proc.stdin, self.hello())
         if wait:
             self.wait_ready()
+
+    def hello(self) -> dict[str, Any]:
+        """Return the first message the child reads: what it starts."""
+        return {"engine": self.engine, "gmat_root": self.gmat_root}
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         """Block until the child's engine is up; raise EngineError if it failed."""

@@ -32,6 +32,12 @@ MAX_QUEUED_WRITES = 4
 # GIL writes their blocks (the scale model: 1,400 runs/s with the thread, ~2,700 without
 # a store). The process's imports cost ~1 s of CPU once, so small sweeps keep the thread.
 PROCESS_RUNS = 10_000
+# And so do sessions of at least PROCESS_MIN_RUNS on PROCESS_WORKERS workers or more: the
+# big-node model (benchmarks/node.py, 32 workers x 20 ms runs) ran 1.9x faster with the
+# blocks written in their own process (the client's CPU per run 2.0 -> 0.75 ms); at 8
+# workers the two were level, and a node with 16 cores has one to spare for the writer.
+PROCESS_WORKERS = 16
+PROCESS_MIN_RUNS = 1_000
 # Seconds a stopped session's last block writes may take (see BlockWriter.salvage).
 SALVAGE_S = 30.0
 
@@ -51,12 +57,16 @@ class BlockWriter:
         first: ~1 s of CPU the sweep's last block waits for).
     token : str
         The sweep session's key token.
-    runs : int
-        Runs of the session: from :data:`PROCESS_RUNS` on, the blocks are written in a
-        child process (:class:`~xsweep.store.process.WriterProcess`), not on a thread.
+    runs, workers : int
+        Runs of the session, and threads of its workers: from :data:`PROCESS_RUNS`
+        runs on (or :data:`PROCESS_MIN_RUNS` on :data:`PROCESS_WORKERS` workers), the
+        blocks are written in a child process
+        (:class:`~xsweep.store.process.WriterProcess`), not on a thread.
     """
 
-    def __init__(self, live: LiveStore, client: Client | None, token: str, runs: int = 0) -> None:
+    def __init__(
+        self, live: LiveStore, client: Client | None, token: str, runs: int = 0, workers: int = 1
+    ) -> None:
         self.live: LiveStore | None = live
         self.client = client
         self.token = token
@@ -65,7 +75,7 @@ class BlockWriter:
         self._writes: list[tuple[Any, int]] = []  # (future, block), oldest first
         if client is not None:
             return
-        if runs >= PROCESS_RUNS:
+        if runs >= PROCESS_RUNS or (workers >= PROCESS_WORKERS and runs >= PROCESS_MIN_RUNS):
             try:
                 self._here = WriterProcess()
             except OSError as exc:  # no process to be had: the thread writes them
