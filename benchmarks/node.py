@@ -4,7 +4,8 @@ Every worker's child is a real process that sleeps for the run's duration and
 then links one real run's files into place (``xsweep.testing.node.SleepingRuns``):
 the children cost almost no CPU, so the ceiling is xsweep's and Dask's
 orchestration, as on a node where GMAT has cores of its own. Each case runs in
-a fresh interpreter with the defaults (``runs_per_task="auto"``)::
+a fresh interpreter with the defaults (``runs_per_task="auto"``); process workers are
+up to 8 processes, each relaying to its share of the children (threads)::
 
     python benchmarks/node.py [--workers 16 64 128] [--durations 0.02 0.05 0.2]
                               [--modes threads processes] [--json out.json] [--plot node.png]
@@ -42,8 +43,9 @@ SHM = Path("/dev/shm")
 _CASE = r"""
 import json, os, sys, threading, time
 import psutil
-w, d, sigma, n, mode, work, mission = sys.argv[1:8]
+w, d, sigma, n, mode, work, mission, rpt = sys.argv[1:9]
 w, d, sigma, n = int(w), float(d), float(sigma), int(n)
+rpt = rpt if rpt == "auto" else int(rpt)
 import xsweep as xs
 from xsweep.testing.node import Durations, SleepingRuns, ideal_rate, steady_rate
 
@@ -74,8 +76,12 @@ def sample():  # (time, runs recorded, CPU of: this process, sleepers, other des
 sampler = threading.Thread(target=sample, daemon=True)
 sampler.start()
 t0 = time.perf_counter()
-sweep = xs.run(mission, space, out=work + "/sweep", workers=w, progress=False,
-               cluster_kwargs={"plugins": {stand}, "processes": mode == "processes"})
+# Process workers: up to 8 of them, each relaying to w / 8 children (one thread each).
+procs = min(w, 8)
+kwargs = ({"workers": procs, "cluster_kwargs": {"plugins": {stand}, "processes": True,
+          "threads_per_worker": w // procs}, "cluster_timeout": 600.0}
+          if mode == "processes" else {"workers": w, "cluster_kwargs": {"plugins": {stand}}})
+sweep = xs.run(mission, space, out=work + "/sweep", progress=False, runs_per_task=rpt, **kwargs)
 wall = time.perf_counter() - t0
 stop.set()
 sampler.join()
@@ -87,7 +93,7 @@ a = next(x for x in samples if x[1] >= 0.2 * n)
 b = next((x for x in samples if x[1] >= 0.8 * n), samples[-1])
 per_run = {k: 1000 * (b[2][k] - a[2][k]) / max(b[1] - a[1], 1) for k in a[2]}
 print(json.dumps({
-    "workers": w, "duration_s": d, "sigma": sigma, "mode": mode, "n": n,
+    "workers": w, "duration_s": d, "sigma": sigma, "mode": mode, "n": n, "runs_per_task": rpt,
     "ideal_runs_per_s": ideal, "steady_runs_per_s": steady, "ratio": steady / ideal,
     "call_runs_per_s": n / wall, "client_cpu_ms_per_run": per_run["client"],
     "other_cpu_ms_per_run": per_run["other"], "sleeper_cpu_ms_per_run": per_run["sleepers"],
@@ -97,11 +103,18 @@ print(json.dumps({
 
 
 def run_case(
-    workers: int, duration: float, sigma: float, mode: str, n: int, where: Path | None
+    workers: int,
+    duration: float,
+    sigma: float,
+    mode: str,
+    n: int,
+    where: Path | None,
+    runs_per_task: str = "auto",
 ) -> dict[str, Any]:
     """Run one case of the model in a fresh interpreter and return its figures."""
     with tempfile.TemporaryDirectory(prefix="xsweep-node-", dir=where) as work:
         args = [str(workers), str(duration), str(sigma), str(n), mode, work, str(MISSION)]
+        args.append(runs_per_task)
         proc = subprocess.run(
             [sys.executable, "-c", _CASE, *args],
             capture_output=True,
@@ -117,14 +130,15 @@ def run_case(
 
 def table(rows: list[dict[str, Any]]) -> str:
     """Return the figures as a Markdown table."""
-    head = ("| workers | run | workers as | ideal runs/s | achieved | ratio | whole call "
-            "| CPU ms/run: client | other processes | sleeping children "
+    head = ("| workers | run | workers as | runs/task | ideal runs/s | achieved | ratio "
+            "| whole call | CPU ms/run: client | other processes | sleeping children "
             "| client peak RSS MB |")  # fmt: skip
-    lines = [head, "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [head, "| ---: | ---: | --- | --- |" + " ---: |" * 8]
     for r in rows:
         run = f"{1000 * r['duration_s']:g} ms" + (f" (sigma {r['sigma']:g})" if r["sigma"] else "")
         lines.append(
-            f"| {r['workers']} | {run} | {r['mode']} | {r['ideal_runs_per_s']:,.0f} | "
+            f"| {r['workers']} | {run} | {r['mode']} | {r.get('runs_per_task', 'auto')} | "
+            f"{r['ideal_runs_per_s']:,.0f} | "
             f"{r['steady_runs_per_s']:,.0f} | **{r['ratio']:.2f}** | "
             f"{r['call_runs_per_s']:,.0f} | {r['client_cpu_ms_per_run']:.2f} | "
             f"{r['other_cpu_ms_per_run']:.2f} | {r['sleeper_cpu_ms_per_run']:.2f} | "
@@ -141,18 +155,16 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
-    keys = dict.fromkeys((r["duration_s"], r["sigma"], r["mode"]) for r in rows)
-    for duration, sigma, mode in keys:
-        mine = sorted(
-            (
-                r
-                for r in rows
-                if (r["duration_s"], r["sigma"], r["mode"]) == (duration, sigma, mode)
-            ),
-            key=lambda r: r["workers"],
-        )
-        style = "-" if mode == "threads" else "--"
+
+    def key(r: dict[str, Any]) -> tuple[float, float, str, str]:
+        return r["duration_s"], r["sigma"], r["mode"], str(r.get("runs_per_task", "auto"))
+
+    for case in dict.fromkeys(map(key, rows)):
+        duration, sigma, mode, per_task = case
+        mine = sorted((r for r in rows if key(r) == case), key=lambda r: r["workers"])
+        style = ("-" if mode == "threads" else "--") if per_task == "auto" else ":"
         label = f"{1000 * duration:g} ms runs, {mode}" + (f", sigma {sigma:g}" if sigma else "")
+        label += "" if per_task == "auto" else f", runs_per_task={per_task}"
         ax.plot([r["workers"] for r in mine], [r["ratio"] for r in mine], style, marker="o",
                 label=label)  # fmt: skip
     ax.axhline(0.9, color="grey", lw=0.8, ls=":")
@@ -162,7 +174,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     ax.set_ylim(0, 1.05)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title("Big-node model: xsweep's orchestration on 2 cores, defaults")
+    ax.set_title("Big-node model: xsweep's orchestration on 2 cores")
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -177,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="log-normal spread of the durations (0: fixed)")  # fmt: skip
     parser.add_argument("--modes", nargs="+", choices=["threads", "processes"],
                         default=["threads", "processes"])  # fmt: skip
+    parser.add_argument("--runs-per-task", default="auto",
+                        help="the sweep's runs_per_task (default: auto, the default; 1: one "
+                        "run a task, the default before it)")  # fmt: skip
     parser.add_argument("--n", type=int, help="runs per case (default: ~5 s at the ideal rate)")
     parser.add_argument("--dir", type=Path, default=SHM if SHM.is_dir() else None,
                         help="where the sweeps are written (default: /dev/shm)")  # fmt: skip
@@ -193,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
             for duration in args.durations:
                 for workers in args.workers:
                     n = args.n or max(1000, int(SECONDS_OF_RUNS * workers / duration))
-                    rows.append(run_case(workers, duration, args.sigma, mode, n, args.dir))
+                    rows.append(run_case(workers, duration, args.sigma, mode, n, args.dir,
+                                         args.runs_per_task))  # fmt: skip
                     print(table(rows[-1:]).splitlines()[-1], flush=True)
     print(table(rows))
     if args.json:

@@ -90,7 +90,7 @@ def _script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_compare_runs_its_gmat_contenders(tmp_path: Path) -> None:
     """``benchmarks/compare.py`` end to end on a few runs (gmat-sweep is not installed in CI)."""
     out = tmp_path / "compare.json"
-    only = ["raw", "limit", "limit-lean", "xsweep", "xsweep-stock"]
+    only = ["raw", "limit", "limit-lean", "xsweep", "xsweep-single", "xsweep-stock"]
     args = ["--mission", "60s", "--n", "4", "--repeats", "1", "--json", str(out)]
     proc = _script("compare.py", *args, "--only", *only)
     runs = json.loads(out.read_text())["runs"]
@@ -158,3 +158,31 @@ def test_the_scale_model_tabulates_and_plots_saved_figures(tmp_path: Path) -> No
     assert main(["--from", str(saved), "--plot", str(png)]) == 0
     assert png.read_bytes().startswith(b"\x89PNG")
     assert png.stat().st_size > 10_000  # three panels drawn, not an empty canvas
+
+
+@pytest.mark.gmat
+@pytest.mark.slow
+def test_the_node_model_runs_sleeping_children_and_reports_the_ratio() -> None:
+    """``benchmarks/node.py``: 8 sleeping children, 300 runs; the ideal from their sleeps."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.node import run_case
+
+    figures = run_case(8, 0.02, 0.0, "threads", 300, None)
+    assert figures["n"] == 300
+    assert figures["ideal_runs_per_s"] == pytest.approx(8 / 0.02, rel=0.1)
+    assert 0 < figures["ratio"] <= 1.05
+    assert figures["client_cpu_ms_per_run"] > 0
+    assert figures["sleeper_cpu_ms_per_run"] > 0
+
+
+def test_the_node_model_tabulates_and_plots_saved_figures(tmp_path: Path) -> None:
+    """``benchmarks/node.py --from ... --plot``: the saved rows of docs/images/node.json."""
+    pytest.importorskip("matplotlib")
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.node import main
+
+    png = tmp_path / "node.png"
+    saved = ROOT / "docs" / "images" / "node.json"
+    assert main(["--from", str(saved), "--plot", str(png)]) == 0
+    assert png.read_bytes().startswith(b"\x89PNG")
+    assert png.stat().st_size > 10_000
