@@ -64,11 +64,10 @@ def fast_dir(tmp_path: Path) -> Iterator[Path]:
 @pytest.mark.serial
 def test_the_defaults_keep_32_workers_busy(fast_dir: Path) -> None:
     """32 workers x 50 ms runs with every default: >= 0.8 of the ideal rate at steady state."""
-    tmp_path = fast_dir
-    code = _CASE.format(mission=str(MISSION), work=str(tmp_path), n=N)
+    code = _CASE.format(mission=str(MISSION), work=str(fast_dir), n=N)
     counts = json.loads(run_python(code, timeout=600).strip().splitlines()[-1])
     assert counts == {"ok": N, "failed": 0, "pending": 0}
-    sweep = xs.Sweep(tmp_path / "sweep")
+    sweep = xs.Sweep(fast_dir / "sweep")
     outcomes = [r.outcome for r in sweep.manifest.runs.values()]
     assert statistics.median(o.gmat_s for o in outcomes) == pytest.approx(0.05, rel=0.1)
     ideal, achieved = ideal_rate(outcomes, 32), steady_rate(outcomes)
@@ -77,7 +76,7 @@ def test_the_defaults_keep_32_workers_busy(fast_dir: Path) -> None:
         f"{ideal:,.0f} (32 workers x 50 ms): the orchestration is the bottleneck"
     )
     # The stand-in's runs are real runs' files: the sweep opens like any other.
-    ds = xs.open_sweep(tmp_path / "sweep")
+    ds = xs.open_sweep(fast_dir / "sweep")
     first = ds[next(iter(ds.data_vars))].isel(step=0)
     assert first.sizes == {"sample": N}
     assert bool(first.notnull().all())

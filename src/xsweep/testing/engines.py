@@ -18,20 +18,19 @@ GMAT as always.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from xsweep.core.done import write_done
 from xsweep.core.hooks import DeriveResult
 from xsweep.core.records import RunOutcome, now_iso
 from xsweep.execute.worker import GmatChildPlugin
 from xsweep.gmat.hooks import derive_run
 from xsweep.gmat.mission import run_mission
 from xsweep.gmat.requests import DeriveRequest, RunRequest
+from xsweep.testing.sleeper import copy_run
 
 
 class CannedRuns(GmatChildPlugin):
@@ -89,25 +88,12 @@ class CannedChild:
 
     def __init__(self, template: str, outcome: RunOutcome) -> None:
         self.template = template
-        self.outcome = outcome
+        self.outcome_now = replace(outcome, gmat_s=0.0)  # a canned run spends no time in GMAT
 
     def run(self, request: RunRequest, *, timeout: float | None = None) -> RunOutcome:
         """Copy the template run's files into ``request.out_dir``; report its outcome."""
         t0, started = time.perf_counter(), now_iso()
-        os.makedirs(request.out_dir, exist_ok=True)
-        outcome = self.outcome
-        names = [o.path for o in outcome.outputs] + ([outcome.log] if outcome.log else [])
-        for name in names:
-            target = os.path.join(request.out_dir, name)
-            try:
-                os.link(os.path.join(self.template, name), target)
-            except OSError:  # another file system, or already there (a retry)
-                if not os.path.exists(target):
-                    shutil.copyfile(os.path.join(self.template, name), target)
-        outcome = replace(outcome, started=started, ended=now_iso(), pid=os.getpid(),
-                          duration_s=time.perf_counter() - t0, gmat_s=0.0)  # fmt: skip
-        write_done(request.out_dir, outcome, request.script, request.overrides)
-        return outcome
+        return copy_run(self.template, self.outcome_now, request, t0=t0, started=started)
 
     def derive(
         self, request: DeriveRequest, *, timeout: float | None = None
