@@ -70,11 +70,11 @@ _FLOOR = r"""
 import json, sys, time
 import dask
 from distributed import Client, LocalCluster, as_completed
-from xsweep.execute.cluster import _QUIET_CLUSTER
+from xsweep.execute.cluster import QUIET_CLUSTER
 n = int(sys.argv[1])
 def nothing(i):
     return i
-with dask.config.set(_QUIET_CLUSTER), LocalCluster(
+with dask.config.set(QUIET_CLUSTER), LocalCluster(
     n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
 ) as cluster, Client(cluster) as client:
     done = as_completed()

@@ -7,11 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import dask
 import pytest
 from distributed import Client, LocalCluster
 
 import xsweep as xs
 from _helpers import MISSIONS
+from xsweep.execute.cluster import QUIET_CLUSTER
 from xsweep.execute.worker import GmatChildPlugin, execute_run
 from xsweep.gmat.child import RunRequest
 
@@ -21,6 +23,7 @@ pytestmark = [pytest.mark.gmat, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def client() -> Client:
     with (
+        dask.config.set(QUIET_CLUSTER),
         LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
@@ -116,9 +119,14 @@ def test_a_full_disk_is_returned_not_raised_and_crosses_processes(tmp_path: Path
 def test_the_planning_child_runs_the_first_workers_runs(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """One GMAT child boots for a one-worker sweep on the embedded cluster, not two."""
+    """One GMAT child boots for a one-worker sweep on the embedded cluster, not two.
+
+    It stays warm for the next sweep of the process, which boots none; the pool stops it
+    once it has been idle for its while.
+    """
     from xsweep.gmat import child as child_module, pool
 
+    pool.close_spares()  # from the sweeps this process ran before
     started: list[int] = []
     original = child_module.GmatChild.start
 
@@ -133,4 +141,14 @@ def test_the_planning_child_runs_the_first_workers_runs(
     assert sweep.counts["ok"] == 2
     assert len(started) == 1
     assert {r.outcome.pid for r in sweep.manifest.runs.values()} == set(started)
-    assert pool._SPARES == {}  # nothing left behind
+    assert [c.pid for spares in pool._SPARES.values() for c in spares] == started
+    again = xs.run(MISSIONS / "leo_report.script", space, out=tmp_path / "t", workers=1,
+                   progress=False)  # fmt: skip
+    assert len(started) == 1  # no child booted: the first sweep's ran it
+    assert {r.outcome.pid for r in again.manifest.runs.values()} == set(started)
+    (kept,) = [c for spares in pool._SPARES.values() for c in spares]
+    pool.offer_child(pool.take_child(kept.engine, kept.gmat_root), idle=0.2)  # type: ignore[arg-type]
+    proc = kept.proc
+    assert proc is not None
+    proc.wait(timeout=30)  # stopped by the pool's expiry, not by this test
+    assert pool._SPARES == {} or all(not s for s in pool._SPARES.values())

@@ -115,3 +115,42 @@ def test_a_child_that_closed_its_pipe_but_lingers_is_reaped_in_bounded_time(
     assert (out.status, out.reason) == ("failed", "crashed")
     assert "SIGKILL" in (out.error or "")  # killed after the bounded wait
     assert time.monotonic() - t0 < 60  # the child would have lived 120 s
+
+
+def _last_altitude(frames: dict[str, pd.DataFrame]) -> float:
+    return float(frames["RF"]["Sat.Earth.Altitude"].iloc[-1])
+
+
+def test_a_child_is_taken_over_only_as_it_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the pool checks before a sweep of this process takes over another's child."""
+    from xsweep.core.hooks import resolve
+    from xsweep.gmat.requests import DeriveRequest
+
+    fresh = GmatChild()
+    try:
+        assert fresh.reusable
+        monkeypatch.setenv("XSWEEP_TEST_CHANGED", "1")
+        assert not fresh.reusable  # started under another environment
+        monkeypatch.delenv("XSWEEP_TEST_CHANGED")
+        first = _request(tmp_path, "a")
+        assert fresh.run(first).status == "ok"
+        assert fresh.reusable
+        builtin = resolve(xs.derived.final("RF", ["Sat.Earth.Altitude"]))
+        outputs = {"RF": "report-RF.parquet"}
+        assert [
+            r.status for r in fresh.derive(DeriveRequest(first.out_dir, outputs, {}, builtin))
+        ] == ["ok"]
+        assert fresh.reusable  # a built-in recipe is xsweep's own code
+        fresh.derive(DeriveRequest(first.out_dir, outputs, {}, resolve(_last_altitude)))
+        assert not fresh.reusable  # its module may be edited before the next sweep
+    finally:
+        fresh.close()
+    cut = GmatChild()
+    try:
+        long = _request(tmp_path, "b", TOF=86400 * 20)
+        assert cut._exchange(long, timeout=0.05) is None  # its reply is still to come
+        assert not cut.reusable
+    finally:
+        cut.close()

@@ -236,3 +236,28 @@ def test_a_large_space_is_held_as_arrays_and_reads_back_bit_for_bit(tmp_path: Pa
     again = Space.from_dict(manifest.space, verify=True)  # every draw redrawn and compared
     assert again.to_dict() == described
     assert json.loads(path.read_text())["space"] == described  # the file is as written
+
+
+def test_a_ctrl_c_during_fsync_keeps_the_whole_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines written whole stay (a reader may have counted them); the writer says so.
+
+    A background sweep's ``stop()`` lands its KeyboardInterrupt wherever the client is,
+    most often in the fsync: taking those lines back made ``counts`` go down.
+    """
+    d = _sweep(tmp_path)
+    with ManifestWriter(d) as w:
+        w.append(_record(0))
+        real = os.fsync
+
+        def interrupted(fd: int) -> None:
+            real(fd)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(os, "fsync", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            w.append_many([_record(1), _record(2)])
+        assert w.whole
+        monkeypatch.setattr(os, "fsync", real)
+    assert sorted(Manifest.load(d / MANIFEST_NAME).runs) == [0, 1, 2]

@@ -31,7 +31,7 @@ from xsweep.execute.cluster import Cluster, check_plan_on, cluster_for
 from xsweep.execute.dispatch import Dispatcher
 from xsweep.execute.remote import on_url
 from xsweep.gmat.child import GmatChild
-from xsweep.gmat.pool import close_spares, offer_child, take_child
+from xsweep.gmat.pool import offer_child, take_child
 from xsweep.plan.checks import check_scripts_here, write_plan
 from xsweep.plan.reuse import Reuser, Source, reuse_sources
 from xsweep.plan.scripts import PlannedScript, Scripts, plan_script, variant_names, with_variants
@@ -255,18 +255,20 @@ def run(
                     dask_client, planned, sp, opts, timeout=ex.cluster_timeout, path=out_dir
                 )
             else:
-                info = check_scripts_here(planned, sp, opts, child, keep=cluster.workers_here)
-                if cluster.workers_here:  # the first worker runs on the planning child
-                    offer_child(child)
-                    child = None
+                info = check_scripts_here(planned, sp, opts, child, keep=True)
+                # The first in-process worker runs on the planning child; with worker
+                # processes, the next sweep of this process checks its plan on it.
+                offer_child(child)
+                child = None
                 cluster.start_workers(sp.n_runs)
             scripts = write_plan(out_dir, planned, sp, opts, info)
             with disk_full_is_resumable(out_dir), ManifestWriter(out_dir) as writer:
                 _run_all(writer, sp, scripts, opts, cluster, ex, functions, sources)
     finally:
-        if child is not None:
+        if child is not None and child.reusable:  # a plan refused: the next try here checks on it
+            offer_child(child)
+        elif child is not None:
             child.close()
-        close_spares()  # one no worker adopted
     return Sweep(out_dir)
 
 

@@ -52,7 +52,7 @@ from xsweep.space.spaces import Space
 # Dask's defaults and ~4% with these, and the workers' statistical profiler (a stack
 # sample every 10 ms of every task) ~1 ms of CPU per run. Applied to the clusters
 # xsweep starts, not to the caller's.
-_QUIET_CLUSTER = {
+QUIET_CLUSTER = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.tick.interval": "1s",
     "distributed.admin.system-monitor.interval": "2s",
@@ -134,7 +134,7 @@ class Cluster:
                     raise self._error(f"cannot reach the scheduler {self.given}: {exc}") from exc
                 self.client = self._stack.enter_context(client)
             elif self.given is None:
-                self._stack.enter_context(dask.config.set(_QUIET_CLUSTER))
+                self._stack.enter_context(dask.config.set(QUIET_CLUSTER))
                 with warnings.catch_warnings():
                     # Another cluster holds port 8787: Dask takes a free one, and the link
                     # xsweep prints is the real one, so the warning only confuses.

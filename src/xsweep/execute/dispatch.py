@@ -337,12 +337,16 @@ class Dispatcher:
         """Append and fsync ``records``; only then count them as done."""
         if not records:
             return
-        self.writer.append_many([record for _, record in records])
+        try:
+            self.writer.append_many([record for _, record in records])
+        except BaseException:
+            if self.writer.whole:  # interrupted once the lines were written: the store shows them
+                self._stored(records)
+            raise
+        self._stored(records)
         for _, record in records:
             status = record.outcome.status
             self._prints.add(record)
-            if self.blocks is not None:
-                self.blocks.finished(record)
             self.counts[status] += 1
             if status == "ok" and not record.outcome.reused:
                 self._bound.observe(record.outcome.duration_s)
@@ -359,6 +363,12 @@ class Dispatcher:
                         self._requeue.append(twin)
                     else:
                         self._link(twin, source)
+
+    def _stored(self, records: list[tuple[Run, RunRecord]]) -> None:
+        """Hand recorded runs to the live store (their blocks are written once complete)."""
+        if self.blocks is not None:
+            for _, record in records:
+                self.blocks.finished(record)
 
     def _try_derive(self, records: Sequence[RunRecord]) -> None:
         """Stop the sweep if a derive function failed on the first ok run it met."""

@@ -30,7 +30,7 @@ from xsweep.core.records import RunOutcome
 from xsweep.execute.shipping import ScriptBundle, Shipped, run_shipped
 from xsweep.gmat.child import CheckRequest, DeriveRequest, GmatChild, RunRequest
 from xsweep.gmat.closure import write_copy
-from xsweep.gmat.pool import local_child, take_child
+from xsweep.gmat.pool import local_child, offer_child, take_child
 
 if TYPE_CHECKING:  # the engine module imports gmat-run and pandas: a lean worker never needs it
     from xsweep.gmat.engine import EngineInfo
@@ -114,10 +114,19 @@ class GmatChildPlugin(WorkerPlugin):
             self._children[(id(worker), -1)] = spare or self.new_child(wait=False)
 
     def teardown(self, worker: Any) -> None:
-        """Stop the worker's children with it: no orphan GMAT processes."""
+        """Stop the worker's children with it, or hand idle ones to the next sweep here.
+
+        A child another sweep of this process may take over (see
+        :attr:`~xsweep.gmat.child.GmatChild.reusable`) goes to the process's pool,
+        which stops it after a while (:func:`~xsweep.gmat.pool.keep_spares`).
+        """
         with self._lock:
-            for key in [k for k in self._children if k[0] == id(worker)]:
-                self._children.pop(key).close()
+            children = [self._children.pop(k) for k in list(self._children) if k[0] == id(worker)]
+        for child in children:
+            if self.adopts_spares and child.reusable:
+                offer_child(child)
+            else:
+                child.close()
 
     def child(self, worker: Any) -> Child:
         """Return the calling thread's child on ``worker`` (the warm one first, then new ones)."""

@@ -143,6 +143,9 @@ class GmatChild:
         self.gmat_root = gmat_root
         self.proc: subprocess.Popen[bytes] | None = None
         self._ready = False
+        self._pending = False  # a request sent, its reply not read: the pipe is not clean
+        self._user_code = False  # it imported a caller's derive function (maybe edited since)
+        self._environ: dict[str, str] = {}
         self._scratch = tempfile.mkdtemp(prefix="xsweep-child-")
         self.start(wait=wait)
 
@@ -158,6 +161,8 @@ class GmatChild:
         start-up) and the first request waits for it.
         """
         self._stop()
+        self._environ = _environ()
+        self._pending = False
         stderr = open(Path(self._scratch) / "stderr.txt", "wb")  # noqa: SIM115
         try:  # in its scratch directory, which holds its temporary files (GMAT's runtime
             # folder, load logs): close() or its watchdog removes them, even after a SIGKILL
@@ -220,8 +225,27 @@ class GmatChild:
         """Send one request and wait for its reply (``None`` on timeout)."""
         assert self.proc is not None
         assert self.proc.stdin is not None
+        self._pending = True
         send(self.proc.stdin, request)
-        return self._wait(timeout)
+        reply = self._wait(timeout)
+        self._pending = reply is None
+        return reply
+
+    @property
+    def reusable(self) -> bool:
+        """Whether another sweep of this process may take it over as it is.
+
+        Alive, idle (no request in flight: an interrupted one leaves a reply in the
+        pipe), never given a caller's own derive function (the module may have been
+        edited since it was imported), and started under the environment there is now.
+        """
+        return (
+            self.proc is not None
+            and self.proc.poll() is None
+            and not self._pending
+            and not self._user_code
+            and self._environ == _environ()
+        )
 
     def _guarded(self, request: Any, timeout: float | None) -> tuple[str, Any]:
         """Exchange one request; a crash or timeout kills the child and starts another.
@@ -265,6 +289,8 @@ class GmatChild:
         self, request: DeriveRequest, *, timeout: float | None = None
     ) -> tuple[DeriveResult, ...]:
         """Call a run's derive functions in the child; a crash or timeout fails each of them."""
+        if any(f.builtin is None for f in request.functions):
+            self._user_code = True
         kind, reply = self._guarded(request, timeout)
         if kind == "ok":
             assert isinstance(reply, tuple)
@@ -327,6 +353,13 @@ class GmatChild:
         finally:
             self.proc = None
             os.close(self._watch)  # its watchdog wakes, finds it gone, and exits
+
+
+def _environ() -> dict[str, str]:
+    """Return the environment a child starts with, less what changes with no effect on it."""
+    env = dict(os.environ)
+    env.pop("PYTEST_CURRENT_TEST", None)  # pytest rewrites it for every test
+    return env
 
 
 def _describe(code: int | None) -> str:

@@ -3,12 +3,15 @@
 Booting a GMAT child costs about a second; these keep booted ones for the
 next user in the same process: the planning check's child (started while the
 client is still importing) runs the first in-process worker's runs instead of a
-second child booting after the check, and a task that runs outside any Dask
-worker keeps one child per engine.
+second child booting after the check; the children of a sweep's in-process
+workers stay warm for the next sweep of the process (a notebook's next cell) for
+:data:`IDLE_S` seconds; and a task that runs outside any Dask worker keeps one
+child per engine.
 """
 
 from __future__ import annotations
 
+import atexit
 import threading
 from typing import Any
 
@@ -23,11 +26,30 @@ _SPARES: dict[tuple[str, str | None], list[GmatChild]] = {}
 
 _SPARES_LOCK = threading.Lock()
 
+# How long a finished sweep's children stay warm for the next one, and how many: each holds
+# GMAT's memory (~100 MB), and a node's 64 should not outlive their sweep by long.
+IDLE_S = 60.0
+KEEP = 8
+_EXPIRY: list[threading.Timer] = []
 
-def offer_child(child: GmatChild) -> None:
-    """Hand a warm child to the next in-process worker that starts (see :func:`take_child`)."""
+
+def offer_child(child: GmatChild, idle: float = IDLE_S) -> None:
+    """Hand a warm child to the next in-process worker that starts (see :func:`take_child`).
+
+    The pool keeps up to :data:`KEEP` children, and stops them all once none was
+    offered for ``idle`` seconds (or as the interpreter exits).
+    """
     with _SPARES_LOCK:
-        _SPARES.setdefault((child.engine, child.gmat_root), []).append(child)
+        kept = sum(len(spares) for spares in _SPARES.values())
+        if kept < KEEP:
+            _SPARES.setdefault((child.engine, child.gmat_root), []).append(child)
+            for timer in _EXPIRY:
+                timer.cancel()
+            _EXPIRY[:] = [threading.Timer(idle, close_spares)]
+            _EXPIRY[0].daemon = True
+            _EXPIRY[0].start()
+            return
+    child.close()
 
 
 def take_child(engine: str, gmat_root: str | None) -> GmatChild | None:
@@ -36,7 +58,7 @@ def take_child(engine: str, gmat_root: str | None) -> GmatChild | None:
         spares = _SPARES.get((engine, gmat_root), [])
         while spares:
             child = spares.pop()
-            if child.proc is not None and child.proc.poll() is None:
+            if child.reusable:
                 return child
             child.close()
     return None
@@ -47,8 +69,14 @@ def close_spares() -> None:
     with _SPARES_LOCK:
         children = [c for spares in _SPARES.values() for c in spares]
         _SPARES.clear()
+        for timer in _EXPIRY:
+            timer.cancel()
+        _EXPIRY.clear()
     for child in children:
         child.close()
+
+
+atexit.register(close_spares)
 
 
 def ask(

@@ -311,6 +311,9 @@ class ManifestWriter:
         self._owner = ""
         self.manifest: Manifest | None = None
         self._mirror = MIRRORS.get(os.path.realpath(self.dir))
+        # Whether the last append's lines are whole in the file even though it raised (a
+        # Ctrl-C during its fsync): its records are then recorded, and count as such.
+        self.whole = False
 
     def __enter__(self) -> ManifestWriter:
         self.acquire()
@@ -395,9 +398,13 @@ class ManifestWriter:
             os.fsync(self._fh.fileno())
         except BaseException:
             # Take back a half-written line, so the next append (after space is freed,
-            # or by resume) starts on a clean line. Truncating needs no free space.
+            # or by resume) starts on a clean line. Truncating needs no free space. Whole
+            # lines stay: readers may have seen them (a Ctrl-C that lands during fsync).
+            self.whole = False
             with contextlib.suppress(OSError):
-                os.ftruncate(self._fh.fileno(), start)
+                self.whole = os.fstat(self._fh.fileno()).st_size == start + len(whole)
+                if not self.whole:
+                    os.ftruncate(self._fh.fileno(), start)
             raise
         if self._mirror is not None:  # acknowledged only once the object store has it too
             self._mirror.appended(whole, records)
