@@ -165,6 +165,12 @@ class Cluster:
         if plugin is not None and not any(isinstance(p, GmatChildPlugin) for p in given):
             given.add(plugin)
         kwargs["plugins"] = given
+        # Closing, its in-process comms may close under a batched send still queued: Dask
+        # logs that at INFO with a traceback, which a user's script would print. Restored
+        # after the cluster's close (callbacks run last-in first-out).
+        batched = logging.getLogger("distributed.batched")
+        self._stack.callback(batched.setLevel, batched.level)
+        batched.setLevel(logging.WARNING)
         if not kwargs["processes"]:
             # Each task an interrupted sweep cancels mid-run (on purpose) would log a warning
             # here, in the caller's process; worker processes silence it in their preload.
