@@ -265,10 +265,8 @@ def run(
             with disk_full_is_resumable(out_dir), ManifestWriter(out_dir) as writer:
                 _run_all(writer, sp, scripts, opts, cluster, ex, functions, sources)
     finally:
-        if child is not None and child.reusable:  # a plan refused: the next try here checks on it
+        if child is not None:  # a plan refused: the next try here checks on it, warm
             offer_child(child)
-        elif child is not None:
-            child.close()
     return Sweep(out_dir)
 
 

@@ -116,14 +116,13 @@ class GmatChildPlugin(WorkerPlugin):
     def teardown(self, worker: Any) -> None:
         """Stop the worker's children with it, or hand idle ones to the next sweep here.
 
-        A child another sweep of this process may take over (see
-        :attr:`~xsweep.gmat.child.GmatChild.reusable`) goes to the process's pool,
-        which stops it after a while (:func:`~xsweep.gmat.pool.keep_spares`).
+        Each goes to the process's pool (:func:`~xsweep.gmat.pool.offer_child`), which
+        keeps one another sweep may take over, for a while, and stops the rest.
         """
         with self._lock:
             children = [self._children.pop(k) for k in list(self._children) if k[0] == id(worker)]
         for child in children:
-            if self.adopts_spares and child.reusable:
+            if self.adopts_spares:
                 offer_child(child)
             else:
                 child.close()

@@ -37,11 +37,12 @@ def offer_child(child: GmatChild, idle: float = IDLE_S) -> None:
     """Hand a warm child to the next in-process worker that starts (see :func:`take_child`).
 
     The pool keeps up to :data:`KEEP` children, and stops them all once none was
-    offered for ``idle`` seconds (or as the interpreter exits).
+    offered for ``idle`` seconds (or as the interpreter exits). A child no other
+    sweep may take over (see :attr:`GmatChild.reusable`) is stopped at once.
     """
     with _SPARES_LOCK:
         kept = sum(len(spares) for spares in _SPARES.values())
-        if kept < KEEP:
+        if kept < KEEP and child.reusable:
             _SPARES.setdefault((child.engine, child.gmat_root), []).append(child)
             for timer in _EXPIRY:
                 timer.cancel()
@@ -95,7 +96,7 @@ def ask(
     try:
         return child.check(request, timeout=timeout)
     finally:
-        if spare is not None and child.proc is not None and child.proc.poll() is None:
+        if spare is not None:
             offer_child(child)
         else:
             child.close()
