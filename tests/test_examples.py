@@ -52,6 +52,7 @@ PLOTS = [
     "script_variants",
     "object_store",
     "gravity_degree",
+    "campaign",
 ]
 
 

@@ -40,6 +40,7 @@ from .core.errors import (
     XsweepError as XsweepError,
 )
 from .core.hooks import DeriveResult as DeriveResult
+from .core.keep import Keep as Keep
 from .core.missions import example_mission as example_mission, example_missions as example_missions
 from .core.records import OutputFile as OutputFile, RunOutcome as RunOutcome
 from .derived import Quantity as Quantity

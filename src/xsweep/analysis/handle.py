@@ -256,6 +256,11 @@ class Sweep:
         if rec is None or not rec.outcome.outputs:
             state = "was never recorded" if rec is None else f"is {rec.status} with no outputs"
             raise ConfigError(f"run {run_id} {state}")
+        if not rec.outcome.kept:
+            raise ConfigError(
+                f"run {run_id} kept only its summaries (the sweep's keep=): re-fly it in full "
+                f"to read its outputs"
+            )
         outputs = rec.outcome.outputs
         names = [o.name for o in outputs]
         chosen = [o for o in outputs if output is None or o.name == output]

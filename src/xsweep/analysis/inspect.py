@@ -110,7 +110,10 @@ def _outcome_lines(outcome: RunOutcome) -> list[str]:
     if outcome.reused is not None:
         src = outcome.reused
         out.append(f"reused     run {src.get('run_id')} of sweep {src.get('sweep_id')} (not run)")
-    entries = [f"{o.kind} {o.name}: {o.path} ({o.rows} rows)" for o in outcome.outputs]
+    where = "{o.path}" if outcome.kept else "summary only (re-fly it for the rows)"
+    entries = [
+        f"{o.kind} {o.name}: " + where.format(o=o) + f" ({o.rows} rows)" for o in outcome.outputs
+    ]
     entries += [f"{p.kind} {p.name}: {p.status}: {p.error}" for p in outcome.problems]
     out += _block("outputs", entries)
     derived = []

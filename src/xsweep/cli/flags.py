@@ -29,6 +29,32 @@ def runs_per_task(text: str) -> int | str:
     return "auto" if text == "auto" else positive_int(text)
 
 
+def keep(text: str) -> Any:
+    """Parse ``all``, ``summary``, or ``summary,every=K,fraction=F,seed=S,failed=no``."""
+    from xsweep.core.errors import ConfigError
+    from xsweep.core.keep import Keep
+
+    tier, *parts = [p.strip() for p in text.split(",")]
+    if tier not in ("all", "summary") or (tier == "all" and parts):
+        raise argparse.ArgumentTypeError(
+            f"expected all, summary or summary,every=K,fraction=F,seed=S, got {text!r}"
+        )
+    if not parts:
+        return tier
+    given: dict[str, Any] = {}
+    for part in parts:
+        key, _, value = part.partition("=")
+        if key not in ("every", "fraction", "seed", "failed") or not value:
+            raise argparse.ArgumentTypeError(f"--keep: unknown item {part!r} (every=, fraction=, "
+                                             "seed=, failed=)")  # fmt: skip
+        given[key] = value.lower() not in ("no", "false", "0") if key == "failed" else (
+            parse_scalar(value))  # fmt: skip
+    try:
+        return Keep(**given)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def count(text: str) -> int:
     """Parse a whole number >= 0."""
     value = parse_scalar(text)
@@ -88,6 +114,10 @@ EXECUTION_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
     "runs_per_task": ("--runs-per-task", {"type": runs_per_task, "metavar": "N|auto",
                       "help": "runs per Dask task (default auto: short runs fused into "
                       "tasks of ~0.25 s; 1: every run its own task)"}),
+    "keep": ("--keep", {"type": keep, "metavar": "all|summary[,every=K,fraction=F,seed=S]",
+             "help": "keep every run's outputs (all, the default), or each run's summaries "
+             "and in full only failed runs, every K-th, a seeded fraction F (see "
+             "docs/campaigns.md)"}),
     "allow_overwritten": ("--allow-overwritten", {"action": "store_true",
                           "help": "sweep a field the mission sequence sets (a Vary's initial "
                           "guess): refused otherwise"}),

@@ -84,12 +84,23 @@ def summary(
         "failed_reasons": sorted(reasons) if reasons else None,
         "output_problems": output_problems(manifest),
         "no_effect": sweep.no_effect_dims(manifest),
+        "keep": _keep(header.options.get("keep"), manifest.runs.values()),
         "derive": {
             "functions": [str(e.get("fn")) for e in manifest.derive],
             "counts": sweep.derive_counts if manifest.derive else {},
             "by_function": sweep.derive_counts_by_function,
         },
     }
+
+
+def _keep(recorded: Any, records: Any) -> dict[str, Any] | None:
+    """Describe a sweep's retention: its policy as recorded, and how many runs are kept in full."""
+    if not isinstance(recorded, dict):
+        return None
+    full = sum(1 for r in records if r.outcome.kept)
+    summary = sum(1 for r in records if not r.outcome.kept)
+    return {"policy": {k: v for k, v in recorded.items() if v is not None}, "full": full,
+            "summary": summary}  # fmt: skip
 
 
 def output_problems(manifest: Any) -> list[dict[str, Any]]:
@@ -148,6 +159,11 @@ def _print_summary(info: dict[str, Any]) -> None:
             f"duration   per run min {d['min']:.3f} s, median {d['median']:.3f} s, "
             f"mean {d['mean']:.3f} s, max {d['max']:.3f} s; total {d['total']:.1f} s"
         )
+    keep = info.get("keep")
+    if keep:
+        rule = ", ".join(f"{k}={v}" for k, v in keep["policy"].items() if k != "tier")
+        print(f"keep       summaries ({rule}): {keep['summary']} runs summaries only, "
+              f"{keep['full']} in full")  # fmt: skip
     if info["derive"]["functions"]:
         print(f"derived    {_derive_line(info['derive']['counts'])}")
         by = info["derive"].get("by_function", {})

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, get_args
 
 from xsweep.core.errors import ConfigError
+from xsweep.core.keep import ALL, Keep, KeepPolicy, check_keep
 from xsweep.core.timeouts import Timeout, check as check_timeout
 
 if TYPE_CHECKING:
@@ -41,14 +42,22 @@ class Options:
     keep_raw: bool
     runs_per_task: int | Literal["auto"] = "auto"
     allow_overwritten: bool = False  # a planning choice, not recorded
+    keep: KeepPolicy = ALL
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the options the header records (``gmat_root`` is the machine's, not)."""
-        return {name: getattr(self, name) for name in RECORDED_OPTIONS}
+        """Return the options the header records (``gmat_root`` is the machine's, not).
+
+        ``keep`` only when it is not the default: a sweep keeping every run
+        records what it did before retention existed.
+        """
+        out = {name: getattr(self, name) for name in RECORDED_OPTIONS if name != "keep"}
+        return out if not self.keep.tiered else {**out, "keep": self.keep.to_dict()}
 
 
 # The options a sweep's header records, in its order; resume and extend default to them.
-RECORDED_OPTIONS = ("engine", "timeout", "retries", "isolation", "keep_raw", "runs_per_task")
+RECORDED_OPTIONS = (
+    "engine", "timeout", "retries", "isolation", "keep_raw", "runs_per_task", "keep"
+)  # fmt: skip
 
 
 def options(
@@ -61,6 +70,7 @@ def options(
     keep_raw: Any,
     runs_per_task: Any = "auto",
     allow_overwritten: Any = False,
+    keep: Any = "all",
 ) -> Options:
     """Validate the execution options; raise ConfigError on the first bad one."""
     if engine not in ENGINE_KINDS:
@@ -84,6 +94,7 @@ def options(
         keep_raw=bool(keep_raw),
         runs_per_task=runs_per_task,
         allow_overwritten=bool(allow_overwritten),
+        keep=check_keep(keep),
     )
 
 
@@ -91,7 +102,7 @@ class ResumeExecution(TypedDict, total=False):
     """The execution keywords of ``resume`` (and, with reuse, of ``run`` and ``extend``).
 
     For ``resume`` and ``extend`` an absent (or ``None``) engine, timeout,
-    retries, isolation or keep_raw means the recorded value; ``runs_per_task``
+    retries, isolation, keep_raw or keep means the recorded value; ``runs_per_task``
     defaults to ``"auto"`` as for ``run`` (``None``: the recorded value).
     See :func:`xsweep.run` for what each does.
     """
@@ -105,6 +116,7 @@ class ResumeExecution(TypedDict, total=False):
     gmat_root: str | os.PathLike[str] | None
     keep_raw: bool | None
     runs_per_task: int | Literal["auto"] | None
+    keep: Literal["all", "summary"] | Keep | None
     allow_overwritten: bool
     progress: bool
     consolidate: bool
@@ -132,6 +144,7 @@ RUN_DEFAULTS: dict[str, Any] = {
     "gmat_root": None,
     "keep_raw": False,
     "runs_per_task": "auto",
+    "keep": "all",
     "allow_overwritten": False,
     "progress": True,
     "consolidate": True,

@@ -16,14 +16,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from xsweep.core.hooks import DeriveResult
+from xsweep.core.outputs import (
+    OutputFile as OutputFile,
+    OutputProblem as OutputProblem,
+    OutputSummary as OutputSummary,
+)
 from xsweep.core.paths import check_name, check_relative
 from xsweep.core.vocabulary import (
     OUTPUT_KINDS,
-    PROBLEM_STATUSES,
     REASONS,
     STATUSES,
     OutputKind,
-    ProblemStatus,
     Reason,
     Status,
 )
@@ -32,103 +35,6 @@ from xsweep.core.vocabulary import (
 def now_iso() -> str:
     """Return the current UTC time, ISO 8601 with microseconds."""
     return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-@dataclass(frozen=True)
-class OutputFile:
-    """One GMAT output of a run, converted to Parquet.
-
-    Attributes
-    ----------
-    kind : {"report", "ephemeris", "contact", "solver"}
-        What GMAT resource produced it: a ``ReportFile``, an ``EphemerisFile``,
-        a ``ContactLocator`` or a solver's iteration log.
-    name : str
-        The GMAT resource name (``"RF"``, ``"DC"``...).
-    path : str
-        POSIX path of the Parquet file, relative to the run's directory.
-    rows : int
-        Number of rows (report steps, ephemeris points, contact intervals,
-        solver iterations).
-    digest : str or None
-        A short hash of the output's values (its columns and every row): two
-        runs whose outputs are the same have the same digest. ``None`` for
-        outputs recorded before xsweep kept it.
-    """
-
-    kind: OutputKind
-    name: str
-    path: str
-    rows: int
-    digest: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-safe dict."""
-        out: dict[str, Any] = {"kind": self.kind, "name": self.name, "path": self.path}
-        return {**out, "rows": self.rows} | ({} if self.digest is None else {"digest": self.digest})
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> OutputFile:
-        """Rebuild from :meth:`to_dict` output."""
-        kind = data["kind"]
-        if kind not in OUTPUT_KINDS:
-            raise ValueError(f"unknown output kind {kind!r}")
-        digest = data.get("digest")
-        if digest is not None and (not isinstance(digest, str) or len(digest) > 64):
-            raise ValueError(f"an output's digest is a short hex string, got {digest!r:.40}")
-        return cls(kind, str(data["name"]), str(data["path"]), int(data["rows"]), digest)
-
-
-@dataclass(frozen=True)
-class OutputProblem:
-    """An output of a finished run that is not in Parquet, and why.
-
-    Attributes
-    ----------
-    kind : {"report", "ephemeris", "contact", "solver"}
-        The GMAT resource's kind.
-    name : str
-        The GMAT resource name.
-    status : {"unparsed", "absent"}
-        ``"unparsed"``: GMAT wrote the file and gmat-run could not parse it
-        (the raw file is kept); ``"absent"``: GMAT never wrote it (a
-        ``ReportFile`` no command writes to).
-    error : str
-        The parser's message, or what was looked for.
-    raw : str or None
-        POSIX path of the kept raw file, relative to the run directory
-        (``None`` for an absent output).
-    """
-
-    kind: OutputKind
-    name: str
-    status: ProblemStatus
-    error: str
-    raw: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-safe dict."""
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "status": self.status,
-            "error": self.error,
-            "raw": self.raw,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> OutputProblem:
-        """Rebuild from :meth:`to_dict` output."""
-        if data["kind"] not in OUTPUT_KINDS:
-            raise ValueError(f"unknown output kind {data['kind']!r}")
-        if data["status"] not in PROBLEM_STATUSES:
-            raise ValueError(f"unknown output status {data['status']!r}")
-        raw = data.get("raw")
-        check_name(data["name"], "an output's name")
-        if raw is not None:
-            check_relative(str(raw), "a kept raw file")
-        return cls(data["kind"], str(data["name"]), data["status"], str(data.get("error") or ""),
-                   None if raw is None else str(raw))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -161,6 +67,9 @@ class RunOutcome:
     derived : tuple of DeriveResult
         What each derive function gave for this run (an ok run of a sweep
         that derives; a failed one never has any).
+    kept : bool
+        Whether its files are kept (``False``: a run of a sweep that keeps
+        summaries, not picked to keep in full; its outputs are their summaries).
     """
 
     status: Status
@@ -177,6 +86,7 @@ class RunOutcome:
     extra: Mapping[str, Any] = field(default_factory=dict)
     problems: tuple[OutputProblem, ...] = ()
     derived: tuple[DeriveResult, ...] = ()
+    kept: bool = True
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -268,6 +178,7 @@ class RunOutcome:
             "pid": self.pid,
             "extra": dict(self.extra),
             **({"derived": [d.to_dict() for d in self.derived]} if self.derived else {}),
+            **({} if self.kept else {"kept": False}),
         }
 
     @classmethod
@@ -289,6 +200,7 @@ class RunOutcome:
             extra=dict(data.get("extra", {})),
             problems=tuple(OutputProblem.from_dict(p) for p in data.get("output_problems", ())),
             derived=tuple(DeriveResult.from_dict(d) for d in data.get("derived", ())),
+            kept=data.get("kept", True) is not False,
         )
 
 

@@ -56,7 +56,11 @@ STORE_VARIABLES = (
     "output_problems",
     "derive_status",
     "derive_error",
+    "kept",
 )
+SUMMARY_AXIS = "stat"  # a summary's own axis: final, min, max
 
 
-RESERVED = frozenset({*STORE_VARIABLES, *OUTPUT_AXES.values(), "gmat_s", "started", "ended"})
+RESERVED = frozenset(
+    {*STORE_VARIABLES, *OUTPUT_AXES.values(), SUMMARY_AXIS, "gmat_s", "started", "ended"}
+)

@@ -147,6 +147,14 @@ def run(
         run its own task (its own key on the dashboard); an integer fixes
         the batch. Each run keeps its own outcome, timeout, retries and
         manifest line either way (see the Performance page).
+    keep : {"all", "summary"} or xsweep.Keep
+        What a run keeps. ``"all"`` (default): every output in full.
+        ``"summary"``: each output's summary (final row, each column's
+        minimum and maximum and when they happened) in the run's manifest
+        line and the store's ``summaries/<name>`` groups, and no per-run
+        files; failed runs keep their log. :class:`xsweep.Keep` keeps chosen
+        runs in full too (every k-th, a seeded fraction, those a predicate
+        over the summaries picks). See the Campaigns page.
     allow_overwritten : bool
         Sweep a field the mission sequence sets before the run uses it (the
         variable of a ``Vary``, or an assignment before the first

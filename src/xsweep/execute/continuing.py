@@ -85,8 +85,10 @@ def resume(
     ----------------
     client, workers, progress, consolidate, cluster_kwargs, cluster_timeout, storage_options : see run
         As for :func:`run`.
-    timeout, retries, isolation, engine, keep_raw : see run, optional
-        Default to the values the sweep was started with.
+    timeout, retries, isolation, engine, keep_raw, keep : see run, optional
+        Default to the values the sweep was started with (a ``Keep`` whose
+        ``where=`` is a function must be given again: xsweep never imports a
+        function a sweep names).
     runs_per_task : int or "auto", optional
         As for :func:`run` (default ``"auto"``: how this machine batches runs is
         not part of the study); ``None`` takes the sweep's recorded value.
@@ -179,7 +181,7 @@ def extend(
 
     Other Parameters
     ----------------
-    client, workers, timeout, retries, isolation, engine, gmat_root, keep_raw, runs_per_task, progress, consolidate, cluster_kwargs, cluster_timeout, derive, storage_options : see resume
+    client, workers, timeout, retries, isolation, engine, gmat_root, keep_raw, keep, runs_per_task, progress, consolidate, cluster_kwargs, cluster_timeout, derive, storage_options : see resume
         As for :func:`resume` (the recorded values by default).
     reuse, reuse_from : see run
         As for :func:`run`: a new point identical to an ok run of this sweep (a
@@ -291,7 +293,7 @@ def extend_until(
 
     Other Parameters
     ----------------
-    client, workers, timeout, retries, isolation, engine, gmat_root, keep_raw, runs_per_task, progress, consolidate, cluster_kwargs, cluster_timeout, derive, storage_options : see resume
+    client, workers, timeout, retries, isolation, engine, gmat_root, keep_raw, keep, runs_per_task, progress, consolidate, cluster_kwargs, cluster_timeout, derive, storage_options : see resume
         Passed to :func:`xsweep.resume` and :func:`xsweep.extend`.
     """  # noqa: E501
     if isinstance(rtol, bool) or not float(rtol) > 0:

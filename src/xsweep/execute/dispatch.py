@@ -136,7 +136,10 @@ class Dispatcher:
             retries=opts.retries,
             isolation=opts.isolation,
             derive=derive,
+            keep=opts.keep,
         )
+        # A run of a sweep keeping summaries writes its files only when they may be kept.
+        self._decided_late = bool(derive) or opts.keep.where is not None
         assert writer.manifest is not None
         self.schema = derived_schema(writer.manifest, space)
         self._prints = Fingerprints(space)  # what each run gave: dims with no effect, at the end
@@ -274,6 +277,7 @@ class Dispatcher:
         script = self.scripts.of(run.labels).path
         if self._shipping:  # the worker's copy of the scripts is laid out as the sweep's
             script = os.path.relpath(script, self._root)
+        keep = opts.keep
         return RunRequest(
             script,
             run.overrides,
@@ -282,6 +286,9 @@ class Dispatcher:
             opts.gmat_root,
             opts.keep_raw,
             run.labels,
+            run.run_id,
+            summarize=keep.tiered,
+            write=not keep.tiered or self._decided_late or keep.upfront(run.run_id) is True,
         )
 
     def _take(self, batch: Sequence[tuple[Future[Any], Any]]) -> None:

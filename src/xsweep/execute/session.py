@@ -197,13 +197,24 @@ def needs_deriving(
 ) -> dict[int, tuple[DeriveFunction, ...]]:
     """Return, per ok run, the functions whose value it lacks (or failed); with ``every``, all."""
     out: dict[int, tuple[DeriveFunction, ...]] = {}
+    summaries: list[int] = []
     for run_id, rec in manifest.runs.items():
         if rec.status != "ok" or not functions:
             continue
         have = {d.fn for d in rec.outcome.derived if d.ok}
         todo = tuple(f for f in functions if every or f.ref not in have)
-        if todo:
+        if todo and not rec.outcome.kept:
+            summaries.append(run_id)
+        elif todo:
             out[run_id] = todo
+    if summaries:
+        warnings.warn(
+            f"{len(summaries)} runs kept only their summaries (keep=), not the outputs a derive "
+            f"function reads: they are not derived (re-fly them in full first: xs.refly; runs "
+            f"{sorted(summaries)[:5]}...)",
+            UserWarning,
+            stacklevel=3,
+        )
     return out
 
 

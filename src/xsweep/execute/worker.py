@@ -24,6 +24,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from xsweep.core.errors import DiskFullError
 from xsweep.core.hooks import DeriveFunction, DeriveResult
+from xsweep.core.keep import ALL, KeepPolicy, decide
 from xsweep.core.options import Isolation
 from xsweep.core.paths import sweep_of_run_dir
 from xsweep.core.records import RunOutcome
@@ -149,6 +150,7 @@ def execute_run(
     isolation: Isolation = "worker",
     derive: tuple[DeriveFunction, ...] = (),
     ship: ScriptBundle | None = None,
+    keep: KeepPolicy = ALL,
 ) -> RunOutcome | Shipped | DiskFullError:
     """Run one mission on this worker's GMAT child; the Dask task body.
 
@@ -159,7 +161,8 @@ def execute_run(
     run is then not recorded, and the worker does not log it as a failed task.
     With ``ship`` (the sweep's scripts), the run needs none of the client's
     paths: it runs in a scratch directory here and returns its files as a
-    :class:`~xsweep.execute.shipping.Shipped`.
+    :class:`~xsweep.execute.shipping.Shipped`. ``keep`` decides, once derived, whether a
+    run of a sweep that keeps summaries keeps its files.
     """
     if ship is not None:
         return run_shipped(
@@ -170,6 +173,7 @@ def execute_run(
             retries=retries,
             isolation=isolation,
             derive=derive,
+            keep=keep,
         )
     attempts = 0
     while True:
@@ -192,7 +196,24 @@ def execute_run(
         if full is not None:
             return full
         if outcome.reason != "crashed" or attempts > retries:
-            return outcome.noting(attempts=attempts)
+            return retained(request, outcome, keep).noting(attempts=attempts)
+
+
+def retained(request: RunRequest, outcome: RunOutcome, keep: KeepPolicy) -> RunOutcome:
+    """Apply ``keep`` to a finished run: drop its files unless it is kept in full."""
+    if not keep.tiered or not outcome.kept:
+        return outcome
+    params = {**(request.labels or {}), **request.overrides}
+
+    def frames() -> Any:
+        from xsweep.gmat.summary import summary_frames
+
+        return summary_frames(outcome)
+
+    if decide(keep, request.run_id, outcome.ok, frames, params):
+        return outcome
+    shutil.rmtree(request.out_dir, ignore_errors=True)
+    return replace(outcome, kept=False, log=None)
 
 
 def derive_request(
@@ -254,6 +275,7 @@ def execute_runs(
     isolation: Isolation = "worker",
     derive: tuple[DeriveFunction, ...] = (),
     ship: ScriptBundle | None = None,
+    keep: KeepPolicy = ALL,
 ) -> list[RunOutcome | Shipped | DiskFullError]:
     """Run several missions one after the other; the task body of a batched sweep.
 
@@ -271,6 +293,7 @@ def execute_runs(
                 isolation=isolation,
                 derive=derive,
                 ship=ship,
+                keep=keep,
             )
         )
         if isinstance(out[-1], DiskFullError):

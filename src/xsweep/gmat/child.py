@@ -110,13 +110,17 @@ def _run(request: RunRequest) -> RunOutcome:
             engine=request.engine,
             gmat_root=request.gmat_root,
             keep_raw=request.keep_raw,
+            summarize=request.summarize,
+            write=request.write,
         )
     except Exception as exc:
         outcome = RunOutcome.failed(
             "exception", f"{type(exc).__name__}: {exc}", started=started, t0=t0
         )
-    # Last: its files are complete. A resume adopts the run if its line is lost.
-    write_done(request.out_dir, outcome, request.script, request.overrides)
+    # Last: its files are complete. A resume adopts the run if its line is lost (a run
+    # that keeps no files is run again instead).
+    if outcome.kept:
+        write_done(request.out_dir, outcome, request.script, request.overrides)
     return outcome
 
 

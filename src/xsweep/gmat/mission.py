@@ -313,6 +313,15 @@ def _raw_dir(out: Path, keep: bool) -> Iterator[Path]:
             shutil.rmtree(raw, ignore_errors=True)
 
 
+def _keep_log(raw: Path, text: str, out: Path) -> None:
+    """Keep GMAT's log of a run in its directory (its own file, else the text it gave)."""
+    log_file = raw / "GmatLog.txt"
+    if log_file.is_file():
+        os.replace(log_file, out / LOG_NAME)
+    else:
+        write_text(text, out / LOG_NAME)
+
+
 def run_mission(
     script: str | os.PathLike[str],
     overrides: Mapping[str, Any] | None = None,
@@ -321,6 +330,8 @@ def run_mission(
     engine: EngineKind = "auto",
     gmat_root: str | os.PathLike[str] | None = None,
     keep_raw: bool = False,
+    summarize: bool = False,
+    write: bool = True,
 ) -> RunOutcome:
     """Run one GMAT mission in this process and write its outputs as Parquet.
 
@@ -346,6 +357,9 @@ def run_mission(
         Desktop GMAT install root.
     keep_raw : bool
         Keep GMAT's own output files under ``out_dir/gmat/``.
+    summarize, write : bool
+        Give each output its summary (``OutputFile.summary``); write the outputs'
+        Parquet and the log (without: an ok run leaves no files, ``kept`` False).
 
     Returns
     -------
@@ -397,7 +411,11 @@ def run_mission(
                     gmat_s = time.perf_counter() - t_run
                 log_text = results.log
                 outputs, problems = convert_outputs(
-                    results, out, headerless=_headerless(mission, results.report_paths)
+                    results,
+                    out,
+                    headerless=_headerless(mission, results.report_paths),
+                    summarize=summarize,
+                    write=write,
                 )
             except _Rejected as exc:
                 reason, error = "gmat-error", str(exc)
@@ -409,11 +427,11 @@ def run_mission(
                 raise
             except Exception as exc:
                 reason, error = "exception", f"{type(exc).__name__}: {exc}"
-            log_file = raw / "GmatLog.txt"
-            if log_file.is_file():
-                os.replace(log_file, out / LOG_NAME)
-            else:
-                write_text(log_text, out / LOG_NAME)
+            kept = write or reason is not None
+            if kept:
+                _keep_log(raw, log_text, out)
+        if not kept and not any(p.raw for p in problems):
+            shutil.rmtree(out, ignore_errors=True)  # nothing of it is kept: no directory
     return RunOutcome(
         status="ok" if reason is None else "failed",
         reason=reason,
@@ -424,7 +442,8 @@ def run_mission(
         duration_s=time.perf_counter() - t0,
         gmat_s=gmat_s,
         error=error,
-        log=LOG_NAME,
+        log=LOG_NAME if kept else None,
         host=socket.gethostname(),
         pid=os.getpid(),
+        kept=kept,
     )

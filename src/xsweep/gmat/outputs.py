@@ -28,6 +28,7 @@ from gmat_run import Results
 from xsweep.core.atomic import atomic_path
 from xsweep.core.records import OutputFile, OutputProblem
 from xsweep.core.vocabulary import OutputKind
+from xsweep.gmat.summary import summarize as summary_of
 from xsweep.gmat.variants import parse_solver_variant
 
 # attrs that hold machine-specific absolute paths: dropped so a run directory
@@ -36,6 +37,7 @@ _DROPPED_ATTRS = frozenset({"source_path"})
 RAW_DIR = "raw"  # a run's unparsed outputs, as GMAT wrote them
 VARIANTS_FLAG = "XSWEEP_OUTPUT_VARIANTS"  # "0": gmat-run's own verdict on every file
 HEADERLESS = "WriteHeaders is false"  # a report gmat-run cannot be given right (no header)
+TIMED = frozenset({"report", "ephemeris"})  # time series: their extremes have epochs
 _PATH_ARGS: dict[OutputKind, str] = {
     "report": "report_paths",
     "ephemeris": "ephemeris_paths",
@@ -70,8 +72,8 @@ def json_attrs(attrs: Mapping[Any, Any]) -> str:
     return json.dumps(clean, default=str, sort_keys=True)
 
 
-def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` to ``path`` atomically, attrs included."""
+def arrow_table(frame: pd.DataFrame) -> pa.Table:
+    """Return ``frame`` as the Arrow table its Parquet file holds, attrs included."""
     # One thread: a few thousand rows convert faster than a thread pool starts. The attrs
     # travel in PANDAS_ATTRS (below, any value as text); pandas' own copy may not fit JSON.
     with warnings.catch_warnings():
@@ -79,7 +81,12 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
         table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
     meta = dict(table.schema.metadata or {})
     meta[b"PANDAS_ATTRS"] = json_attrs(frame.attrs).encode()
-    table = table.replace_schema_metadata(meta)
+    return table.replace_schema_metadata(meta)
+
+
+def write_parquet(frame: pd.DataFrame | pa.Table, path: Path) -> None:
+    """Write ``frame`` (or its :func:`arrow_table`) to ``path`` atomically, attrs included."""
+    table = frame if isinstance(frame, pa.Table) else arrow_table(frame)
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
 
@@ -91,7 +98,12 @@ def write_text(text: str, path: Path) -> None:
 
 
 def convert_outputs(
-    results: Results, out_dir: Path, *, headerless: frozenset[str] = frozenset()
+    results: Results,
+    out_dir: Path,
+    *,
+    headerless: frozenset[str] = frozenset(),
+    summarize: bool = False,
+    write: bool = True,
 ) -> tuple[tuple[OutputFile, ...], tuple[OutputProblem, ...]]:
     """Parse every GMAT output with gmat-run and write it as Parquet in ``out_dir``.
 
@@ -99,7 +111,9 @@ def convert_outputs(
     gmat-run cannot parse is ``unparsed``, its raw file kept under ``raw/``
     (:data:`RAW_DIR`); every other output is written. The ReportFiles in
     ``headerless`` were written without a header line, which gmat-run would
-    read as one: they are kept unparsed rather than read wrong.
+    read as one: they are kept unparsed rather than read wrong. ``summarize``
+    gives each output its summary; without ``write`` no Parquet is written
+    (a run a sweep keeps only the summaries of).
     """
     written: list[OutputFile] = []
     problems: list[OutputProblem] = []
@@ -121,8 +135,12 @@ def convert_outputs(
                 continue
             frame = variant
         filename = output_filename(kind, name)
-        write_parquet(frame, out_dir / filename)
-        written.append(OutputFile(kind, name, filename, len(frame), values_digest(frame)))
+        table = arrow_table(frame) if summarize or write else None
+        if write:
+            write_parquet(table, out_dir / filename)
+        summary = summary_of(table, timed=kind in TIMED) if summarize else None
+        digest = values_digest(frame)
+        written.append(OutputFile(kind, name, filename, len(frame), digest, summary))
     return tuple(written), tuple(problems)
 
 

@@ -21,6 +21,9 @@ class RunRequest:
     gmat_root: str | None = None
     keep_raw: bool = False
     labels: Mapping[str, Any] | None = None  # the run's coordinate labels (derive's params)
+    run_id: int = -1  # its id in the sweep (what keep= picks runs by)
+    summarize: bool = False  # give each output its summary (a sweep with keep=)
+    write: bool = True  # False: an ok run keeps only its summaries, no files
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,9 @@ def _members(sweep_dir: Path, manifest: Manifest, include_logs: bool) -> list[tu
     roots.append(sweep_dir / STORE_NAME)
     # Only recorded runs: a run cut off mid-way left nothing a reader could use.
     records = manifest.runs.values()
-    run_dirs = {PurePosixPath(o.path).parent for r in records for o in r.outcome.outputs}
+    run_dirs = {
+        PurePosixPath(o.path).parent for r in records if r.outcome.kept for o in r.outcome.outputs
+    }
     run_dirs |= {PurePosixPath(r.outcome.log).parent for r in records if r.outcome.log}
     roots += [sweep_dir / d for d in sorted(run_dirs)]
     for root in roots:

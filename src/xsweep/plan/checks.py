@@ -25,6 +25,7 @@ from xsweep.core.errors import (
     ConfigError,
     XsweepError,
 )
+from xsweep.core.keep import recorded_keep
 from xsweep.core.options import ENGINE_KINDS, Options, options
 from xsweep.core.paths import MANIFEST_NAME, SCRIPT_NAME
 from xsweep.core.records import RunRecord, json_safe, now_iso
@@ -179,6 +180,8 @@ def outputs_intact(sweep_dir: Path, record: RunRecord) -> str | None:
     """Return why an ok run's outputs are damaged, or None if they are intact."""
     import pyarrow.parquet as pq
 
+    if not record.outcome.kept:  # its summaries are in its line: no files to check
+        return None
     for out in record.outcome.outputs:
         path = sweep_dir / out.path
         try:
@@ -221,9 +224,16 @@ def resume_options(manifest: Manifest, given: Mapping[str, Any]) -> Options:
         "runs_per_task": recorded.get("runs_per_task", 1),
         "gmat_root": None,
         "allow_overwritten": False,
+        "keep": recorded_keep(recorded.get("keep")),
     }
     merged.update({k: v for k, v in given.items() if v is not None})
-    return options(**merged)
+    opts = options(**merged)
+    if opts.keep.where_ref is not None:
+        raise ConfigError(
+            f"this sweep keeps in full the runs {opts.keep.where_ref} picks: give keep= again "
+            "(xsweep never imports a function a sweep names)"
+        )
+    return opts
 
 
 def unfinished_runs(path: Path, manifest: Manifest, space: Space) -> list[int]:

@@ -85,7 +85,7 @@ def index(sweeps: Iterable[tuple[Path, Manifest]]) -> dict[str, Source]:
         sweep_id = manifest.header.sweep_id
         for run_id in sorted(manifest.runs):
             rec = manifest.runs[run_id]
-            if rec.status == "ok" and not rec.outcome.problems:  # its raw files stay put
+            if rec.status == "ok" and rec.outcome.kept and not rec.outcome.problems:  # files
                 key = fingerprint(rec.script_sha256, rec.overrides, engine)
                 found.setdefault(key, Source(where, sweep_id, rec))
     return found

@@ -111,7 +111,7 @@ def scan_outputs(
     found: dict[str, Output] = {}
     samples: dict[str, dict[str, str]] = {}
     for rec in records:
-        if rec.status != "ok":
+        if rec.status != "ok" or not rec.outcome.kept:  # a summary's outputs have no file
             continue
         for out in rec.outcome.outputs:
             key = f"{GROUPS[out.kind]}/{out.name}"
@@ -139,23 +139,25 @@ def read_schema(path: Path, entry: Output, reserved: set[str]) -> list[str]:
     and ``status`` columns) is stored as ``<kind>_<name>``, its GMAT name
     in the ``gmat_column`` attribute.
     """
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from xsweep.gmat.summary import arrow_kind
+
     schema = pq.read_schema(path)
+    pairs = [(n, arrow_kind(t)) for n, t in zip(schema.names, schema.types, strict=True)]
+    return add_columns(entry, pairs, reserved)
+
+
+def add_columns(entry: Output, pairs: Iterable[tuple[str, str]], reserved: set[str]) -> list[str]:
+    """Add the ``(column, kind)`` pairs ``entry`` lacks, naming each; return the new columns.
+
+    See :func:`read_schema`: the first epoch column of a time series is ``time``.
+    """
     first = not entry.columns  # a drifted script's new columns never become ``time``
     new: list[str] = []
-    for name, typ in zip(schema.names, schema.types, strict=True):
+    for name, kind in pairs:
         if name.startswith("__index_level") or name in entry.columns:
             continue
-        if pa.types.is_timestamp(typ) or pa.types.is_date(typ):
-            kind = "M"
-        elif pa.types.is_duration(typ):
-            kind = "m"
-        elif pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ):
-            kind = "f"
-        else:
-            kind = "U"
         entry.columns[name] = kind
         # A time series' first epoch column is its ``time``.
         if kind == "M" and entry.axis == "step" and entry.epoch is None and first:

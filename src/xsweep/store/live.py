@@ -47,7 +47,23 @@ from xsweep.store.layout import (
     run_id_grid,
     scan_outputs,
 )
-from xsweep.store.write import beside, build, create, create_group, snapshot, write_block
+from xsweep.store.summaries import (
+    KEPT_VAR,
+    SUMMARIES_ATTR,
+    Summarized,
+    scan_summaries,
+    summary_template,
+)
+from xsweep.store.write import (
+    beside,
+    build,
+    create,
+    create_group,
+    create_summary,
+    snapshot,
+    tiered,
+    write_block,
+)
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -87,6 +103,8 @@ class LiveStore:
         # Blocks hold ok runs written before a group appeared: their output_problems lack it.
         self._written = any(r.status == "ok" for r in self.records.values())
         self._late_group = False
+        # A sweep keeping summaries: its summary groups (None: every run is kept in full).
+        self.summaries: dict[str, Summarized] | None = {} if tiered(self.header) else None
 
     def start(self, run_ids: Iterable[int]) -> list[int]:
         """Prepare the store for a session running ``run_ids``; return the blocks to write now."""
@@ -138,6 +156,7 @@ class LiveStore:
         if not self.problems and any(r.outcome.problems for r in records.values()):
             self._add_problems()
         self._ensure_derived(records.values())
+        self._ensure_summaries(records.values())
         if block not in self.waiting:
             # Written for the last time this session: the manifest keeps its records, and
             # the client's memory stays flat however many runs a sweep has.
@@ -154,6 +173,7 @@ class LiveStore:
             self.problems,
             {k: replace(v, attrs=dict(v.attrs)) for k, v in self.derived.items()} or None,
             only,
+            summaries=None if self.summaries is None else _copies(self.summaries),
         )
 
     def sync(self) -> None:
@@ -192,8 +212,9 @@ class LiveStore:
         self.problems = True
         self.derived = {}
         self.layout = new_layout(self.space)
+        self.summaries = {} if tiered(self.header) else None
         with beside(self.dir) as tmp:
-            create(tmp, self.layout, self.header, self.ids)
+            create(tmp, self.layout, self.header, self.ids, summaries=self.summaries)
         self._index_blocks()
 
     def _prepare(self) -> None:
@@ -210,6 +231,7 @@ class LiveStore:
             attrs.get("xsweep_store_schema") != STORE_SCHEMA
             or list(attrs.get("xsweep_dims", ())) != list(self.space.dims)
             or attrs.get("sweep_id") != self.header.sweep_id
+            or (KEPT_VAR in root) != (self.summaries is not None)
         ):
             self._create()
             return
@@ -226,6 +248,11 @@ class LiveStore:
         self.layout = Layout(
             self.space, outputs, int(attrs["xsweep_block_runs"]), str(attrs["xsweep_block_dim"])
         )
+        if self.summaries is not None:
+            self.summaries = {
+                key: Summarized.from_attrs(zarr.open_group(self.path, path=key, mode="r").attrs)
+                for key in attrs.get(SUMMARIES_ATTR, ())
+            }
         old = tuple(zarr.open_array(self.path / "status", mode="r", zarr_format=3).shape)
         if old != self.space.shape:
             if any(o > n for o, n in zip(old, self.space.shape, strict=True)):
@@ -266,10 +293,32 @@ class LiveStore:
             self.path, mode="a", encoding=enc, compute=False, zarr_format=3, consolidated=False
         )
 
+    def _ensure_summaries(self, records: Iterable[RunRecord]) -> None:
+        """Create the summary groups (and columns) of outputs summarized for the first time."""
+        import zarr
+
+        if self.summaries is None:
+            return
+        known = set(self.summaries)
+        self.summaries, new = scan_summaries(records, reserved_names(self.space), self.summaries)
+        for key, columns in new.items():
+            group = self.summaries[key]
+            if key not in known:
+                create_summary(self.path, self.layout, group)
+                continue
+            ds, enc = summary_template(self.layout, group, only=columns)
+            ds.attrs = {}
+            ds.to_zarr(self.path, group=key, mode="a", encoding=enc, compute=False,
+                       zarr_format=3, consolidated=False)  # fmt: skip
+            zarr.open_group(self.path, path=key, mode="r+").attrs.update(group.attrs())
+        if set(self.summaries) != known:
+            root = zarr.open_group(self.path, mode="r+", zarr_format=3)
+            root.attrs.update({SUMMARIES_ATTR: sorted(self.summaries)})
+
     def _grow(self, root: Any) -> None:
         """Grow every array to the extended space's sizes; rewrite coordinates and run ids."""
         sizes = dict(zip(self.space.dims, self.space.shape, strict=True))
-        groups = [root, *(root[key] for key in self.layout.outputs)]
+        groups = [root, *(root[key] for key in [*self.layout.outputs, *(self.summaries or {})])]
         for group in groups:
             for arr in group.array_values():
                 names = arr.metadata.dimension_names or ()
@@ -362,3 +411,14 @@ class LiveStore:
             self._late_group = self._late_group or self._written
             root = zarr.open_group(self.path, mode="r+", zarr_format=3)
             root.attrs.update({"xsweep_groups": sorted(self.layout.outputs)})
+
+
+def _copies(groups: dict[str, Summarized]) -> dict[str, Summarized]:
+    """Copy the summary groups for a task: the client keeps growing its own."""
+    out = {}
+    for key, group in groups.items():
+        copy = Summarized(group.kind, group.name)
+        copy.output = replace(group.output, columns=dict(group.output.columns),
+                              names=dict(group.output.names))  # fmt: skip
+        out[key] = copy
+    return out

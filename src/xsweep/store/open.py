@@ -13,10 +13,11 @@ import numpy as np
 import xarray as xr
 
 from xsweep.core.errors import ConfigError, StoreError, XsweepError
-from xsweep.core.vocabulary import OUTPUT_AXES
+from xsweep.core.vocabulary import OUTPUT_AXES, SUMMARY_AXIS
 from xsweep.record.source import open_source
 from xsweep.space.growth import check_run_count
 from xsweep.store.layout import BLOCK_RUNS, GROUPS, PROBLEMS_VAR, STORE_SCHEMA, fused_pipeline
+from xsweep.store.summaries import KEPT_VAR, SUMMARIES_ATTR, summarize
 
 
 def _objectify(ds: xr.Dataset) -> xr.Dataset:
@@ -41,6 +42,7 @@ def open_sweep(
     verify: bool = False,
     sort: bool | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    summary: bool = False,
 ) -> xr.Dataset | xr.DataTree:
     """Open a sweep's consolidated store lazily, indexed by the parameter dims.
 
@@ -72,6 +74,12 @@ def open_sweep(
         every labelled dim, ``False`` none (the store's own order).
     storage_options : mapping, optional
         For a URL: the fsspec file system's options (credentials, ``endpoint_url``).
+    summary : bool
+        Open an output's summaries instead of its histories: every column over
+        the parameter dims and ``stat`` (``final``, ``min``, ``max``), and
+        ``<column>_time`` (when each happened). A sweep that kept summaries
+        (``keep=``) stored them; for one that kept every run in full they are
+        computed from the histories (lazily), to the same bits.
 
     Returns
     -------
@@ -103,6 +111,8 @@ def open_sweep(
 
     with zarr.config.set(fused_pipeline()):
         try:
+            if summary:
+                return _open_summary(path, group, verify, sort, storage_options)
             return _open(path, group, verify, sort, storage_options)
         except XsweepError:
             raise
@@ -114,12 +124,57 @@ def open_sweep(
             ) from exc
 
 
+def _open_summary(
+    path: str | os.PathLike[str],
+    group: str | None,
+    verify: bool,
+    sort: bool | None,
+    storage_options: Mapping[str, Any] | None,
+) -> xr.Dataset:
+    """Open one output's summaries: stored (a sweep with ``keep=``), or computed."""
+    try:
+        found = _open(path, group, verify, sort, storage_options, summaries=True)
+    except _NoSummaries:
+        pass
+    else:
+        assert isinstance(found, xr.Dataset)
+        return found
+    full = _open(path, group, verify, sort, storage_options)
+    if isinstance(full, xr.DataTree):
+        full = tree_output(full)
+    columns, names = store_attr(full, "columns", {}), store_attr(full, "names", {})
+    axis = OUTPUT_AXES[full.attrs["gmat_kind"]]
+    part = summarize(full, columns, names, store_attr(full, "epoch"), axis)
+    root = full.drop_vars([n for n in full.variables if axis in full[n].dims])
+    return arranged(with_output(root, part))
+
+
+def _summary_groups(attrs: Mapping[str, Any], group: str | None, path: Any) -> list[str]:
+    """Return a store's summary groups (raise :class:`_NoSummaries` if it has none)."""
+    if SUMMARIES_ATTR not in attrs:
+        raise _NoSummaries
+    groups = [str(g) for g in attrs[SUMMARIES_ATTR]]
+    if group is None and len(groups) != 1:
+        names = [g.rsplit("/", 1)[-1] for g in groups]
+        raise ConfigError(f"{path}: summaries of {names or 'no output yet'}; pass group=")
+    return groups
+
+
+def _axis_of(group: str) -> str:
+    return next(OUTPUT_AXES[k] for k, g in GROUPS.items() if group.startswith(f"{g}/"))
+
+
+class _NoSummaries(Exception):
+    """The store has no summary groups: a sweep that kept every run in full."""
+
+
 def _open(
     path: str | os.PathLike[str],
     group: str | None,
     verify: bool,
     sort: bool | None,
     storage_options: Mapping[str, Any] | None,
+    summaries: bool = False,
 ) -> xr.Dataset | xr.DataTree:
     store, prefix = open_source(path, storage_options).zarr_store(check_members=verify)
     at = functools.partial(_within, prefix)
@@ -149,6 +204,8 @@ def _open(
     # Zarr, no Dask), so that ``where(..., drop=True)`` and ``groupby`` on them work.
     root = root.assign_coords({name: plain[name].variable.load() for name in root.coords})
     groups = list(root.attrs.get("xsweep_groups", []))
+    if summaries:
+        groups = _summary_groups(root.attrs, group, path)
     order = _order(root, dims, sort)
     if order:  # a gather of the few labels out of place, on the loaded coordinates
         root = root.isel(order)
@@ -169,7 +226,7 @@ def _open(
             return tree.map_over_datasets(lambda d: arranged(_objectify(d)))
         group = groups[0]
     match = match_group(groups, group)
-    axis = next(OUTPUT_AXES[k] for k, g in GROUPS.items() if match.startswith(f"{g}/"))
+    axis = SUMMARY_AXIS if summaries else _axis_of(match)
     part = xr.open_zarr(
         store, group=at(match), consolidated=False, zarr_format=3, chunks=chunks | {axis: -1}
     )
@@ -181,7 +238,7 @@ def _open(
 # Per-run bookkeeping: coordinates over the parameter dims, so the data variables are
 # the outputs and the derived values (and a DataTree's groups inherit them).
 BOOKKEEPING = ("run_id", "status", "reason", "error", "duration_s", PROBLEMS_VAR,
-               "derive_status", "derive_error")  # fmt: skip
+               "derive_status", "derive_error", KEPT_VAR)  # fmt: skip
 
 
 def arranged(ds: xr.Dataset) -> xr.Dataset:

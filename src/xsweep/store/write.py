@@ -41,11 +41,22 @@ from xsweep.store.layout import (
     Output,
     find_outputs,
     group_template,
+    lazy,
     new_layout,
     problems_text,
     reserved_names,
     root_template,
     run_id_grid,
+)
+from xsweep.store.summaries import (
+    KEPT_ATTRS,
+    KEPT_VAR,
+    SUMMARIES_ATTR,
+    Summarized,
+    kept_array,
+    scan_summaries,
+    summary_arrays,
+    summary_template,
 )
 
 if TYPE_CHECKING:
@@ -80,6 +91,7 @@ def write_block(
     problems: bool = True,
     derived: Mapping[str, Derived] | None = None,
     only_derived: bool = False,
+    summaries: Mapping[str, Summarized] | None = None,
 ) -> None:
     """Write one shard's region of every variable, reading the Parquet of its runs.
 
@@ -90,6 +102,8 @@ def write_block(
     store written before it existed has not, and none of its runs needs it).
     ``derived`` are the store's derived variables (``None``: it has none);
     ``only_derived`` writes just them, for values re-derived without GMAT.
+    ``summaries``: the store's summary groups, and its ``kept`` (``None``: a
+    sweep keeping every run in full has neither).
     """
     sweep_dir = Path(store).parent
     shape = run_ids.shape
@@ -101,8 +115,14 @@ def write_block(
         part.to_zarr(store, region=zregion, mode="r+", zarr_format=3, consolidated=False)
     if only_derived:
         return
+    for group in (summaries or {}).values():
+        _write_region(store, group.path, summary_arrays(group, recs, shape), (*region, slice(0, 3)))
     for out in outputs.values():
         n = max(out.rows, 1)
+        if summaries is not None and not any(
+            r is not None and r.outcome.kept for r in recs.values()
+        ):
+            continue  # no run of the block kept in full: its chunks stay unwritten (no bytes)
         arrays = _output_arrays(sweep_dir, out, recs, shape)
         data: dict[str, Any] = {}
         for column, kind in out.columns.items():
@@ -136,6 +156,8 @@ def write_block(
         for pos, rec in recs.items():
             text[pos] = problems_text(rec, outputs)
         variables[PROBLEMS_VAR] = text.astype(STR)
+    if summaries is not None:
+        variables[KEPT_VAR] = kept_array(recs, shape)
     variables["status"] = status  # last: the block's commit mark
     _write_region(store, None, variables, region)
 
@@ -178,7 +200,7 @@ def _output_arrays(
         else:
             arrays[column] = np.full((*shape, n), "", dtype=object)
     for pos, rec in recs.items():
-        if rec is None or rec.status != "ok":
+        if rec is None or rec.status != "ok" or not rec.outcome.kept:
             continue
         match = [o for o in rec.outcome.outputs if o.kind == out.kind and o.name == out.name]
         if not match:
@@ -204,9 +226,17 @@ def create(
     header: ManifestHeader,
     run_ids: np.ndarray,
     derived: Mapping[str, Derived] | None = None,
+    summaries: Mapping[str, Summarized] | None = None,
 ) -> None:
-    """Write the store's metadata, its coordinates and ``run_id``; every run pending."""
+    """Write the store's metadata, its coordinates and ``run_id``; every run pending.
+
+    ``summaries`` (a sweep that keeps summaries: ``{}`` before any run) adds ``kept``.
+    """
     root, enc = root_template(layout, header, run_ids)
+    if summaries is not None:
+        root[KEPT_VAR] = (layout.dims, lazy(layout.shape, np.int8, 0), KEPT_ATTRS)
+        root.attrs[SUMMARIES_ATTR] = sorted(summaries)
+        enc[KEPT_VAR] = {"chunks": layout.chunks(), "shards": layout.shards()}
     if derived:
         part, part_enc = derived_template(layout, derived, status=True)
         root = root.merge(part)
@@ -215,6 +245,15 @@ def create(
     root.to_zarr(target, mode="w", encoding=enc, compute=False, zarr_format=3, consolidated=False)
     for out in layout.outputs.values():
         create_group(target, layout, out)
+    for group in (summaries or {}).values():
+        create_summary(target, layout, group)
+
+
+def create_summary(target: Path, layout: Layout, group: Summarized) -> None:
+    """Create a summary group, every run's values missing."""
+    ds, enc = summary_template(layout, group)
+    ds.to_zarr(target, group=group.path, mode="w", encoding=enc, compute=False, zarr_format=3,
+               consolidated=False)  # fmt: skip
 
 
 def create_group(target: Path, layout: Layout, out: Output) -> None:
@@ -269,9 +308,12 @@ def build(
 
     layout = new_layout(space, find_outputs(sweep_dir, records.values(), reserved_names(space)))
     derived = scan_derived(records.values()) or None
+    summaries = (
+        scan_summaries(records.values(), reserved_names(space))[0] if tiered(header) else None
+    )
     ids = run_id_grid(space)
     with beside(sweep_dir) as tmp:
-        create(tmp, layout, header, ids, derived)
+        create(tmp, layout, header, ids, derived, summaries)
         outputs = snapshot(layout.outputs)
         tasks = []
         for region in layout.blocks():
@@ -279,7 +321,15 @@ def build(
             recs = {r: records[r] for r in block_ids.reshape(-1).tolist() if r in records}
             tasks.append(
                 delayed(write_block, pure=False)(
-                    str(tmp), layout.dims, outputs, region, block_ids, recs, True, derived
+                    str(tmp),
+                    layout.dims,
+                    outputs,
+                    region,
+                    block_ids,
+                    recs,
+                    True,
+                    derived,
+                    summaries=summaries,
                 )
             )
         if client is not None:
@@ -288,6 +338,11 @@ def build(
             compute(*tasks, scheduler="threads")
         mark_no_effect(tmp, no_effect(records, space))
     return sweep_dir / STORE_NAME
+
+
+def tiered(header: ManifestHeader) -> bool:
+    """Whether a sweep keeps summaries (its header records a ``keep`` policy)."""
+    return isinstance(header.options.get("keep"), Mapping)
 
 
 def mark_no_effect(store: Path, dims: Mapping[str, int]) -> None:
