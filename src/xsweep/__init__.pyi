@@ -45,7 +45,12 @@ from .core.missions import example_mission as example_mission, example_missions 
 from .core.records import OutputFile as OutputFile, RunOutcome as RunOutcome
 from .derived import Quantity as Quantity
 from .execute.api import run as run
-from .execute.continuing import extend as extend, extend_until as extend_until, resume as resume
+from .execute.continuing import (
+    extend as extend,
+    extend_until as extend_until,
+    refly as refly,
+    resume as resume,
+)
 from .execute.deriving import derive as derive
 from .gmat.engine import EngineInfo as EngineInfo, get_engine as get_engine
 from .gmat.mission import run_mission as run_mission

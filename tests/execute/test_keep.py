@@ -113,3 +113,40 @@ def test_a_sampled_summary_sweep_extends_archives_and_rebuilds(tmp_path: Path) -
     assert same_bits(xs.open_sweep(bundle, summary=True), live) == []
     members = xs.Sweep(bundle).manifest.runs
     assert sum(r.outcome.kept for r in members.values()) == sum(want)
+
+
+def test_refly_reproduces_runs_bit_for_bit_and_names_one_that_does_not(
+    tmp_path: Path, drag_sweep: xs.Sweep
+) -> None:
+    out = tmp_path / "s"
+    xs.run(DRAG, xs.grid(DRAG_SPACE), out=out, workers=2, progress=False, keep="summary")
+    before = xs.open_sweep(out, summary=True).load()
+    lowest = before["Sat.Earth.Altitude"].sel(stat="min").stack(run=["Sat.SMA", "TOF"])
+    two = lowest.dropna("run").sortby(lowest.dropna("run"))[:2]  # a label selection
+    sweep = xs.refly(out, two, workers=2, progress=False)
+    flown = sorted(int(i) for i in two["run_id"].values)
+    for run_id in flown:
+        assert sweep.manifest.runs[run_id].outcome.extra["refly"]["same"] is True
+    ds = xs.open_sweep(out).load()
+    assert sorted(ds["run_id"].values[ds["kept"].values == 1].tolist()) == [0, 1, *flown]
+    # Their histories now equal the sweep that kept everything, bit for bit.
+    reference = xs.open_sweep(drag_sweep.path).load()
+    for run_id in flown:
+        here = ds["Sat.Earth.Altitude"].where(ds["run_id"] == run_id, drop=True).values
+        there = reference["Sat.Earth.Altitude"].where(reference["run_id"] == run_id, drop=True)
+        n = here.shape[-1]
+        assert np.array_equal(here.view(np.int64), there.values[..., :n].view(np.int64))
+    assert same_bits(xs.open_sweep(out, summary=True), before) == []
+    # A script that differs: refused, or flown with allow_script_drift and named as differing.
+    heavier = tmp_path / "heavier.script"
+    heavier.write_text(DRAG.read_text().replace("Sat.DryMass = 850;", "Sat.DryMass = 300;"))
+    with pytest.raises(xs.ScriptDriftError):
+        xs.refly(out, [2], script=heavier, progress=False)
+    with pytest.warns(UserWarning, match="do not give what they gave"):
+        sweep = xs.refly(out, [2], script=heavier, allow_script_drift=True, progress=False)
+    verdict = sweep.manifest.runs[2].outcome.extra["refly"]
+    assert verdict["same"] is False
+    assert "RF: values" in verdict["differ"]
+    assert "RF: Sat.Earth.Altitude final" in verdict["differ"]
+    with pytest.raises(ConfigError, match=r"never ran|no run"):
+        xs.refly(out, [99], progress=False)

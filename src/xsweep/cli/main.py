@@ -145,6 +145,28 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     return _finish(sweep)
 
 
+def _cmd_refly(args: argparse.Namespace) -> int:
+
+    import xsweep as xs
+    from xsweep.core.records import now_iso
+
+    names = {k: v for k, v in RESUME_DEFAULTS.items() if k != "keep"}
+    runs = args.run if args.run is not None else args.where
+    since = now_iso()
+    sweep = xs.refly(args.dir, runs, allow_script_drift=args.allow_script_drift,
+                     **_execution(args, names))  # fmt: skip
+    differ = False
+    for run_id, rec in sorted(sweep.manifest.runs.items()):
+        verdict = rec.outcome.extra.get("refly")
+        if verdict is None or rec.outcome.started < since:  # not flown by this command
+            continue
+        differ = differ or not verdict.get("same")
+        what = ", ".join(verdict.get("differ", []))
+        print(f"  run {run_id}: " + ("same as recorded" if verdict.get("same") else what))
+    code = _finish(sweep)
+    return EXIT_FAILED if differ else code
+
+
 def _cmd_extend(args: argparse.Namespace) -> int:
     import xsweep as xs
 
@@ -274,6 +296,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "saltelli": _cmd_run,
     "samples": _cmd_run,
     "resume": _cmd_resume,
+    "refly": _cmd_refly,
     "extend": _cmd_extend,
     "derive": _cmd_derive,
     "extend-until": _cmd_extend_until,

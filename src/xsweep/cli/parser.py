@@ -42,6 +42,11 @@ COMMAND_HELP: dict[str, tuple[str, str]] = {
         "Finish a sweep: rerun its failed and never-recorded runs only.",
         "xsweep resume sweep/",
     ),
+    "refly": (
+        "Fly chosen runs again in full (a sweep of summaries) and check they give what they gave.",
+        "xsweep refly mc/ --run 17 --run 42\n"
+        "  xsweep refly mc/ --where '`Sat.Earth.Altitude.min` < 250'",
+    ),
     "extend-until": (
         "Extend a Monte Carlo sweep in batches until a mean is known to RTOL.",
         "xsweep extend-until mc/ --var Sat.Earth.Altitude --rtol 1e-4 --batch 100 --max-runs 2000",
@@ -256,6 +261,24 @@ def _continue_commands(sub: Any) -> None:
         help="compute the derived values finished runs lack (no GMAT)",
     )
     execution_options(p, RESUME_DEFAULTS)
+
+    p = _subparser(sub, "refly")
+    p.add_argument("dir", help="the sweep directory or URL")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--run", action="append", type=count, metavar="N",
+                       help="a run id (repeatable)")  # fmt: skip
+    which.add_argument(
+        "--where",
+        metavar="EXPR",
+        help="a pandas query over the ok runs' summaries: columns <column>.<stat> "
+        "(`Sat.Earth.Altitude.min` < 250) and the parameters",
+    )
+    p.add_argument(
+        "--allow-script-drift",
+        action="store_true",
+        help="fly them with a script whose hash differs (the check then says so)",
+    )
+    execution_options(p, {k: v for k, v in RESUME_DEFAULTS.items() if k != "keep"})
 
     _extend_command(sub)
 

@@ -1,13 +1,15 @@
-"""Continuing a sweep: :func:`resume` runs what is left, :func:`extend` what is added.
+"""Continuing a sweep: resume what is left, extend what is added, refly chosen runs.
 
-Both share one continuation (``_session``): reopen the locked sweep, check the
-script for drift, then run what is left (resume) or what was added (extend).
+:func:`resume`, :func:`extend` and :func:`refly` share one continuation
+(``_session``): reopen the locked sweep, check the script for drift, then run what
+is left (resume), what was added (extend) or what was chosen (refly).
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -25,6 +27,7 @@ from xsweep.core.options import (
     ResumeExecution,
     execution_keywords,
 )
+from xsweep.execute.refly import FULL, chosen_runs
 from xsweep.execute.remote import on_url
 from xsweep.execute.session import Session, continue_sweep
 from xsweep.plan.checks import (
@@ -309,3 +312,97 @@ def extend_until(
             return sweep
         grow = min(batch, max_runs - sweep.n_runs)
         sweep = extend(path, grow, **execution)
+
+
+@on_url("path", new=False)
+@execution_keywords({k: v for k, v in RESUME_DEFAULTS.items() if k != "keep"})
+def refly(
+    path: str | os.PathLike[str],
+    runs: Any,
+    *,
+    script: ScriptArg = None,
+    allow_script_drift: bool = False,
+    **execution: Unpack[ResumeExecution],
+) -> Sweep:
+    """Fly chosen runs again, in full, into the same sweep, and check they give what they gave.
+
+    For a sweep that keeps summaries (``keep=``): the chosen runs are run
+    again with every output kept, their new lines replace the old ones
+    (the store gains their histories, ``kept`` becomes 1), and each is
+    compared with its recorded outcome: the digest of every output's whole
+    history and its summary, bit for bit. GMAT is deterministic for a script
+    and its values, so they agree; a run that does not (a drifted script run
+    with ``allow_script_drift``, another GMAT) is named in a warning, and its
+    line records what differs (``extra["refly"]``: ``{"same": False,
+    "differ": [...]}``).
+
+    Parameters
+    ----------
+    path : path-like or str
+        The sweep directory, or its fsspec URL.
+    runs : int, sequence of int, xarray object, callable, or str
+        The runs: ids; a selection of the opened sweep (a Dataset or
+        DataArray: its ``run_id``); ``fn(summary, params) -> bool`` over each
+        ok run's summaries, as ``Keep(where=...)`` takes it; or a
+        :meth:`pandas.DataFrame.query` expression over a table of one row per
+        ok run, with a column ``<column>.<stat>`` per summary value (the name of
+        the output first, ``RF.<column>.<stat>``, when there are several) and
+        the run's parameters: ``"`Sat.Earth.Altitude.min` < 250"``.
+    script, allow_script_drift : see resume
+        As for :func:`resume`.
+
+    Returns
+    -------
+    Sweep
+        Handle on the sweep.
+
+    Other Parameters
+    ----------------
+    client, workers, timeout, retries, isolation, engine, gmat_root, keep_raw, runs_per_task, progress, consolidate, cluster_kwargs, cluster_timeout, derive, storage_options : see resume
+        As for :func:`resume`.
+
+    Raises
+    ------
+    ConfigError
+        No run chosen, or a run that never ran (:func:`resume` runs those).
+    ScriptDriftError, ManifestCorruptError, SweepLockedError
+        As for :func:`resume`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import xsweep as xs
+    >>> out = tempfile.mkdtemp()
+    >>> space = xs.grid({"Sat.SMA": [7000, 7100, 7200]})
+    >>> mission = "examples/missions/leo_report.script"
+    >>> _ = xs.run(mission, space, out=out, keep="summary", workers=1, progress=False)
+    >>> sweep = xs.refly(out, [1], workers=1, progress=False)
+    >>> sweep.manifest.runs[1].outcome.extra["refly"]["same"]
+    True
+    >>> xs.open_sweep(out)["kept"].values.tolist()
+    [0, 1, 0]
+    """  # noqa: E501
+    if "keep" in execution:
+        raise TypeError("refly() keeps every output of the runs it flies: it takes no keep=")
+    ex = ExecutionOptions.of({**execution, "keep": FULL}, defaults=RESUME_DEFAULTS, caller="refly")
+    session = Session(ex, script, allow_script_drift, refly=True)
+
+    def plan(writer: Any, manifest: Any, space: Any) -> tuple[Any, list[int], None]:
+        return space, chosen_runs(manifest, space, runs), None
+
+    sweep = continue_sweep(path, session, plan, sync_if_idle=False)
+    records = sweep.manifest.runs
+    differ = {
+        i: r.outcome.extra["refly"]["differ"]
+        for i, r in records.items()
+        if not r.outcome.extra.get("refly", {}).get("same", True)
+    }
+    if differ:
+        first = next(iter(differ))
+        warnings.warn(
+            f"{len(differ)} re-flown runs do not give what they gave (run {first}: "
+            f"{', '.join(differ[first][:3])}); their lines record it (extra['refly'])",
+            UserWarning,
+            stacklevel=3,
+        )
+    return sweep

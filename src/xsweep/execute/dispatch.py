@@ -22,7 +22,7 @@ import shutil
 import sys
 import uuid
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -39,6 +39,7 @@ from xsweep.core.timeouts import RunBound
 from xsweep.execute.batching import Batcher
 from xsweep.execute.cluster import Cluster
 from xsweep.execute.dashboard import Publisher, progress_bar
+from xsweep.execute.refly import same_as
 from xsweep.execute.shipping import Shipped, script_bundle, write_files
 from xsweep.execute.worker import execute_run, execute_runs, run_key
 from xsweep.gmat.child import RunRequest
@@ -102,8 +103,10 @@ class Dispatcher:
         store: bool = True,
         derive: tuple[DeriveFunction, ...] = (),
         reuse: Reuser | None = None,
+        compare: Mapping[int, RunRecord] | None = None,
     ) -> None:
         self.writer = writer
+        self._compare = compare or {}  # re-flown runs: what each gave before
         self.reuse = reuse
         self._requeue: list[Run] = []  # runs whose twin of this session failed
         self.space = space
@@ -330,6 +333,9 @@ class Dispatcher:
     def _record_of(self, run: Run, outcome: RunOutcome, *, rebase: bool = True) -> RunRecord:
         if outcome.derived:
             outcome = replace(outcome, derived=self.schema.check(outcome.derived))
+        if run.run_id in self._compare:
+            verdict = same_as(self._compare[run.run_id], outcome)
+            outcome = replace(outcome, extra={**outcome.extra, "refly": verdict})
         return RunRecord.of(
             run.run_id,
             run.index,

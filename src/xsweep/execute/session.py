@@ -56,6 +56,7 @@ class Session:
     allow_script_drift: bool = False
     reparse: bool = False
     rederive: bool = False
+    refly: bool = False  # its runs ran before: rerun them all, compared with their records
 
     def given(self) -> dict[str, Any]:
         """Return the execution options given (``None``: the one the sweep recorded)."""
@@ -151,10 +152,7 @@ def continue_sweep(
             drifted |= {n: Path(scripts.by_name[n].path) for n in new}
         if drifted:
             check_scripts_here(drifted, space, opts)
-        run_ids, adopted = adopt_finished(writer, space, scripts, run_ids)
-        if adopted and session.ex.progress:
-            print(f"xsweep: adopted {len(adopted)} runs that finished unrecorded (not rerun)",
-                  file=sys.stderr)  # fmt: skip
+        run_ids, adopted = _adopted(session, writer, space, scripts, run_ids)
         fill = session.rederive or session.ex.derive is not None or bool(adopted and functions)
         missing = needs_deriving(manifest, functions) if fill else {}
         if run_ids or missing:
@@ -183,6 +181,7 @@ def continue_sweep(
                         store=session.ex.consolidate,
                         derive=functions,
                         reuse=reuser,
+                        compare={r: manifest.runs[r] for r in run_ids} if session.refly else None,
                     ).run(run_ids)
         elif session.ex.consolidate and sync_if_idle:
             assert writer.manifest is not None
@@ -190,6 +189,19 @@ def continue_sweep(
         if reparsed and session.ex.consolidate:  # every record of this session is on disk now
             LiveStore(directory, space, Manifest.load(writer.path)).rewrite(reparsed)
     return Sweep(directory)
+
+
+def _adopted(
+    session: Session, writer: ManifestWriter, space: Space, scripts: Scripts, run_ids: list[int]
+) -> tuple[list[int], list[RunRecord]]:
+    """Record the runs that finished unrecorded (not for refly: a done marker is the old run's)."""
+    if session.refly:
+        return run_ids, []
+    run_ids, adopted = adopt_finished(writer, space, scripts, run_ids)
+    if adopted and session.ex.progress:
+        print(f"xsweep: adopted {len(adopted)} runs that finished unrecorded (not rerun)",
+              file=sys.stderr)  # fmt: skip
+    return run_ids, adopted
 
 
 def needs_deriving(
