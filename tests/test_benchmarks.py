@@ -176,3 +176,18 @@ def test_the_node_model_runs_sleeping_children_and_reports_the_ratio() -> None:
     assert 0 < figures["ratio"] <= 1.05
     assert figures["client_cpu_ms_per_run"] > 0
     assert figures["sleeper_cpu_ms_per_run"] > 0
+
+
+@pytest.mark.gmat
+@pytest.mark.slow
+def test_the_campaign_figures_compare_both_tiers_in_the_scale_model() -> None:
+    """``benchmarks/campaign.py --scale``: the canned runs keep summaries and fold an envelope."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.campaign import run_case
+
+    full, summary = run_case(60, "all", True), run_case(60, "summary", True)
+    assert full["n"] == summary["n"] == 60
+    assert full["run_files_per_run"] == 3  # each run's Parquet, log and done marker
+    assert summary["run_files_per_run"] == 0  # no file of its own
+    assert summary["bytes_per_run"] < full["bytes_per_run"] / 5
+    assert summary["manifest_bytes_per_run"] > full["manifest_bytes_per_run"]  # the summaries

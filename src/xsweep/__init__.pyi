@@ -16,6 +16,7 @@ from .analysis.tables import (
     on_time_grid as on_time_grid,
     to_dataframe as to_dataframe,
 )
+from .core.envelope import Envelope as Envelope, envelope as envelope
 from .core.errors import (
     BundleError as BundleError,
     ClusterError as ClusterError,

@@ -104,7 +104,9 @@ class SweepPlots:
 
         The runs are put on one elapsed-time axis (:func:`xsweep.on_time_grid`,
         every ``step`` seconds), then the middle quantile is a line and the
-        outer ones a shaded band, one per value of any other dim.
+        outer ones a shaded band, one per value of any other dim. Of a streaming
+        envelope (``open_sweep(path, envelope=True)``), its own quantiles are
+        drawn (``over``, ``q`` and ``step`` are the envelope's).
 
         Parameters
         ----------
@@ -121,6 +123,8 @@ class SweepPlots:
         """
         if len(q) < 3 or sorted(q) != list(q):
             raise ConfigError(f"q needs three or more increasing quantiles, got {list(q)}")
+        if "xsweep_envelope" in self._ds.attrs:
+            return self._envelope_band(var, ax)
         if over not in self._ds.dims:
             raise ConfigError(f"over={over!r} is not a dim of this sweep: {list(self._ds.dims)}")
         ax = _axes(ax)
@@ -143,6 +147,34 @@ class SweepPlots:
         ax.set_xlabel("elapsed time [s]")
         ax.set_ylabel(_label(self._ds, var))
         ax.set_title(f"{var}: q={q[0]:g}..{q[-1]:g} over {over}")
+        ax.legend(fontsize="small")
+        return ax
+
+    def _envelope_band(self, var: str, ax: Axes | None) -> Axes:
+        """Draw a streaming envelope (``open_sweep(..., envelope=True)``): its own quantiles.
+
+        The outermost quantiles bound the band, the middle one is the line, the
+        mean a dashed line; the x axis in hours past two hours of elapsed time.
+        """
+        ax = _axes(ax)
+        env = self._ds
+        if var not in env or "quantile" not in env[var].dims:
+            raise ConfigError(f"{var!r} is not a column of this envelope: {list(env.data_vars)}")
+        qs = env["quantile"].values
+        t = env["elapsed_s"].values
+        hours = t.size > 0 and t[-1] > 7200
+        x = t / 3600.0 if hours else t
+        values = env[var].values
+        mid = len(qs) // 2
+        (line,) = ax.plot(x, values[:, mid], label=f"q={qs[mid]:g}")
+        ax.fill_between(x, values[:, 0], values[:, -1], color=line.get_color(), alpha=0.25,
+                        linewidth=0, label=f"q={qs[0]:g}..{qs[-1]:g}")  # fmt: skip
+        if f"{var}_mean" in env:
+            ax.plot(x, env[f"{var}_mean"].values, ls="--", color="0.3", lw=1, label="mean")
+        runs = env.attrs.get("runs")
+        ax.set_xlabel("elapsed time [h]" if hours else "elapsed time [s]")
+        ax.set_ylabel(_label(env, var))
+        ax.set_title(f"{var}: envelope of {runs} runs" if runs else var)
         ax.legend(fontsize="small")
         return ax
 

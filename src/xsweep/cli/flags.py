@@ -55,6 +55,25 @@ def keep(text: str) -> Any:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def envelope(text: str) -> Any:
+    """Parse ``STEP[,stop=S,k=K,output=NAME]``: a streaming envelope every STEP seconds."""
+    from xsweep.core.envelope import Envelope
+    from xsweep.core.errors import ConfigError
+
+    first, *parts = [p.strip() for p in text.split(",")]
+    given: dict[str, Any] = {"step": parse_scalar(first)}
+    for part in parts:
+        key, _, value = part.partition("=")
+        if key not in ("stop", "k", "output") or not value:
+            raise argparse.ArgumentTypeError(f"--envelope: unknown item {part!r} (stop=, k=, "
+                                             "output=)")  # fmt: skip
+        given[key] = value if key == "output" else parse_scalar(value)
+    try:
+        return Envelope(**given)
+    except (ConfigError, TypeError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def count(text: str) -> int:
     """Parse a whole number >= 0."""
     value = parse_scalar(text)
@@ -118,6 +137,9 @@ EXECUTION_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
              "help": "keep every run's outputs (all, the default), or each run's summaries "
              "and in full only failed runs, every K-th, a seeded fraction F (see "
              "docs/campaigns.md)"}),
+    "envelope": ("--envelope", {"type": envelope, "metavar": "STEP[,stop=S,k=K]",
+                 "help": "fold every run into a streaming envelope every STEP seconds: "
+                 "quantiles (0.0013, 0.5, 0.9987), mean, std per step (see docs/campaigns.md)"}),
     "allow_overwritten": ("--allow-overwritten", {"action": "store_true",
                           "help": "sweep a field the mission sequence sets (a Vary's initial "
                           "guess): refused otherwise"}),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, get_args
 
+from xsweep.core.envelope import Envelope
 from xsweep.core.errors import ConfigError
 from xsweep.core.keep import ALL, Keep, KeepPolicy, check_keep
 from xsweep.core.timeouts import Timeout, check as check_timeout
@@ -43,6 +44,7 @@ class Options:
     runs_per_task: int | Literal["auto"] = "auto"
     allow_overwritten: bool = False  # a planning choice, not recorded
     keep: KeepPolicy = ALL
+    envelope: Envelope | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the options the header records (``gmat_root`` is the machine's, not).
@@ -50,13 +52,17 @@ class Options:
         ``keep`` only when it is not the default: a sweep keeping every run
         records what it did before retention existed.
         """
-        out = {name: getattr(self, name) for name in RECORDED_OPTIONS if name != "keep"}
-        return out if not self.keep.tiered else {**out, "keep": self.keep.to_dict()}
+        out = {n: getattr(self, n) for n in RECORDED_OPTIONS if n not in ("keep", "envelope")}
+        if self.keep.tiered:
+            out["keep"] = self.keep.to_dict()
+        if self.envelope is not None:
+            out["envelope"] = self.envelope.to_dict()
+        return out
 
 
 # The options a sweep's header records, in its order; resume and extend default to them.
 RECORDED_OPTIONS = (
-    "engine", "timeout", "retries", "isolation", "keep_raw", "runs_per_task", "keep"
+    "engine", "timeout", "retries", "isolation", "keep_raw", "runs_per_task", "keep", "envelope"
 )  # fmt: skip
 
 
@@ -71,6 +77,7 @@ def options(
     runs_per_task: Any = "auto",
     allow_overwritten: Any = False,
     keep: Any = "all",
+    envelope: Any = None,
 ) -> Options:
     """Validate the execution options; raise ConfigError on the first bad one."""
     if engine not in ENGINE_KINDS:
@@ -95,7 +102,17 @@ def options(
         runs_per_task=runs_per_task,
         allow_overwritten=bool(allow_overwritten),
         keep=check_keep(keep),
+        envelope=check_envelope(envelope),
     )
+
+
+def check_envelope(value: Any) -> Envelope | None:
+    """Check ``envelope=``: ``None``, or what :func:`xsweep.envelope` returns."""
+    if value is None or isinstance(value, Envelope):
+        return value
+    if isinstance(value, Mapping):  # as a header records it
+        return Envelope.from_dict(value)
+    raise ConfigError(f"envelope must be xsweep.envelope(step, ...) or None, got {value!r}")
 
 
 class ResumeExecution(TypedDict, total=False):
@@ -117,6 +134,7 @@ class ResumeExecution(TypedDict, total=False):
     keep_raw: bool | None
     runs_per_task: int | Literal["auto"] | None
     keep: Literal["all", "summary"] | Keep | None
+    envelope: Envelope | None
     allow_overwritten: bool
     progress: bool
     consolidate: bool
@@ -145,6 +163,7 @@ RUN_DEFAULTS: dict[str, Any] = {
     "keep_raw": False,
     "runs_per_task": "auto",
     "keep": "all",
+    "envelope": None,
     "allow_overwritten": False,
     "progress": True,
     "consolidate": True,

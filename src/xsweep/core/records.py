@@ -87,6 +87,9 @@ class RunOutcome:
     problems: tuple[OutputProblem, ...] = ()
     derived: tuple[DeriveResult, ...] = ()
     kept: bool = True
+    # The run's columns on a sweep's envelope grid ({"RF": {"Sat.X": array}}): in transit from
+    # its GMAT child to the client, which folds them; never written.
+    grid: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

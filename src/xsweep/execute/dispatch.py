@@ -50,6 +50,7 @@ from xsweep.space.spaces import Run, Space
 from xsweep.store.blocks import BlockWriter
 from xsweep.store.derived import Schema
 from xsweep.store.effects import Fingerprints
+from xsweep.store.envelope import Folding
 from xsweep.store.layout import reserved_names
 from xsweep.store.live import LiveStore
 from xsweep.store.write import mark_no_effect
@@ -107,6 +108,7 @@ class Dispatcher:
     ) -> None:
         self.writer = writer
         self._compare = compare or {}  # re-flown runs: what each gave before
+        self._envelope = Folding(writer.dir / STORE_NAME, opts.envelope, space.n_runs)
         self.reuse = reuse
         self._requeue: list[Run] = []  # runs whose twin of this session failed
         self.space = space
@@ -177,6 +179,7 @@ class Dispatcher:
         if self._shipping:  # the scripts go to every worker once
             bundle = script_bundle(self.writer.dir)
             self._ship = self.client.scatter(bundle, broadcast=True, hash=False)
+        self._envelope.start()
         if self.store:
             live = LiveStore(self.writer.dir, self.space, self.writer.manifest)
             # An embedded cluster's blocks are written here (on a thread, or in a process of
@@ -214,6 +217,7 @@ class Dispatcher:
         finally:
             if self.blocks is not None:
                 self.blocks.shutdown()
+            self._envelope.save()  # every run folded is recorded: what a resume goes on from
             self._bar.close()
 
     def _mark_no_effect(self) -> None:
@@ -290,6 +294,7 @@ class Dispatcher:
             opts.keep_raw,
             run.labels,
             run.run_id,
+            envelope=opts.envelope,
             summarize=keep.tiered,
             write=not keep.tiered or self._decided_late or keep.upfront(run.run_id) is True,
         )
@@ -333,6 +338,7 @@ class Dispatcher:
     def _record_of(self, run: Run, outcome: RunOutcome, *, rebase: bool = True) -> RunRecord:
         if outcome.derived:
             outcome = replace(outcome, derived=self.schema.check(outcome.derived))
+        outcome = self._envelope.hold(run.run_id, outcome)  # folded once its line is written
         if run.run_id in self._compare:
             verdict = same_as(self._compare[run.run_id], outcome)
             outcome = replace(outcome, extra={**outcome.extra, "refly": verdict})
@@ -378,10 +384,14 @@ class Dispatcher:
                         self._link(twin, source)
 
     def _stored(self, records: list[tuple[Run, RunRecord]]) -> None:
-        """Hand recorded runs to the live store (their blocks are written once complete)."""
+        """Hand recorded runs to the live store (their blocks are written once complete).
+
+        Their envelope values are folded now, once their lines are on disk.
+        """
         if self.blocks is not None:
             for _, record in records:
                 self.blocks.finished(record)
+        self._envelope.recorded(record for _, record in records)
 
     def _try_derive(self, records: Sequence[RunRecord]) -> None:
         """Stop the sweep if a derive function failed on the first ok run it met."""

@@ -19,11 +19,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from xsweep.analysis.handle import Sweep
+from xsweep.core.envelope import Envelope
 from xsweep.core.errors import ConfigError, disk_full_is_resumable
 from xsweep.core.hooks import DeriveFunction, DeriveResult, reload, resolve
 from xsweep.core.options import ExecutionOptions, Options
-from xsweep.core.paths import sweep_dir
+from xsweep.core.paths import STORE_NAME, sweep_dir
 from xsweep.core.records import RunRecord
 from xsweep.core.timeouts import FLOOR_S
 from xsweep.execute.cluster import Cluster, cluster_for
@@ -38,6 +41,7 @@ from xsweep.record.manifest import Manifest, ManifestWriter
 from xsweep.record.reparse import reparse_outputs
 from xsweep.space.spaces import Space
 from xsweep.store.blocks import BlockWriter
+from xsweep.store.envelope import Folder
 from xsweep.store.live import LiveStore
 
 if TYPE_CHECKING:
@@ -153,6 +157,8 @@ def continue_sweep(
         if drifted:
             check_scripts_here(drifted, space, opts)
         run_ids, adopted = _adopted(session, writer, space, scripts, run_ids)
+        if opts.envelope is not None and not session.refly:
+            run_ids = sorted({*run_ids, *unfolded(directory, opts.envelope, manifest)})
         fill = session.rederive or session.ex.derive is not None or bool(adopted and functions)
         missing = needs_deriving(manifest, functions) if fill else {}
         if run_ids or missing:
@@ -202,6 +208,13 @@ def _adopted(
         print(f"xsweep: adopted {len(adopted)} runs that finished unrecorded (not rerun)",
               file=sys.stderr)  # fmt: skip
     return run_ids, adopted
+
+
+def unfolded(directory: Path, spec: Envelope, manifest: Manifest) -> list[int]:
+    """Return the ok runs the sweep's saved envelope lacks (cut off before a save): rerun them."""
+    folder = Folder.load(directory / STORE_NAME, spec, manifest.n_runs)
+    covered = folder.covered if folder is not None else np.zeros(manifest.n_runs, dtype=bool)
+    return [r for r, rec in manifest.runs.items() if rec.status == "ok" and not covered[r]]
 
 
 def needs_deriving(

@@ -112,6 +112,7 @@ def _run(request: RunRequest) -> RunOutcome:
             keep_raw=request.keep_raw,
             summarize=request.summarize,
             write=request.write,
+            envelope=request.envelope,
         )
     except Exception as exc:
         outcome = RunOutcome.failed(

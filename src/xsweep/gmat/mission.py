@@ -14,8 +14,7 @@ import os
 import shutil
 import socket
 import time
-import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import numpy as np
 from gmat_run import Mission
 from gmat_run.errors import GmatFieldError, GmatRunError
 
+from xsweep.core.envelope import Envelope
 from xsweep.core.epochs import epoch_text, is_datetime, is_epoch_field
 from xsweep.core.errors import FieldError, FieldTypeError, close_names
 from xsweep.core.options import EngineKind
@@ -31,12 +31,11 @@ from xsweep.core.records import OutputFile, OutputProblem, RunOutcome, now_iso
 from xsweep.core.vocabulary import Reason
 from xsweep.gmat.engine import Engine, EngineInfo, get_engine, gmat_errors
 from xsweep.gmat.loadtime import LOAD_TIME_TYPES, edited_copy, literal
-from xsweep.gmat.outputs import convert_outputs, write_text
+from xsweep.gmat.outputs import LOG_NAME as LOG_NAME, convert_outputs, keep_log, raw_dir
 from xsweep.gmat.sequence import line_of, overwrites, overwriting
 
 # Object types whose value is addressed by the bare object name ("TOF").
 VALUE_TYPES = frozenset({"Variable", "String"})
-LOG_NAME = "gmat.log"
 
 
 class _Rejected(Exception):
@@ -298,30 +297,6 @@ def _headerless(mission: Mission, reports: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(names)
 
 
-@contextlib.contextmanager
-def _raw_dir(out: Path, keep: bool) -> Iterator[Path]:
-    """Yield a scratch directory for GMAT's own files; kept as ``gmat/`` if ``keep``."""
-    raw = out / f".gmat-{uuid.uuid4().hex[:12]}"
-    try:
-        yield raw
-    finally:
-        if keep and raw.is_dir():
-            dest = out / "gmat"
-            shutil.rmtree(dest, ignore_errors=True)
-            os.replace(raw, dest)
-        else:
-            shutil.rmtree(raw, ignore_errors=True)
-
-
-def _keep_log(raw: Path, text: str, out: Path) -> None:
-    """Keep GMAT's log of a run in its directory (its own file, else the text it gave)."""
-    log_file = raw / "GmatLog.txt"
-    if log_file.is_file():
-        os.replace(log_file, out / LOG_NAME)
-    else:
-        write_text(text, out / LOG_NAME)
-
-
 def run_mission(
     script: str | os.PathLike[str],
     overrides: Mapping[str, Any] | None = None,
@@ -332,6 +307,7 @@ def run_mission(
     keep_raw: bool = False,
     summarize: bool = False,
     write: bool = True,
+    envelope: Envelope | None = None,
 ) -> RunOutcome:
     """Run one GMAT mission in this process and write its outputs as Parquet.
 
@@ -360,6 +336,8 @@ def run_mission(
     summarize, write : bool
         Give each output its summary (``OutputFile.summary``); write the outputs'
         Parquet and the log (without: an ok run leaves no files, ``kept`` False).
+    envelope : xsweep.core.envelope.Envelope, optional
+        Put an output's columns on its grid (``RunOutcome.grid``, never written).
 
     Returns
     -------
@@ -401,7 +379,8 @@ def run_mission(
         outputs: tuple[OutputFile, ...] = ()
         problems: tuple[OutputProblem, ...] = ()
         log_text = ""
-        with _raw_dir(out, keep_raw) as raw:
+        grids: dict[str, Any] = {}
+        with raw_dir(out, keep_raw) as raw:
             try:
                 mission = _with_load_time_fields(eng, mission, overrides or {})
                 t_run = time.perf_counter()
@@ -410,13 +389,9 @@ def run_mission(
                 finally:
                     gmat_s = time.perf_counter() - t_run
                 log_text = results.log
-                outputs, problems = convert_outputs(
-                    results,
-                    out,
-                    headerless=_headerless(mission, results.report_paths),
-                    summarize=summarize,
-                    write=write,
-                )
+                headerless = _headerless(mission, results.report_paths)
+                outputs, problems = convert_outputs(results, out, headerless=headerless,
+                    summarize=summarize, write=write, envelope=envelope, grids=grids)  # fmt: skip
             except _Rejected as exc:
                 reason, error = "gmat-error", str(exc)
             except GmatRunError as exc:
@@ -429,7 +404,7 @@ def run_mission(
                 reason, error = "exception", f"{type(exc).__name__}: {exc}"
             kept = write or reason is not None
             if kept:
-                _keep_log(raw, log_text, out)
+                keep_log(raw, log_text, out)
         if not kept and not any(p.raw for p in problems):
             shutil.rmtree(out, ignore_errors=True)  # nothing of it is kept: no directory
     return RunOutcome(
@@ -446,4 +421,5 @@ def run_mission(
         host=socket.gethostname(),
         pid=os.getpid(),
         kept=kept,
+        grid=grids if reason is None and grids else None,
     )

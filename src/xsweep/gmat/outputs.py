@@ -10,11 +10,13 @@ restores.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
 import shutil
+import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -26,15 +28,17 @@ import pyarrow.parquet as pq
 from gmat_run import Results
 
 from xsweep.core.atomic import atomic_path
+from xsweep.core.envelope import Envelope
 from xsweep.core.records import OutputFile, OutputProblem
 from xsweep.core.vocabulary import OutputKind
-from xsweep.gmat.summary import summarize as summary_of
+from xsweep.gmat.summary import on_grid, summarize as summary_of
 from xsweep.gmat.variants import parse_solver_variant
 
 # attrs that hold machine-specific absolute paths: dropped so a run directory
 # is the same wherever it was produced.
 _DROPPED_ATTRS = frozenset({"source_path"})
 RAW_DIR = "raw"  # a run's unparsed outputs, as GMAT wrote them
+LOG_NAME = "gmat.log"  # GMAT's log of a run, in its directory
 VARIANTS_FLAG = "XSWEEP_OUTPUT_VARIANTS"  # "0": gmat-run's own verdict on every file
 HEADERLESS = "WriteHeaders is false"  # a report gmat-run cannot be given right (no header)
 TIMED = frozenset({"report", "ephemeris"})  # time series: their extremes have epochs
@@ -104,6 +108,8 @@ def convert_outputs(
     headerless: frozenset[str] = frozenset(),
     summarize: bool = False,
     write: bool = True,
+    envelope: Envelope | None = None,
+    grids: dict[str, Any] | None = None,
 ) -> tuple[tuple[OutputFile, ...], tuple[OutputProblem, ...]]:
     """Parse every GMAT output with gmat-run and write it as Parquet in ``out_dir``.
 
@@ -113,7 +119,8 @@ def convert_outputs(
     ``headerless`` were written without a header line, which gmat-run would
     read as one: they are kept unparsed rather than read wrong. ``summarize``
     gives each output its summary; without ``write`` no Parquet is written
-    (a run a sweep keeps only the summaries of).
+    (a run a sweep keeps only the summaries of). With ``envelope``, the output it
+    names (by default the first report) is put on its grid, into ``grids``.
     """
     written: list[OutputFile] = []
     problems: list[OutputProblem] = []
@@ -135,9 +142,17 @@ def convert_outputs(
                 continue
             frame = variant
         filename = output_filename(kind, name)
-        table = arrow_table(frame) if summarize or write else None
+        table = arrow_table(frame) if summarize or write or envelope else None
         if write:
+            assert table is not None
             write_parquet(table, out_dir / filename)
+        wanted = envelope is not None and envelope.output in (None, name) and kind in TIMED
+        if wanted and grids is not None and not grids:
+            assert table is not None
+            assert envelope is not None
+            found = on_grid(table, envelope.step, envelope.stop, envelope.columns)
+            if found is not None:
+                grids[name] = found
         summary = summary_of(table, timed=kind in TIMED) if summarize else None
         digest = values_digest(frame)
         written.append(OutputFile(kind, name, filename, len(frame), digest, summary))
@@ -216,3 +231,27 @@ def read_output(path: str | os.PathLike[str]) -> pd.DataFrame:
         The output as gmat-run parsed it, with its ``attrs``.
     """
     return pd.read_parquet(path)
+
+
+@contextlib.contextmanager
+def raw_dir(out: Path, keep: bool) -> Iterator[Path]:
+    """Yield a scratch directory for GMAT's own files; kept as ``gmat/`` if ``keep``."""
+    raw = out / f".gmat-{uuid.uuid4().hex[:12]}"
+    try:
+        yield raw
+    finally:
+        if keep and raw.is_dir():
+            dest = out / "gmat"
+            shutil.rmtree(dest, ignore_errors=True)
+            os.replace(raw, dest)
+        else:
+            shutil.rmtree(raw, ignore_errors=True)
+
+
+def keep_log(raw: Path, text: str, out: Path) -> None:
+    """Keep GMAT's log of a run in its directory (its own file, else the text it gave)."""
+    log_file = raw / "GmatLog.txt"
+    if log_file.is_file():
+        os.replace(log_file, out / LOG_NAME)
+    else:
+        write_text(text, out / LOG_NAME)

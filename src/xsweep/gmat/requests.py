@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from xsweep.core.envelope import Envelope
 from xsweep.core.hooks import DeriveFunction
 from xsweep.core.options import EngineKind
 
@@ -24,6 +25,7 @@ class RunRequest:
     run_id: int = -1  # its id in the sweep (what keep= picks runs by)
     summarize: bool = False  # give each output its summary (a sweep with keep=)
     write: bool = True  # False: an ok run keeps only its summaries, no files
+    envelope: Envelope | None = None  # put the columns on its grid (a sweep with envelope=)
 
 
 @dataclass(frozen=True)

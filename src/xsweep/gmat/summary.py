@@ -134,3 +134,30 @@ def summary_frames(outcome: Any) -> RunSummary:
 
 def _when(ns: int | None) -> Any:
     return np.datetime64("NaT", "ns") if ns is None else np.datetime64(int(ns), "ns")
+
+
+def on_grid(
+    table: pa.Table, step: float, stop: float | None, columns: tuple[str, ...] | None
+) -> dict[str, np.ndarray] | None:
+    """Put a time series' number columns on the grid 0, step, 2 step... (s since its first row).
+
+    Linear interpolation between rows; NaN past the run's end (or ``stop``) and
+    where a column is NaN. ``None`` for an output without an epoch column.
+    """
+    kinds = [
+        (n, arrow_kind(t)) for n, t in zip(table.schema.names, table.schema.types, strict=True)
+    ]
+    epoch = next((n for n, k in kinds if k == "M"), None)
+    if epoch is None or table.num_rows == 0:
+        return None
+    ns = column_values(table.column(epoch), "M")
+    elapsed = (ns - ns[0]) / 1e9
+    end = float(elapsed[-1]) if stop is None else min(float(elapsed[-1]), stop)
+    grid = np.arange(int(np.floor(end / step + 1e-9)) + 1) * step
+    out = {}
+    for name, kind in kinds:
+        if kind not in "fm" or (columns is not None and name not in columns):
+            continue
+        values = column_values(table.column(name), kind)
+        out[name] = np.interp(grid, elapsed, values)
+    return out

@@ -225,6 +225,7 @@ def resume_options(manifest: Manifest, given: Mapping[str, Any]) -> Options:
         "gmat_root": None,
         "allow_overwritten": False,
         "keep": recorded_keep(recorded.get("keep")),
+        "envelope": recorded.get("envelope"),
     }
     merged.update({k: v for k, v in given.items() if v is not None})
     opts = options(**merged)

@@ -16,6 +16,7 @@ from xsweep.core.errors import ConfigError, StoreError, XsweepError
 from xsweep.core.vocabulary import OUTPUT_AXES, SUMMARY_AXIS
 from xsweep.record.source import open_source
 from xsweep.space.growth import check_run_count
+from xsweep.store.envelope import open_envelope
 from xsweep.store.layout import BLOCK_RUNS, GROUPS, PROBLEMS_VAR, STORE_SCHEMA, fused_pipeline
 from xsweep.store.summaries import KEPT_VAR, SUMMARIES_ATTR, summarize
 
@@ -43,6 +44,7 @@ def open_sweep(
     sort: bool | None = None,
     storage_options: Mapping[str, Any] | None = None,
     summary: bool = False,
+    envelope: bool = False,
 ) -> xr.Dataset | xr.DataTree:
     """Open a sweep's consolidated store lazily, indexed by the parameter dims.
 
@@ -80,6 +82,11 @@ def open_sweep(
         ``<column>_time`` (when each happened). A sweep that kept summaries
         (``keep=``) stored them; for one that kept every run in full they are
         computed from the histories (lazily), to the same bits.
+    envelope : bool
+        Open the sweep's streaming envelope (``run(..., envelope=...)``): each
+        column's quantiles over ``elapsed_s`` and ``quantile``, and its
+        ``_mean``, ``_std``, ``_count``, ``_min`` and ``_max`` (``group=``
+        names the output, if there are several).
 
     Returns
     -------
@@ -111,6 +118,9 @@ def open_sweep(
 
     with zarr.config.set(fused_pipeline()):
         try:
+            if envelope:
+                store, prefix = open_source(path, storage_options).zarr_store(check_members=verify)
+                return open_envelope(store, prefix, group)
             if summary:
                 return _open_summary(path, group, verify, sort, storage_options)
             return _open(path, group, verify, sort, storage_options)

@@ -34,6 +34,7 @@ from xsweep.store.derived import (
     scan_derived,
 )
 from xsweep.store.effects import NO_EFFECT_ATTR, no_effect
+from xsweep.store.envelope import ENVELOPE
 from xsweep.store.layout import (
     PROBLEMS_VAR,
     STR,
@@ -280,6 +281,8 @@ def beside(sweep_dir: Path) -> Iterator[Path]:
     tmp = sweep_dir / f".{STORE_NAME}.{uuid.uuid4().hex[:8]}"
     try:
         yield tmp
+        if (final / ENVELOPE).is_dir() and not (tmp / ENVELOPE).exists():
+            shutil.copytree(final / ENVELOPE, tmp / ENVELOPE)  # folded from runs: not rebuildable
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)

@@ -67,7 +67,7 @@ class CannedRuns(GmatChildPlugin):
     ) -> CannedRuns:
         """Run ``script`` once for real (in this process) and can that run."""
         template = Path(workdir) / "template"
-        outcome = run_mission(script, overrides, out_dir=template)
+        outcome = run_mission(script, overrides, out_dir=template, summarize=True)
         if not outcome.ok:
             raise RuntimeError(f"the template run failed: {outcome.error}")
         return cls(template, outcome, **engine)

@@ -66,8 +66,14 @@ def copy_run(
     """Link the finished run in ``template`` into ``request.out_dir``; its done marker last.
 
     Returns ``outcome`` with this run's times and process. ``gmat_s`` keeps
-    the outcome's value (the stand-in's sleep, for the node model).
+    the outcome's value (the stand-in's sleep, for the node model). A request
+    that keeps summaries gets the template's (and no files unless ``write``), one
+    with an envelope the template's grid values.
     """
+    outcome = _as_asked(template, outcome, request)
+    if not outcome.kept:
+        return replace(outcome, started=started, ended=now_iso(), pid=os.getpid(),
+                       duration_s=time.perf_counter() - t0)  # fmt: skip
     os.makedirs(request.out_dir, exist_ok=True)
     names = [o.path for o in outcome.outputs] + ([outcome.log] if outcome.log else [])
     for name in names:
@@ -80,6 +86,33 @@ def copy_run(
     outcome = replace(outcome, started=started, ended=now_iso(), pid=os.getpid(),
                       duration_s=time.perf_counter() - t0)  # fmt: skip
     write_done(request.out_dir, outcome, request.script, request.overrides)
+    return outcome
+
+
+_GRIDS: dict[tuple[str, Any], Any] = {}  # the template's grid values, by envelope
+
+
+def _as_asked(template: str, outcome: RunOutcome, request: RunRequest) -> RunOutcome:
+    """Return the template's outcome as ``request`` asks it: summaries, files, grid values."""
+    if not request.summarize:
+        outcome = replace(outcome, outputs=tuple(replace(o, summary=None) for o in outcome.outputs))
+    if not request.write:
+        outcome = replace(outcome, kept=False, log=None)
+    spec = request.envelope
+    if spec is not None:
+        if (template, spec) not in _GRIDS:
+            import pyarrow.parquet as pq
+
+            from xsweep.gmat.summary import on_grid
+
+            grids = {}
+            for out in outcome.outputs:
+                if out.kind in ("report", "ephemeris") and spec.output in (None, out.name):
+                    table = pq.read_table(os.path.join(template, out.path))
+                    grids[out.name] = on_grid(table, spec.step, spec.stop, spec.columns)
+                    break
+            _GRIDS[(template, spec)] = grids or None
+        outcome = replace(outcome, grid=_GRIDS[(template, spec)])
     return outcome
 
 
