@@ -50,6 +50,7 @@ if keep == "summary":  # with the envelope of every column, every minute
     extra["envelope"] = xs.envelope(60.0)
 sweep = xs.run(mission, space, out=out, keep=keep, progress=False, **extra)
 wall = time.perf_counter() - t0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before reading the manifest
 assert sweep.counts["ok"] == n, sweep.counts
 size = files = run_files = 0
 for root, _, names in os.walk(out):
@@ -61,7 +62,7 @@ print(json.dumps({"keep": keep, "n": n, "wall_s": wall, "runs_per_s": n / wall,
                   "bytes_per_run": size / n, "files_per_run": files / n,
                   "run_files_per_run": run_files / n,
                   "manifest_bytes_per_run": (out / "manifest.jsonl").stat().st_size / n,
-                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mib": peak}))
 """
 
 
