@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import xsweep as xs
 from _helpers import MISSIONS, ROOT, rewrite_bundle
+from xsweep.core.errors import ConfigError
 
 pytestmark = pytest.mark.gmat
 
@@ -225,3 +226,30 @@ def test_a_forged_output_digest_is_a_corrupt_line_and_a_claimed_no_effect_is_onl
     zarr.open_group(sweep_copy / "sweep.zarr", mode="r+").attrs["no_effect"] = {"Sat.SMA": 10**18}
     assert xs.open_sweep(sweep_copy).attrs["no_effect"] == {"Sat.SMA": 10**18}
     assert xs.Sweep(sweep_copy).no_effect_dims() == {}  # judged from the runs, not the claim
+
+
+def test_a_saved_envelope_claiming_more_sketch_bytes_than_it_holds_is_refused(
+    tmp_path: Path,
+) -> None:
+    """An envelope's state is someone else's data: its sizes are checked against its bytes."""
+    import numpy as np
+    import xarray as xr
+
+    from xsweep.core.envelope import envelope
+    from xsweep.store.envelope import Folder
+
+    spec = envelope(10.0, stop=30.0)
+    folder = Folder(spec, None, 4)
+    for run_id in range(4):
+        folder.add(run_id, {"RF": {"Alt": np.arange(4.0) + run_id}})
+    store = tmp_path / "sweep.zarr"
+    folder.save(store)
+    loaded = Folder.load(store, spec, 4)
+    assert loaded is not None
+    assert loaded.covered.all()
+    group = "envelope/RF"
+    ds = xr.open_zarr(store, group=group, consolidated=False, zarr_format=3).load()
+    ds["xsweep_sizes_0"] = ("elapsed_s", np.full(4, 2**40, dtype=np.int64))  # claims a terabyte
+    ds.to_zarr(store, group=group, mode="w", zarr_format=3, consolidated=False)
+    with pytest.raises(ConfigError, match="damaged"):
+        Folder.load(store, spec, 4)
