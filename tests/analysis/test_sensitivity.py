@@ -113,3 +113,39 @@ def test_the_cli_runs_a_saltelli_design(tmp_path: Path) -> None:
     assert ds["x3"].values.tobytes() == want["x3"].values.tobytes()
     assert ds.sizes["saltelli_role"] == 5
     assert np.isfinite(ds.xsweep.sobol("y")["ST"].values).all()
+
+
+def test_a_summary_sweep_gives_indices_finals_and_convergence_from_its_summaries(
+    tmp_path: Path,
+) -> None:
+    design = xs.saltelli(8, INPUTS, seed=5).merge(xs.grid({"FailAbove": [100.0]}))
+    out = tmp_path / "s"
+    xs.run(DATA / "missions" / "ishigami.script", design, out=out, workers=2, progress=False,
+           keep=xs.Keep(every=3))  # fmt: skip
+    full = xs.open_sweep(out).squeeze("FailAbove")
+    summary = xs.open_sweep(out, summary=True).squeeze("FailAbove")
+    kept = full["kept"].values == 1
+    assert 0 < kept.sum() < kept.size
+    # The histories hold only the runs kept in full: the analyses refuse their NaN...
+    with pytest.warns(UserWarning, match=r"ok runs were kept only as summaries"):
+        partial = xs.final(full)
+    assert np.isnan(partial["y"].values[~kept]).all()
+    with pytest.raises(xs.ConfigError, match=r"missing for the \d+ ok runs kept only as summ"):
+        partial.xsweep.sobol("y")
+    with pytest.raises(xs.ConfigError, match="summary=True"):
+        partial.xsweep.convergence("y", dim="saltelli_block")
+    # ...and take every run's final row from the summaries: GMAT's value, bit for bit.
+    finals = xs.final(summary)
+    assert "stat" not in finals.dims
+    assert "y_time" not in finals
+    np.testing.assert_array_equal(finals["y"].values[kept], partial["y"].values[kept])
+    np.testing.assert_allclose(finals["y"].values, ishigami(finals).values, rtol=1e-12)
+    got = finals.xsweep.sobol("y")
+    alone = _as_sweep(design.squeeze("FailAbove"), finals["y"].reset_coords(drop=True))
+    for name in ("S1", "ST"):
+        np.testing.assert_array_equal(got[name].values, alone.xsweep.sobol("y")[name].values)
+    over_stats = summary.xsweep.sobol("y")  # one value per run (one row): all stats agree
+    assert over_stats["S1"].dims == ("field", "stat")
+    np.testing.assert_array_equal(over_stats["S1"].sel(stat="min").values, got["S1"].values)
+    trend = finals.xsweep.convergence("y", dim="saltelli_block")
+    assert np.isfinite(trend["mean"].values).all()

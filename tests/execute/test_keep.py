@@ -25,6 +25,11 @@ def below_300(summary: Any, params: Any) -> bool:
     return bool(summary["RF"].loc["min", "Sat.Earth.Altitude"] < 300.0)
 
 
+def fails_on_long_runs(summary: Any, params: Any) -> bool:
+    """A predicate with a bug: it reads an output the long runs' summaries do not name."""
+    return bool(summary["RF" if params["TOF"] < 1000 else "NoSuchOutput"].size > 10**6)
+
+
 def same_bits(a: xr.Dataset, b: xr.Dataset) -> list[str]:
     """Name the data variables of ``a`` whose values differ from ``b``'s in any bit."""
     differ = []
@@ -113,6 +118,21 @@ def test_a_sampled_summary_sweep_extends_archives_and_rebuilds(tmp_path: Path) -
     assert same_bits(xs.open_sweep(bundle, summary=True), live) == []
     members = xs.Sweep(bundle).manifest.runs
     assert sum(r.outcome.kept for r in members.values()) == sum(want)
+
+
+def test_a_predicate_that_raises_keeps_its_runs_in_full_and_says_why(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    space = xs.grid({"TOF": [300, 600, 1200, 2400]})
+    with pytest.warns(UserWarning, match=r"where= raised on run \d \(KeyError: 'NoSuchOutput'"):
+        sweep = xs.run(REPORT, space, out=out, workers=2, progress=False,
+                       keep=xs.Keep(where=fails_on_long_runs))  # fmt: skip
+    assert sweep.counts == {"ok": 4, "failed": 0, "pending": 0}
+    runs = sweep.manifest.runs
+    assert [runs[i].outcome.kept for i in range(4)] == [False, False, True, True]
+    errors = [runs[i].outcome.extra.get("keep_error") for i in range(4)]
+    assert errors[:2] == [None, None]
+    assert all("NoSuchOutput" in str(e) for e in errors[2:])
+    assert xs.open_sweep(out)["kept"].values.tolist() == [0, 0, 1, 1]
 
 
 def test_refly_reproduces_runs_bit_for_bit_and_names_one_that_does_not(

@@ -4,6 +4,7 @@ generations, staging, and the errors. The S3 server's tests are in test_remote.p
 from __future__ import annotations
 
 import json
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -133,3 +134,31 @@ def test_storage_options_on_the_command_line_nest_and_read_their_types() -> None
         parse_storage_options(["endpoint_url"])
     with pytest.raises(SpecError, match="key is already a value"):
         parse_storage_options(["key=k", "key.sub=v"])
+
+
+@pytest.mark.gmat
+def test_a_summary_sweep_with_an_envelope_at_a_url_opens_archives_and_reflies(
+    tmp_path: Path,
+) -> None:
+    space = xs.grid({"Sat.SMA": [7000.0, 7050.0, 7100.0], "TOF": [600.0]})
+    url, local = f"file://{tmp_path}/bucket/c", tmp_path / "local"
+    for out in (url, local):
+        xs.run(REPORT, space, out=out, workers=1, progress=False, keep=xs.Keep(every=2),
+               envelope=xs.envelope(60.0))  # fmt: skip
+    bucket = tmp_path / "bucket" / "c"
+    assert sorted(p.name for p in (bucket / "runs").iterdir()) == ["run-000000", "run-000002"]
+    for opened in ({"summary": True}, {"envelope": True}, {}):
+        mine = xs.open_sweep(url, **opened).drop_vars(["duration_s"], errors="ignore").load()
+        theirs = xs.open_sweep(local, **opened).drop_vars(["duration_s"], errors="ignore").load()
+        xr.testing.assert_equal(mine, theirs)
+    assert xs.open_sweep(url)["kept"].values.tolist() == [[1], [0], [1]]
+    with zipfile.ZipFile(xs.archive(url, out=tmp_path / "c.zip")) as bundle:
+        assert any(n.startswith("sweep.zarr/envelope/") for n in bundle.namelist())
+    xr.testing.assert_equal(xs.open_sweep(tmp_path / "c.zip", envelope=True),
+                            xs.open_sweep(local, envelope=True))  # fmt: skip
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        again = xs.refly(url, [1], workers=1, progress=False)
+    assert not [w for w in said if "re-flown" in str(w.message)]  # a run that differs warns
+    assert again.manifest.runs[1].outcome.extra["refly"]["same"] is True
+    assert xs.open_sweep(url)["kept"].values.tolist() == [[1], [1], [1]]

@@ -11,7 +11,7 @@ import pytest
 from datasketches import vector_of_kll_floats_sketches
 
 import xsweep as xs
-from _helpers import MISSIONS
+from _helpers import DATA, MISSIONS
 from xsweep.cli.flags import envelope as parse_envelope
 from xsweep.core.errors import ConfigError
 from xsweep.store.envelope import BATCH, Folder
@@ -118,3 +118,11 @@ def test_envelope_arguments_are_checked() -> None:
         parse_envelope("60,every=3")
     with pytest.raises(ConfigError, match="envelope must be"):
         xs.run(DRAG, xs.grid({"Sat.SMA": [7000.0]}), out="/nonexistent/x", envelope=60.0)
+
+
+def test_an_envelope_over_a_report_without_epochs_says_it_folded_nothing(tmp_path: Path) -> None:
+    space = xs.grid({"x1": [0.1, 0.2, 0.3]})  # GMAT's arithmetic only: no epoch is reported
+    with pytest.warns(UserWarning, match=r"folded none of this session's 3 ok runs: no output"):
+        sweep = xs.run(DATA / "missions" / "ishigami.script", space, out=tmp_path / "s",
+                       workers=1, progress=False, envelope=xs.envelope(60.0))  # fmt: skip
+    assert sweep.counts["ok"] == 3

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from xsweep.analysis.runs import refuse_summary_only
 from xsweep.core.errors import ConfigError
 
 Z95 = 1.959963984540054  # the two-sided 95 % normal quantile
@@ -23,6 +24,7 @@ def per_run_values(ds: xr.Dataset, var: str, dim: str) -> xr.DataArray:
     """Return ``var`` with ``dim`` first, refusing a series (one value per run is needed)."""
     if var not in ds:
         raise ConfigError(f"no variable {var!r}; it has {sorted(map(str, ds.data_vars))}")
+    refuse_summary_only(ds, var, "one value per run")
     y = ds[var]
     if dim not in y.dims:
         raise ConfigError(f"{var!r} has no dim {dim!r} (its dims are {y.dims})")
@@ -58,7 +60,8 @@ def convergence(
     Parameters
     ----------
     ds : xarray.Dataset
-        An opened sweep (or its ``final()``, or derived values).
+        An opened sweep (its ``final()``, derived values, or its summaries:
+        ``open_sweep(path, summary=True)``, followed over ``stat``).
     var : str
         One value per run (not a series).
     dim : str

@@ -7,6 +7,7 @@ delegates).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -14,8 +15,9 @@ import pandas as pd
 import xarray as xr
 
 from xsweep.core.errors import ConfigError
-from xsweep.core.vocabulary import STATUS_FLAGS
+from xsweep.core.vocabulary import STATUS_FLAGS, SUMMARY_AXIS
 from xsweep.store.open import classic
+from xsweep.store.summaries import KEPT_VAR
 
 _FLAGS = tuple(STATUS_FLAGS)  # names by flag value
 
@@ -116,3 +118,51 @@ def derived_frame(ds: xr.Dataset) -> pd.DataFrame:
         frame.index = pd.Index(ds["run_id"].transpose(*dims).values.ravel(), name="run_id")
         return frame.sort_index()
     return frame
+
+
+def summary_only(ds: xr.Dataset) -> xr.DataArray | None:
+    """Return which ok runs a tiered sweep kept only as summaries (None: it kept them all)."""
+    ds = classic(ds)
+    if KEPT_VAR not in ds or "status" not in ds:
+        return None
+    status = ds["status"]
+    ok = status == (STATUS_FLAGS["ok"] if status.dtype.kind in "iu" else "ok")
+    unkept = ok & (ds[KEPT_VAR] == 0)
+    return unkept if bool(unkept.any()) else None
+
+
+def refuse_summary_only(ds: xr.Dataset, var: str, what: str) -> None:
+    """Refuse ``var`` when it is missing at every ok run a tiered sweep kept only as a summary.
+
+    Such a variable is an output read from full histories (a derived value
+    is stored for every run): its NaN there would be read as data.
+    """
+    unkept = summary_only(ds)
+    if unkept is None or var not in ds.variables:
+        return
+    y = classic(ds)[var]
+    empty = y.isnull().all([d for d in y.dims if d not in unkept.dims])
+    if bool((empty | ~unkept).all()):
+        raise ConfigError(
+            f"{var!r} is missing for the {int(unkept.sum())} ok runs kept only as summaries "
+            f"(keep=): take {what} from xs.open_sweep(path, summary=True) (stat='final' is "
+            "each run's final row), or fly those runs again in full with xs.refly"
+        )
+
+
+def summary_final(ds: xr.Dataset) -> xr.Dataset:
+    """Return a summary Dataset's final rows (``<column>_time`` is the final epoch: dropped)."""
+    timed = [f"{n}_time" for n in ds.data_vars if f"{n}_time" in ds.data_vars]
+    return ds.drop_vars(timed).sel({SUMMARY_AXIS: "final"}, drop=True)
+
+
+def warn_summary_only(ds: xr.Dataset) -> None:
+    """Warn that the ok runs kept only as summaries have no histories to take rows of."""
+    unkept = summary_only(ds)
+    if unkept is not None:
+        warnings.warn(
+            f"{int(unkept.sum())} ok runs were kept only as summaries (keep=): their rows "
+            "here are NaN; xs.final(xs.open_sweep(path, summary=True)) has every run's",
+            UserWarning,
+            stacklevel=3,
+        )

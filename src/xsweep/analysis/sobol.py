@@ -12,6 +12,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
+from xsweep.analysis.runs import refuse_summary_only
 from xsweep.core.errors import ConfigError
 from xsweep.space.saltelli import BLOCK_DIM, ROLE_DIM, salib
 
@@ -36,7 +37,9 @@ def sobol(
     Parameters
     ----------
     ds : xarray.Dataset
-        An opened sweep of a :func:`saltelli` design (or ``ds.xsweep.final()`` of one).
+        An opened sweep of a :func:`saltelli` design (or ``ds.xsweep.final()`` of
+        one, or its summaries: ``open_sweep(path, summary=True)`` gives indices
+        over ``stat``, of each run's final value, minimum and maximum).
     var : str
         The output variable; its dims other than the design's stay.
     failed : {"refuse", "drop-blocks"}
@@ -59,6 +62,7 @@ def sobol(
         raise ConfigError(f"not a Saltelli design: no {BLOCK_DIM}/{ROLE_DIM} dims (xs.saltelli)")
     if failed not in ("refuse", "drop-blocks"):
         raise ConfigError(f"failed must be 'refuse' or 'drop-blocks', got {failed!r}")
+    refuse_summary_only(ds, var, "the indices")
     roles = [str(r) for r in ds[ROLE_DIM].values]
     fields = [r[3:] for r in roles if r.startswith("AB:")]
     second = any(r.startswith("BA:") for r in roles)

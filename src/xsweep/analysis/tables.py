@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from xsweep.analysis.runs import derived_frame
+from xsweep.analysis.runs import derived_frame, summary_final, warn_summary_only
 from xsweep.core.errors import ConfigError
 from xsweep.core.vocabulary import OUTPUT_AXES, STATUS_FLAGS, SUMMARY_AXIS
 from xsweep.store.open import arranged, classic, store_attr, tree_output
@@ -257,7 +257,8 @@ def final(ds: xr.Dataset | xr.DataTree) -> xr.Dataset:
     ----------
     ds : xarray.Dataset or xarray.DataTree
         One output of a sweep, as :func:`xsweep.open_sweep` returns it (of a
-        DataTree, its one report).
+        DataTree, its one report), or its summaries (``summary=True``: every
+        run's final row, kept as a summary or in full).
 
     Returns
     -------
@@ -276,6 +277,9 @@ def final(ds: xr.Dataset | xr.DataTree) -> xr.Dataset:
     [300.0, 600.0]
     """
     ds = one_output(ds)
+    if SUMMARY_AXIS in ds.dims:  # open_sweep(summary=True): the final rows are stored
+        return arranged(summary_final(ds))
+    warn_summary_only(ds)
     _, axis, names = _parts(ds)
     # The column that marks a run's rows: elapsed time, else any float or time column.
     keys = [n for n in names if n == "elapsed_s"] + [n for n in names if ds[n].dtype.kind in "fmM"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -127,6 +128,7 @@ class KeepPolicy:
 
 
 ALL = KeepPolicy("all")
+KEEP_ERROR = "keep_error"  # extra: where= raised, so the run was kept in full
 
 
 def picked(seed: int, run_id: int) -> float:
@@ -197,3 +199,14 @@ def decide(
         return False
     got = policy.where.load()(summary(), dict(params))
     return bool(got) and not (isinstance(got, float) and math.isnan(got))
+
+
+def warn_keep_error(run_id: int, error: str) -> bool:
+    """Say (once a session) that ``where`` raised: such runs are kept in full."""
+    warnings.warn(
+        f"keep=: where= raised on run {run_id} ({error}); such runs are kept in full, "
+        "the error in their line's extra['keep_error']",
+        UserWarning,
+        stacklevel=3,
+    )
+    return True

@@ -32,6 +32,7 @@ from distributed.scheduler import KilledWorker
 
 from xsweep.core.errors import NO_SPACE, ClusterError, DeriveError, DiskFullError
 from xsweep.core.hooks import DeriveFunction
+from xsweep.core.keep import KEEP_ERROR, warn_keep_error
 from xsweep.core.options import Options
 from xsweep.core.paths import STORE_NAME, run_dir_name
 from xsweep.core.records import RunOutcome, RunRecord
@@ -108,6 +109,7 @@ class Dispatcher:
     ) -> None:
         self.writer = writer
         self._compare = compare or {}  # re-flown runs: what each gave before
+        self._keep_warned = False
         self._envelope = Folding(writer.dir / STORE_NAME, opts.envelope, space.n_runs)
         self.reuse = reuse
         self._requeue: list[Run] = []  # runs whose twin of this session failed
@@ -339,6 +341,8 @@ class Dispatcher:
         if outcome.derived:
             outcome = replace(outcome, derived=self.schema.check(outcome.derived))
         outcome = self._envelope.hold(run.run_id, outcome)  # folded once its line is written
+        if KEEP_ERROR in outcome.extra and not self._keep_warned:
+            self._keep_warned = warn_keep_error(run.run_id, outcome.extra[KEEP_ERROR])
         if run.run_id in self._compare:
             verdict = same_as(self._compare[run.run_id], outcome)
             outcome = replace(outcome, extra={**outcome.extra, "refly": verdict})

@@ -24,7 +24,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from xsweep.core.errors import DiskFullError
 from xsweep.core.hooks import DeriveFunction, DeriveResult
-from xsweep.core.keep import ALL, KeepPolicy, decide
+from xsweep.core.keep import ALL, KEEP_ERROR, KeepPolicy, decide
 from xsweep.core.options import Isolation
 from xsweep.core.paths import sweep_of_run_dir
 from xsweep.core.records import RunOutcome
@@ -200,7 +200,11 @@ def execute_run(
 
 
 def retained(request: RunRequest, outcome: RunOutcome, keep: KeepPolicy) -> RunOutcome:
-    """Apply ``keep`` to a finished run: drop its files unless it is kept in full."""
+    """Apply ``keep`` to a finished run: drop its files unless it is kept in full.
+
+    A ``where`` predicate that raises keeps the run in full, its error in
+    ``extra["keep_error"]``.
+    """
     if not keep.tiered or not outcome.kept:
         return outcome
     params = {**(request.labels or {}), **request.overrides}
@@ -210,7 +214,12 @@ def retained(request: RunRequest, outcome: RunOutcome, keep: KeepPolicy) -> RunO
 
         return summary_frames(outcome)
 
-    if decide(keep, request.run_id, outcome.ok, frames, params):
+    try:
+        chosen = decide(keep, request.run_id, outcome.ok, frames, params)
+    except Exception as exc:  # the user's where=: its failure must not lose the run
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        return replace(outcome, extra={**outcome.extra, KEEP_ERROR: error})
+    if chosen:
         return outcome
     shutil.rmtree(request.out_dir, ignore_errors=True)
     return replace(outcome, kept=False, log=None)

@@ -245,6 +245,7 @@ class Folding:
         self.folder: Folder | None = None
         self._held: dict[int, Any] = {}
         self._since = 0
+        self._missed = 0  # ok runs with rows but no grid values: no epoch to grid them on
 
     def start(self) -> None:
         """Go on from the envelope saved in the store (or start one)."""
@@ -255,6 +256,7 @@ class Folding:
     def hold(self, run_id: int, outcome: RunOutcome) -> RunOutcome:
         """Keep a run's grid values until its line is written; return it without them."""
         if outcome.grid is None:
+            self._missed += outcome.ok and any(o.rows for o in outcome.outputs)
             return outcome
         if self.folder is not None:
             self._held[run_id] = outcome.grid
@@ -275,6 +277,15 @@ class Folding:
         self._since = 0
         if self.folder is None:
             return
+        if self._missed and not self.folder.covered.any():
+            named = self.folder.name or (self.spec.output if self.spec else None)
+            warnings.warn(
+                f"the envelope folded none of this session's {self._missed} ok runs: "
+                f"{f'output {named!r}' if named else 'no output'} has no epoch column to grid "
+                "(report an epoch, e.g. Sat.UTCGregorian, or name another output=)",
+                UserWarning,
+                stacklevel=2,
+            )
         try:
             self.folder.save(self.store)
         except Exception as exc:
