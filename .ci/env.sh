@@ -42,9 +42,9 @@ if [[ ! -f "$stamp" ]] || [[ "$(cat "$stamp")" != "$want" ]]; then
     # (parallel downloads and unpacking); pip is the fallback if uv cannot be had or fails.
     pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
     if ! { "${pip[@]}" uv >/dev/null 2>&1 &&
-        .venv/bin/uv pip install --quiet --compile-bytecode --python .venv/bin/python -e ".[dev,sensitivity,plot,czml,s3,envelope]"; }; then
+        .venv/bin/uv pip install --quiet --compile-bytecode --python .venv/bin/python -e ".[dev,sensitivity,plot,czml,s3,envelope,adaptive,rare]"; }; then
         "${pip[@]}" --upgrade pip
-        "${pip[@]}" -e ".[dev,sensitivity,plot,czml,s3,envelope]"
+        "${pip[@]}" -e ".[dev,sensitivity,plot,czml,s3,envelope,adaptive,rare]"
     fi
     echo "$want" > "$stamp"
 fi

@@ -30,6 +30,7 @@ ORDER = [
     "analysis",
     "pack",
     "execute",
+    "sequential",
     "cli",
     "testing",
     "__main__",

@@ -58,6 +58,8 @@ from .gmat.mission import run_mission as run_mission
 from .gmat.outputs import read_output as read_output
 from .pack.archive import archive as archive, extract as extract
 from .record.source import Verification as Verification, verify as verify
+from .sequential.adaptive import adapt as adapt, crossings as crossings
+from .sequential.rare import Probability as Probability, probability as probability
 from .space.designs import (
     fixed as fixed,
     grid as grid,

@@ -33,7 +33,9 @@ from xsweep.execute.session import Session, continue_sweep
 from xsweep.plan.checks import (
     grown_plan,
     refined_plan,
+    sampled_plan,
     unfinished_plan,
+    unrecorded_plan,
     variant_plan,
 )
 from xsweep.plan.scripts import ScriptArg
@@ -138,6 +140,7 @@ def extend(
     *,
     grid: Mapping[str, Any] | None = None,
     scripts: Mapping[str, str | os.PathLike[str]] | None = None,
+    samples: Any = None,
     baseline: str | None = None,
     files: Sequence[str | os.PathLike[str]] = (),
     script: ScriptArg = None,
@@ -167,7 +170,11 @@ def extend(
     scripts : mapping of str to path-like, optional
         New script variants, ``{"bigger_tank": "tank.script"}``: the whole
         space runs once on each, on the ``script`` dim (see :func:`run`).
-        Give one of ``n``, ``grid`` and ``scripts``.
+    samples : pandas.DataFrame or mapping of str to sequence, optional
+        New explicit rows for a sweep of :func:`samples` (one column per field
+        of its samples dim), crossed with every other dim: how a sequential
+        design (:func:`adapt`, :func:`probability`) grows its sweep.
+        Give one of ``n``, ``grid``, ``scripts`` and ``samples``.
     baseline : str, optional
         For a sweep of one script given ``scripts``: the variant name its
         runs get (default: the script file's stem). They keep their run ids,
@@ -212,10 +219,10 @@ def extend(
     {'ok': 4, 'failed': 0, 'pending': 0}
     """  # noqa: E501
     ex = ExecutionOptions.of(execution, defaults=EXTEND_DEFAULTS, caller="extend")
-    if sum(x is not None for x in (n, grid, scripts)) != 1:
+    if sum(x is not None for x in (n, grid, scripts, samples)) != 1:
         raise SpaceError(
-            "extend needs one of n (more samples), grid (new grid values) or scripts "
-            "(new script variants)"
+            "extend needs one of n (more samples), grid (new grid values), scripts "
+            "(new script variants) or samples (new explicit rows)"
         )
     session = Session(ex, script, allow_script_drift)
     plan: Any
@@ -223,10 +230,25 @@ def extend(
         plan = functools.partial(grown_plan, n)
     elif grid is not None:
         plan = functools.partial(refined_plan, grid)
+    elif samples is not None:
+        plan = functools.partial(sampled_plan, samples)
     else:
         assert scripts is not None
         plan = functools.partial(variant_plan, scripts, baseline, files)
     return continue_sweep(path, session, plan, sync_if_idle=False)
+
+
+def finish(
+    path: str | os.PathLike[str], *, sync: bool = False, **execution: Unpack[ResumeExecution]
+) -> Sweep:
+    """Run a sweep's never-recorded runs only (its failed runs stay: they are data).
+
+    A sequential design continues this way after a crash: the batch it had
+    recorded (its extension line) is finished before the design asks again.
+    With ``sync`` and nothing to run, the store is brought up to date.
+    """
+    ex = ExecutionOptions.of(execution, defaults=RESUME_DEFAULTS, caller="resume")
+    return continue_sweep(path, Session(ex), unrecorded_plan, sync_if_idle=sync)
 
 
 def _per_run(path: str | os.PathLike[str], var: str) -> xr.Dataset:

@@ -50,7 +50,7 @@ from xsweep.record.manifest import (
     platform_versions,
     write_header,
 )
-from xsweep.space.refine import refine
+from xsweep.space.refine import append_samples, refine
 from xsweep.space.spaces import Space
 
 if TYPE_CHECKING:
@@ -264,6 +264,13 @@ def unfinished_plan(
     return space, unfinished_runs(writer.dir, manifest, space), None
 
 
+def unrecorded_plan(
+    writer: ManifestWriter, manifest: Manifest, space: Space
+) -> tuple[Space, list[int], None]:
+    """Return the space as it is and its never-recorded runs (a cut-off batch's rest)."""
+    return space, [i for i in range(space.n_runs) if i not in manifest.runs], None
+
+
 def grown_plan(
     n: int, writer: ManifestWriter, manifest: Manifest, space: Space
 ) -> tuple[Space, list[int], dict[str, Any]]:
@@ -290,6 +297,22 @@ def refined_plan(
         for dim, start, _ in bigger.steps[len(space.steps) :]
     }
     record = {"created": now_iso(), "grid": added, "n_runs": bigger.n_runs,
+              "space": bigger.to_dict()}  # fmt: skip
+    return bigger, list(range(space.n_runs, bigger.n_runs)), record
+
+
+def sampled_plan(
+    table: Any, writer: ManifestWriter, manifest: Manifest, space: Space
+) -> tuple[Space, list[int], dict[str, Any]]:
+    """Return the space with explicit new rows on its samples dim, its new runs, the record."""
+    bigger = append_samples(space, table)
+    dim, start, _ = bigger.steps[-1]
+    added = {
+        str(name): [json_safe(v) for v in bigger.dataset[name].values[start:]]
+        for name in bigger.dataset.data_vars
+        if dim in bigger.dataset[name].dims
+    }
+    record = {"created": now_iso(), "samples": added, "n_runs": bigger.n_runs,
               "space": bigger.to_dict()}  # fmt: skip
     return bigger, list(range(space.n_runs, bigger.n_runs)), record
 

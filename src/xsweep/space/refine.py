@@ -80,3 +80,44 @@ def _check_refinable(space: Space, dim: str) -> None:
     sharing = [str(v) for v in ds.variables if dim in ds[v].dims and v != dim]
     if sharing:  # zipped fields, or random draws (those grow with extend(n))
         raise SpaceError(f"{dim} is shared with {sharing}; only a dim of one grid field can grow")
+
+
+def append_samples(space: Space, table: pd.DataFrame | Mapping[str, Any]) -> Space:
+    """Return ``space`` with explicit rows added at the end of its samples dim.
+
+    The dim is the one whose fields are exactly ``table``'s columns (a space of
+    :func:`xsweep.samples`, possibly crossed with a grid); the new rows are
+    crossed with every other dim, as one growth step, so the old runs keep
+    their ids. A sequential design's batches grow a sweep this way.
+
+    Raises
+    ------
+    SpaceError
+        No samples dim with those fields (a drawn dim grows with ``n``), rows
+        of unequal length or of the wrong type, or no rows.
+    """
+    columns = {str(k): _values(str(k), v) for k, v in _mapping("samples", table).items()}
+    lengths = {len(v) for v in columns.values()}
+    if not columns or len(lengths) != 1 or lengths == {0}:
+        raise SpaceError(f"samples= needs columns of one positive length, got {sorted(lengths)}")
+    ds = space.dataset
+    dims = {d for name in columns if name in ds.variables for d in ds[name].dims}
+    if len(dims) != 1 or any(name not in ds.variables for name in columns):
+        raise SpaceError(f"samples= names {sorted(columns)}: not the fields of one samples dim")
+    (dim,) = dims
+    sharing = {str(v) for v in ds.data_vars if dim in ds[v].dims}
+    if sharing != set(columns) or sharing & set(space.seeds):
+        raise SpaceError(
+            f"{dim} holds {sorted(sharing)}: give new rows for exactly those fields "
+            "(a Monte Carlo, Latin hypercube or QMC dim grows with extend(n))"
+        )
+    old, new = ds.sizes[dim], lengths.pop()
+    grown = ds.reindex({dim: np.arange(old + new, dtype=ds[dim].dtype)})
+    for name, values in columns.items():
+        was = ds[name]
+        if (was.dtype.kind in "iuf") != (values.dtype.kind in "iuf"):
+            raise SpaceError(f"{name} holds {was.dtype} values; got {values.tolist()[:5]}")
+        merged = np.concatenate([was.values, values.astype(was.dtype)])
+        grown[name] = (dim, merged, dict(was.attrs))
+    grown[dim].attrs = dict(ds[dim].attrs)
+    return Space(space.grown(grown, [(str(dim), int(old), int(new))]), dims=space.dims)

@@ -189,7 +189,10 @@ class Schema:
                 continue
             if seen[0] != result.fn:
                 return f"{name!r} is derived by {seen[0]} already; give it another name"
-            if seen[1] != kind:
+            numbers = {"int", "float"}  # one float64 variable: a whole-number 0 is 0.0
+            if seen[1] != kind and not (
+                seen[1][:2] == kind[:2] and {seen[1][2], kind[2]} <= numbers
+            ):
                 was, now = seen[1], kind
                 return (
                     f"{name!r} is a {now[2]} of shape {now[1]} here, a {was[2]} of shape "
