@@ -191,3 +191,21 @@ def test_the_campaign_figures_compare_both_tiers_in_the_scale_model() -> None:
     assert summary["run_files_per_run"] == 0  # no file of its own
     assert summary["bytes_per_run"] < full["bytes_per_run"] / 5
     assert summary["manifest_bytes_per_run"] > full["manifest_bytes_per_run"]  # the summaries
+
+
+def test_the_sequential_figures_print_their_tables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``benchmarks/sequential.py``: subset against Monte Carlo, and adaptive against grids."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.sequential import boundary, subset
+
+    subset(seeds=6, n=200)
+    row = capsys.readouterr().out.splitlines()[-1].split("|")
+    assert float(row[1]) == pytest.approx(1.0e-4, rel=0.01)  # the closed form's p
+    assert int(row[2]) == 6
+    assert float(row[5]) > 0  # an actual spread, from the seeds
+    boundary(tmp_path, budgets=[12], sizes=[4])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].startswith("| adaptive | 12 |")
+    assert lines[3].startswith("| grid 4x4 | 16 |")

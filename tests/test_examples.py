@@ -53,9 +53,10 @@ PLOTS = [
     "object_store",
     "gravity_degree",
     "campaign",
+    "asking_where",
 ]
 # Examples whose default is a user's full study: the suite runs a smaller one.
-SMALLER = {"campaign": ["--n", "300"]}
+SMALLER = {"campaign": ["--n", "300"], "asking_where": ["--n", "60"]}
 
 
 @pytest.mark.parametrize("name", PLOTS)

@@ -262,6 +262,44 @@ class SweepPlots:
         ax.set_ylabel(_label(self._ds, y))
         return ax
 
+    def contour(self, x: str, y: str, var: str | None = None, *, level: float | None = None,
+                ax: Axes | None = None) -> Axes:  # fmt: skip
+        """Contour scattered samples (an adaptive sweep's) over a triangulation, boundary drawn.
+
+        With ``var``: its filled contours over the ok runs, and the level set
+        ``var == level`` as a black line when ``level`` is given. Without: the
+        boundary between ok and failed runs (where the ok indicator is 0.5).
+        Each sample is a dot, a failed one a red cross.
+        """
+        plt = _pyplot()
+        from matplotlib.tri import Triangulation
+
+        ax = _axes(ax)
+        values, codes = self._flat(x, y, *([var] if var else []))
+        ok = codes == STATUS_FLAGS["ok"]
+        done = ok | (codes == STATUS_FLAGS["failed"])
+        at: float | None = 0.5
+        if var is None:
+            z, where = ok.astype(float), done
+        else:
+            z, where, at = values[2], ok & np.isfinite(values[2]), level
+        if where.sum() < 3:
+            raise ConfigError(f"a contour needs 3 runs with a value; this sweep has {where.sum()}")
+        px, py = values[0][where], values[1][where]
+        # Triangulated on axes scaled alike: raw units (km against an eccentricity) give
+        # slivers across the boundary.
+        scaled = Triangulation((px - px.min()) / np.ptp(px), (py - py.min()) / np.ptp(py))
+        mesh = Triangulation(px, py, triangles=scaled.triangles)
+        if var is not None:
+            plt.colorbar(ax.tricontourf(mesh, z[where], levels=12), ax=ax, label=var)
+        if at is not None:
+            ax.tricontour(mesh, z[where], levels=[at], colors="black", linewidths=1.6)
+        ax.plot(values[0][ok], values[1][ok], ".", color="black", markersize=3, alpha=0.5)
+        self._mark_failed_points(ax, values[0], values[1], codes)
+        ax.set_xlabel(_label(self._ds, x))
+        ax.set_ylabel(_label(self._ds, y))
+        return ax
+
     def corner(self, vars: Sequence[str]) -> Figure:
         """Draw every pair of ``vars`` (Monte Carlo inputs and outputs) and each histogram.
 

@@ -197,6 +197,18 @@ def _cmd_extend_until(args: argparse.Namespace) -> int:
     return _finish(sweep)
 
 
+def _cmd_design(args: argparse.Namespace) -> int:
+    import xsweep as xs
+    from xsweep.cli.designs import EXECUTION, cmd_adapt, cmd_probability
+
+    command = cmd_adapt if args.command == "adapt" else cmd_probability
+    found = command(args, _execution(args, EXECUTION))
+    sweep = found if isinstance(found, xs.Sweep) else xs.Sweep(found)
+    code = _finish(sweep)
+    # A design's failed runs are its data (the boundary's other side): only pending is not.
+    return EXIT_OK if code == EXIT_FAILED and not sweep.counts["pending"] else code
+
+
 def _cmd_derive(args: argparse.Namespace) -> int:
     import xsweep as xs
 
@@ -300,6 +312,8 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "extend": _cmd_extend,
     "derive": _cmd_derive,
     "extend-until": _cmd_extend_until,
+    "adapt": _cmd_design,
+    "probability": _cmd_design,
     "show": _cmd_show,
     "fields": _cmd_fields,
     "consolidate": _cmd_consolidate,

@@ -6,6 +6,7 @@ import argparse
 import textwrap
 from typing import Any, NoReturn
 
+from xsweep.cli.designs import design_commands
 from xsweep.cli.flags import (
     DERIVE_KEYWORDS,
     count,
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     _sweep_commands(sub)
+    design_commands(sub)
     _store_commands(sub)
     return parser
 
