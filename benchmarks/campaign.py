@@ -58,7 +58,16 @@ for root, _, names in os.walk(out):
         files += 1
         run_files += root.startswith(str(out / "runs"))
         size += os.lstat(os.path.join(root, name)).st_size
-print(json.dumps({"keep": keep, "n": n, "wall_s": wall, "runs_per_s": n / wall,
+opened = {}
+if keep == "summary":  # what reading the envelope costs, however many runs it holds
+    import matplotlib
+    matplotlib.use("Agg")
+    t1 = time.perf_counter()
+    env = xs.open_sweep(out, envelope=True).load()
+    t2 = time.perf_counter()
+    env.xsweep.plot.band("Sat.Earth.Altitude").figure.savefig(work / "band.png")
+    opened = {"open_envelope_s": t2 - t1, "plot_envelope_s": time.perf_counter() - t2}
+print(json.dumps({**opened, "keep": keep, "n": n, "wall_s": wall, "runs_per_s": n / wall,
                   "bytes_per_run": size / n, "files_per_run": files / n,
                   "run_files_per_run": run_files / n,
                   "manifest_bytes_per_run": (out / "manifest.jsonl").stat().st_size / n,
@@ -89,11 +98,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--scale", action="store_true", help="the scale model (CannedRuns)")
     parser.add_argument("--json", type=Path, help="write every case's figures here")
+    parser.add_argument("--keep", nargs="+", default=["all", "summary"], help="the tiers")
     args = parser.parse_args()
     cases: list[dict[str, Any]] = []
     for n in args.n:
         for _ in range(args.repeats):
-            for keep in ("all", "summary"):  # alternated: the machine's drift hits both
+            for keep in args.keep:  # alternated: the machine's drift hits both
                 cases.append({**run_case(n, keep, args.scale), "scale": args.scale})
                 print(json.dumps(cases[-1]), file=sys.stderr)
     keys = ("runs_per_s", "bytes_per_run", "files_per_run", "run_files_per_run",
@@ -101,10 +111,17 @@ def main() -> None:
     print(f"{'n':>8} {'keep':>8} " + " ".join(f"{k:>22}" for k in keys))
     for n in args.n:
         medians = {}
-        for keep in ("all", "summary"):
+        for keep in args.keep:
             mine = [c for c in cases if c["n"] == n and c["keep"] == keep]
             medians[keep] = {k: statistics.median(c[k] for c in mine) for k in keys}
             print(f"{n:>8} {keep:>8} " + " ".join(f"{medians[keep][k]:>22.2f}" for k in keys))
+            if keep == "summary":
+                opened = {k: statistics.median(c[k] for c in mine)
+                          for k in ("open_envelope_s", "plot_envelope_s")}  # fmt: skip
+                print(f"{n:>8} envelope: open and load {opened['open_envelope_s']:.2f} s, "
+                      f"plot {opened['plot_envelope_s']:.2f} s")  # fmt: skip
+        if len(medians) < 2:
+            continue
         ratio = medians["all"]["bytes_per_run"] / medians["summary"]["bytes_per_run"]
         speed = medians["summary"]["runs_per_s"] / medians["all"]["runs_per_s"]
         print(f"{n:>8} all/summary disk {ratio:.1f}x, summary/all runs/s {speed:.2f}")

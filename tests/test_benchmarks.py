@@ -191,6 +191,8 @@ def test_the_campaign_figures_compare_both_tiers_in_the_scale_model() -> None:
     assert summary["run_files_per_run"] == 0  # no file of its own
     assert summary["bytes_per_run"] < full["bytes_per_run"] / 5
     assert summary["manifest_bytes_per_run"] > full["manifest_bytes_per_run"]  # the summaries
+    assert summary["open_envelope_s"] > 0  # the envelope was opened and drawn
+    assert summary["plot_envelope_s"] > 0
 
 
 def test_the_sequential_figures_print_their_tables(
