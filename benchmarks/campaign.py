@@ -7,10 +7,12 @@ times on these machines drift; the ratio is the figure)::
 
     python benchmarks/campaign.py --n 2000 --repeats 2
     python benchmarks/campaign.py --n 100000 --scale      # the scale model: GMAT stood in for
+    python benchmarks/campaign.py --n 10000 --columns Sat.Earth.Altitude   # one column's envelope
 
-and prints, per tier: runs/s, bytes on disk per run (the whole sweep directory: manifest,
-per-run files, Zarr), files per run (and under ``runs/``), manifest bytes per run, and
-the client's peak RSS.
+and prints, per tier (``--keep`` to run one): runs/s, bytes on disk per run (the whole
+sweep directory: manifest, per-run files, Zarr), files per run (and under ``runs/``),
+manifest bytes per run, the client's peak RSS, and (keeping summaries) the time to open
+and load the envelope and to draw it.
 ``--scale`` runs the scale model (``xsweep.testing.engines.CannedRuns``: every run links
 one real run's files, or, keeping summaries, reports its summary), so the orchestration
 and the disk are what is measured at 10^5..10^6 runs.
@@ -36,6 +38,7 @@ import json, os, resource, sys, time
 from pathlib import Path
 n, keep, work, mission = int(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), sys.argv[4]
 scale = sys.argv[5] == "1"
+columns = json.loads(sys.argv[6]) if len(sys.argv) > 6 else None
 import xsweep as xs
 extra = {}
 if scale:
@@ -47,7 +50,7 @@ space = space.merge(xs.fixed({"TOF": 86400.0}))
 out = work / "sweep"
 t0 = time.perf_counter()
 if keep == "summary":  # with the envelope of every column, every minute
-    extra["envelope"] = xs.envelope(60.0)
+    extra["envelope"] = xs.envelope(60.0, columns=columns)
 sweep = xs.run(mission, space, out=out, keep=keep, progress=False, **extra)
 wall = time.perf_counter() - t0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before reading the manifest
@@ -75,11 +78,13 @@ print(json.dumps({**opened, "keep": keep, "n": n, "wall_s": wall, "runs_per_s": 
 """
 
 
-def run_case(n: int, keep: str, scale: bool) -> dict[str, Any]:
+def run_case(n: int, keep: str, scale: bool, columns: list[str] | None = None) -> dict[str, Any]:
     """Run one case in a fresh interpreter; return its figures."""
+    argv = [str(n), keep, "", str(MISSION), "1" if scale else "0", json.dumps(columns)]
     with tempfile.TemporaryDirectory(prefix="xsweep-campaign-") as work:
+        argv[2] = work
         proc = subprocess.run(
-            [sys.executable, "-c", _CASE, str(n), keep, work, str(MISSION), "1" if scale else "0"],
+            [sys.executable, "-c", _CASE, *argv],
             capture_output=True,
             text=True,
             check=False,
@@ -99,12 +104,13 @@ def main() -> None:
     parser.add_argument("--scale", action="store_true", help="the scale model (CannedRuns)")
     parser.add_argument("--json", type=Path, help="write every case's figures here")
     parser.add_argument("--keep", nargs="+", default=["all", "summary"], help="the tiers")
+    parser.add_argument("--columns", nargs="+", help="the envelope's columns (default: all)")
     args = parser.parse_args()
     cases: list[dict[str, Any]] = []
     for n in args.n:
         for _ in range(args.repeats):
             for keep in args.keep:  # alternated: the machine's drift hits both
-                cases.append({**run_case(n, keep, args.scale), "scale": args.scale})
+                cases.append({**run_case(n, keep, args.scale, args.columns), "scale": args.scale})
                 print(json.dumps(cases[-1]), file=sys.stderr)
     keys = ("runs_per_s", "bytes_per_run", "files_per_run", "run_files_per_run",
             "manifest_bytes_per_run", "peak_rss_mib")  # fmt: skip
