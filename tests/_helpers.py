@@ -194,3 +194,12 @@ def rewrite_bundle(
         for name, (info, data) in members.items():
             dst.writestr(info or name, data)
     return out
+
+
+def cut_off(sweep: Path, recorded_below: int, planned_up_to: int) -> None:
+    """Leave a sweep's manifest as a kill mid-batch would: the runs below ``recorded_below``
+    recorded, and the growth steps planned up to ``planned_up_to`` runs (later ones unwritten)."""
+    lines = (sweep / "manifest.jsonl").read_text().splitlines(keepends=True)
+    kept = [x for x in lines if json.loads(x).get("run_id", -1) < recorded_below
+            and json.loads(x).get("n_runs", 0) <= planned_up_to]  # fmt: skip
+    (sweep / "manifest.jsonl").write_text("".join(kept))

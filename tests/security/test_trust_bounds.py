@@ -253,3 +253,34 @@ def test_a_saved_envelope_claiming_more_sketch_bytes_than_it_holds_is_refused(
     ds.to_zarr(store, group=group, mode="w", zarr_format=3, consolidated=False)
     with pytest.raises(ConfigError, match="damaged"):
         Folder.load(store, spec, 4)
+
+
+def test_a_sequential_sweeps_forged_values_are_refused_not_run_or_sized(tmp_path: Path) -> None:
+    """A design goes on from someone else's sweep: its recorded values are data, checked."""
+    from _helpers import DATA
+
+    plane = {"x1": (-3.0, 3.0)}
+    options = {"value": "y_final", "threshold": 0.5, "batch": 4, "workers": 1,
+               "derive": [xs.derived.final(columns=["y"])], "progress": False}  # fmt: skip
+    out = tmp_path / "a"
+    xs.adapt(DATA / "missions" / "ishigami.script", plane, out=out, goal=4, **options)
+    lines = (out / "manifest.jsonl").read_text().splitlines()
+    forged = {
+        "a field value that is code": ("overrides", "x1", "__import__('os').system('x')"),
+        "a derived array claiming 10^12 values": ("derived", None, None),
+    }
+    for what, (where, key, text) in forged.items():
+        records = [json.loads(x) for x in lines]
+        run = next(r for r in records if r.get("run_id") == 1)
+        if where == "overrides":
+            run["overrides"][key] = text
+        else:
+            run["derived"][0]["values"]["y_final"] = {"array": [1.0], "shape": [10**6, 10**6]}
+        (out / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+        tracemalloc.start()
+        with pytest.raises(ConfigError, match="run 1 holds a value a design cannot read"):
+            xs.adapt(DATA / "missions" / "ishigami.script", plane, out=out, goal=8, **options)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 64 * 2**20, what
+    assert xs.Sweep(out).manifest.n_runs == 4  # nothing ran on the forged records

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import numpy as np
 import pytest
 
 import xsweep as xs
-from _helpers import DATA, MISSIONS
+from _helpers import DATA, MISSIONS, cut_off
 from xsweep.sequential.adaptive import crossings
 
 DRAG = MISSIONS / "leo_drag.script"
@@ -76,10 +75,7 @@ def test_a_loop_cut_off_mid_batch_goes_on_to_the_same_points(tmp_path: Path) -> 
     cut = Path(shutil.copytree(tmp_path / "whole", tmp_path / "cut"))
     # What a kill in the fourth batch (runs 24-31) leaves: its extension line and 3 of
     # its runs recorded, no fifth batch.
-    lines = (cut / "manifest.jsonl").read_text().splitlines(keepends=True)
-    kept = [x for x in lines if json.loads(x).get("run_id", -1) < 27
-            and json.loads(x).get("n_runs", 0) <= 32]  # fmt: skip
-    (cut / "manifest.jsonl").write_text("".join(kept))
+    cut_off(cut, 27, 32)
     assert xs.Sweep(cut).counts["pending"] == 5
     resumed = xs.adapt(ISHIGAMI, PLANE, out=cut, **options)
     assert resumed.counts["pending"] == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 from scipy.stats import norm
 
 import xsweep as xs
-from _helpers import DATA
+from _helpers import DATA, cut_off
 
 LIMIT = DATA / "missions" / "limit_state.script"  # y = a + b, by GMAT's arithmetic
 NORMALS = {"a": ("normal", 0.0, 1.0), "b": ("normal", 0.0, 1.0)}
@@ -68,10 +67,7 @@ def test_a_killed_estimate_resumes_to_the_same_runs_and_value(tmp_path: Path) ->
     whole = xs.probability(LIMIT, NORMALS, ("y_final", ">", T), out=tmp_path / "w", **options)
     cut = Path(shutil.copytree(tmp_path / "w", tmp_path / "c"))
     # A kill in the second level's fourth batch (runs 130-139): 5 of its runs recorded.
-    lines = (cut / "manifest.jsonl").read_text().splitlines(keepends=True)
-    kept = [x for x in lines if json.loads(x).get("run_id", -1) < 135
-            and json.loads(x).get("n_runs", 0) <= 140]  # fmt: skip
-    (cut / "manifest.jsonl").write_text("".join(kept))
+    cut_off(cut, 135, 140)
     assert xs.Sweep(cut).counts["pending"] == 5
     again = xs.probability(LIMIT, NORMALS, ("y_final", ">", T), out=cut, **options)
     assert again.estimate == whole.estimate

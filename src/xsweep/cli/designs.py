@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Callable
 from typing import Any
 
 from xsweep.cli.flags import execution_options, positive_int
@@ -16,17 +17,9 @@ EXECUTION = [n for n in RUN_DEFAULTS if n not in ("reuse", "reuse_from", "storag
 _EVENT = re.compile(r"^(?P<value>.+?)\s*(?P<op><=|>=|<|>)\s*(?P<threshold>[^<>=]+)$")
 
 
-def design_commands(sub: Any) -> None:
-    """Add ``adapt`` and ``probability``."""
-    p = sub.add_parser(
-        "adapt",
-        help="Sample adaptively (python-adaptive): a boundary, a level set, or a function.",
-        description="Grow one sweep in batches where python-adaptive's learner asks for "
-        "runs. Run again on the same --out to go on (a larger --goal).",
-        epilog="example:\n  xsweep adapt mission.script --bound Sat.SMA=6300:6700 "
-        "--value ok --goal 20 --out edge/",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def design_commands(sub: Any, subparser: Callable[[Any, str], argparse.ArgumentParser]) -> None:
+    """Add ``adapt`` and ``probability`` (``subparser``: the parser's, with their help)."""
+    p = subparser(sub, "adapt")
     _common(p)
     p.add_argument(
         "--bound",
@@ -43,16 +36,7 @@ def design_commands(sub: Any) -> None:
     p.add_argument("--threshold", type=float, help="find the level set VALUE == THRESHOLD")
     p.add_argument("--goal", type=positive_int, default=100, help="runs in all (default 100)")
     p.add_argument("--batch", type=positive_int, help="runs a batch (default: 4 a worker)")
-    p = sub.add_parser(
-        "probability",
-        help="Estimate a rare event's probability (OpenTURNS' subset simulation).",
-        description="Fly subset simulation (or plain Monte Carlo) over dispersed fields, "
-        "in one sweep; run again on the same --out to replay and go on.",
-        epilog="example:\n  xsweep probability mission.script --perturb "
-        "Sat.SMA=normal:6650:50 \\\n      --event 'Sat.Earth.Altitude_min<100' "
-        "--derive xsweep.derived:minimum ... --out rare/",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = subparser(sub, "probability")
     _common(p)
     p.add_argument(
         "--perturb",
@@ -129,7 +113,10 @@ def cmd_probability(args: argparse.Namespace, execution: dict[str, Any]) -> Any:
     found = _EVENT.match(args.event.strip())
     if found is None:
         raise ConfigError(f"--event {args.event!r}: expected VALUE<THRESHOLD (or <=, >, >=)")
-    event = (found["value"].strip(), found["op"], float(found["threshold"]))
+    try:
+        event = (found["value"].strip(), found["op"], float(found["threshold"]))
+    except ValueError:
+        raise ConfigError(f"--event {args.event!r}: the threshold is not a number") from None
     got = xs.probability(
         args.script,
         dict(parse_perturb(t) for t in args.perturb),

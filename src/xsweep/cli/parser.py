@@ -59,6 +59,19 @@ COMMAND_HELP: dict[str, tuple[str, str]] = {
         xsweep derive sweep.zip mypkg.checks:miss --out copy/
         """,
     ),
+    "adapt": (
+        "Sample adaptively (python-adaptive): a boundary, a level set, or a function; run "
+        "again on the same --out to go on (a larger --goal).",
+        "xsweep adapt mission.script --bound Sat.SMA=6300:6700 --value ok --goal 20 --out edge/",
+    ),
+    "probability": (
+        "Estimate a rare event's probability (OpenTURNS' subset simulation, or Monte Carlo) "
+        "in one sweep; run again on the same --out to replay and go on.",
+        """
+        xsweep probability mission.script --perturb Sat.SMA=normal:6650:50 \\
+            --event 'lowest<100' --derive mychecks:lowest --out rare/
+        """,
+    ),
     "show": (
         "Summarise a sweep (also a running one, or a bundle): fingerprint, status, failures.",
         "xsweep show sweep/ --run 17\n  xsweep show sweep/ --failed --reason timeout",
@@ -125,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     _sweep_commands(sub)
-    design_commands(sub)
+    design_commands(sub, _subparser)
     _store_commands(sub)
     return parser
 

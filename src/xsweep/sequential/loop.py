@@ -79,11 +79,17 @@ def recorded(sweep: Sweep | None, fields: Sequence[str], value: str | None) -> R
         missing = [f for f in fields if f not in params]
         if missing:
             raise ConfigError(f"{sweep.path}: run {run_id} has no value for {missing}")
-        x.append([float(params[f]) for f in fields])
+        try:  # someone else's manifest: a value that is not a number is refused, named
+            x.append([float(params[f]) for f in fields])
+            row = derived_row(record.outcome.derived) if record.status == "ok" else {}
+            values.append(float(row.get(value, math.nan)) if value is not None else math.nan)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"{sweep.path}: run {run_id} holds a value a design cannot "
+                f"read ({type(exc).__name__}: {str(exc)[:120]})"
+            ) from None
         ok.append(record.status == "ok")
-        row = derived_row(record.outcome.derived) if record.status == "ok" else {}
         seen |= set(row) - {"derive_status", "derive_error"}
-        values.append(float(row.get(value, math.nan)) if value is not None else math.nan)
         ids.append(run_id)
     found = Recorded(np.asarray(x, float).reshape(-1, len(fields)), np.asarray(values, float),
                      np.asarray(ok, bool), np.asarray(ids, int))  # fmt: skip
