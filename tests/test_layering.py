@@ -29,6 +29,7 @@ ORDER = [
     "store",
     "analysis",
     "pack",
+    "migrate",
     "execute",
     "sequential",
     "cli",

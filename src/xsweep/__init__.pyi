@@ -56,6 +56,7 @@ from .execute.deriving import derive as derive
 from .gmat.engine import EngineInfo as EngineInfo, get_engine as get_engine
 from .gmat.mission import run_mission as run_mission
 from .gmat.outputs import read_output as read_output
+from .migrate.importing import import_sweep as import_sweep
 from .pack.archive import archive as archive, extract as extract
 from .record.source import Verification as Verification, verify as verify
 from .sequential.adaptive import adapt as adapt, crossings as crossings

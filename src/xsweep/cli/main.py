@@ -235,6 +235,17 @@ def _cmd_archive(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    import xsweep as xs
+
+    sweep = xs.import_sweep(args.src, out=args.out, script=args.script,
+                            consolidate=not args.no_consolidate)  # fmt: skip
+    spec = sweep.manifest.header["imported"]["space"]
+    counts = ", ".join(f"{n} {k}" for k, n in sweep.counts.items() if n)
+    print(f"{sweep.path}: {sweep.manifest.n_runs} runs ({counts}); the space is {spec}")
+    return EXIT_OK
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     import xsweep as xs
 
@@ -320,6 +331,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "archive": _cmd_archive,
     "verify": _cmd_verify,
     "extract": _cmd_extract,
+    "import": _cmd_import,
     "open": _cmd_open,
 }
 

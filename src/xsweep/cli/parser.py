@@ -96,6 +96,12 @@ COMMAND_HELP: dict[str, tuple[str, str]] = {
         "Unpack a bundle safely (hashes checked) into a sweep directory.",
         "xsweep extract sweep.zip copy/ && xsweep resume copy/",
     ),
+    "import": (
+        "Bring a gmat-sweep 0.6.0 sweep (directory or archive) across as an xsweep sweep: "
+        "its runs recorded, its Parquet hard-linked, never rewritten.",
+        "xsweep import gs-out/ --script mission.script --out sweep/\n"
+        "  xsweep import gs-archive.zip --out sweep/ && xsweep resume sweep/",
+    ),
     "open": (
         "Open a sweep's store (directory or bundle) and print the Dataset summary.",
         "xsweep open sweep.zip --group RF",
@@ -359,6 +365,12 @@ def _pack_commands(sub: Any) -> None:
     p.add_argument("file", help="the bundle zip")
     p.add_argument("dest", help="the sweep directory to create")
     p.add_argument("--overwrite", action="store_true", help="replace an existing directory")
+
+    p = _subparser(sub, "import")
+    p.add_argument("src", help="the gmat-sweep output directory or archive zip")
+    p.add_argument("--out", required=True, metavar="DIR", help="the xsweep sweep to create")
+    p.add_argument("--script", help="the mission script (an archive holds its own)")
+    p.add_argument("--no-consolidate", action="store_true", help="do not build the Zarr store")
 
     p = _subparser(sub, "open")
     p.add_argument("dir", help="the sweep directory or bundle zip")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Unpack
 
 from xsweep.analysis.handle import Sweep
-from xsweep.core.errors import ConfigError, disk_full_is_resumable
+from xsweep.core.errors import disk_full_is_resumable
 from xsweep.core.hooks import DeriveFunction, resolve
 from xsweep.core.options import (
     RUN_DEFAULTS,
@@ -25,14 +25,13 @@ from xsweep.core.options import (
     Options,
     execution_keywords,
 )
-from xsweep.core.paths import MANIFEST_NAME
 from xsweep.execute import background
 from xsweep.execute.cluster import Cluster, check_plan_on, cluster_for
 from xsweep.execute.dispatch import Dispatcher
 from xsweep.execute.remote import on_url
 from xsweep.gmat.child import GmatChild
 from xsweep.gmat.pool import offer_child, take_child
-from xsweep.plan.checks import check_scripts_here, write_plan
+from xsweep.plan.checks import check_scripts_here, new_sweep_dir, write_plan
 from xsweep.plan.reuse import Reuser, Source, reuse_sources
 from xsweep.plan.scripts import PlannedScript, Scripts, plan_script, variant_names, with_variants
 from xsweep.record.manifest import ManifestWriter
@@ -240,7 +239,7 @@ def run(
     sp = space if isinstance(space, Space) else Space(space, dims=dims)
     if isinstance(script, Mapping):
         sp = with_variants(sp, variant_names(script))
-    out_dir = _new_sweep_dir(out)
+    out_dir = new_sweep_dir(out)
     planned: dict[str | None, PlannedScript] = (
         {name: plan_script(path, files) for name, path in script.items()}
         if isinstance(script, Mapping)
@@ -276,19 +275,6 @@ def run(
         if child is not None:  # a plan refused: the next try here checks on it, warm
             offer_child(child)
     return Sweep(out_dir)
-
-
-def _new_sweep_dir(out: str | os.PathLike[str]) -> Path:
-    """Return ``out`` resolved; refuse a sweep there already, or a directory not empty."""
-    out_dir = Path(out).expanduser().resolve()
-    if (out_dir / MANIFEST_NAME).exists():
-        raise ConfigError(
-            f"{out_dir} already holds a sweep: give another output directory (or remove "
-            "that one) for this space; resuming it would run that sweep's own space"
-        )
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise ConfigError(f"out={str(out_dir)!r} exists and is not an empty directory")
-    return out_dir
 
 
 def _run_all(

@@ -119,6 +119,19 @@ def named_variant(name: str | None) -> Iterator[None]:
         raise
 
 
+def new_sweep_dir(out: str | os.PathLike[str]) -> Path:
+    """Return ``out`` resolved; refuse a sweep there already, or a directory not empty."""
+    out_dir = Path(out).expanduser().resolve()
+    if (out_dir / MANIFEST_NAME).exists():
+        raise ConfigError(
+            f"{out_dir} already holds a sweep: give another output directory (or remove "
+            "that one) for this space; resuming it would run that sweep's own space"
+        )
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise ConfigError(f"out={str(out_dir)!r} exists and is not an empty directory")
+    return out_dir
+
+
 def write_plan(
     out_dir: Path,
     planned: Mapping[str | None, PlannedScript],

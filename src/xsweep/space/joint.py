@@ -27,6 +27,7 @@ import numpy as np
 
 from xsweep.core.errors import SpaceError
 from xsweep.space.draws import open_unit, recipe_distribution, uniforms
+from xsweep.space.gmat_sweep import METHOD, gmat_sweep_draws
 
 QMC_ENGINES = ("sobol", "halton", "lhs")
 FRAME_ATTR = "xsweep_frame"  # a block's provenance (xsweep.state_block), kept in its recipe
@@ -157,7 +158,11 @@ def draw_field(
 
     cache = {} if cache is None else cache
     joint = recipe.get("joint")
-    if joint is None:
+    if recipe["method"] == METHOD:  # imported from gmat-sweep: its own per-run draws
+        dist = recipe_distribution(name, recipe["dist"])
+        total = int(sum(int(b) for b in recipe["blocks"]))
+        values = gmat_sweep_draws(int(recipe["entropy"]), name, dist, total)
+    elif joint is None:
         dist = recipe_distribution(name, recipe["dist"])
         values = dist.ppf(unit_values(name, recipe, cache))
     else:

@@ -34,6 +34,7 @@ import xarray as xr
 
 from xsweep.core.errors import SpaceError
 from xsweep.space.draws import recipe_distribution, recipe_json
+from xsweep.space.gmat_sweep import METHOD as GMAT_SWEEP
 from xsweep.space.growth import (
     GROWTH_ATTR,
     Blocks,
@@ -350,7 +351,7 @@ class Space:
                 )
             grown = {**recipe, "blocks": [*recipe["blocks"], int(n)]}
             values = draw_field(name, grown, cache)
-            if "joint" in recipe or "qmc" in recipe:
+            if "joint" in recipe or "qmc" in recipe or recipe["method"] == GMAT_SWEEP:
                 text = recipe_text(grown)
             else:  # as before joint draws existed, byte for byte
                 dist = recipe_distribution(name, recipe["dist"])

@@ -118,7 +118,7 @@ def _recipe_of(space: xr.Dataset, name: str) -> dict[str, Any]:
     try:
         recipe: dict[str, Any] = json.loads(space[name].attrs[DRAW_ATTR])
         recipe["entropy"] = int(recipe["entropy"])
-        if recipe["method"] not in ("monte_carlo", "latin_hypercube", "qmc"):
+        if recipe["method"] not in ("monte_carlo", "latin_hypercube", "qmc", "gmat_sweep"):
             raise ValueError(recipe["method"])
         if sum(recipe["blocks"]) != space.sizes[recipe["dim"]]:
             raise ValueError("blocks do not add up to the dim size")

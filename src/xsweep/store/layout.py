@@ -62,6 +62,11 @@ PROBLEMS_ATTRS = {
 # a drifted script's): its values are NaN there, and this says why.
 NOT_IN_SCRIPT = "not-in-script"
 STR = np.dtypes.StringDType()  # variable-length UTF-8 in Zarr v3
+# gmat-sweep's Parquet (a sweep brought across by xs.import_sweep) repeat an output's index
+# as a column: ``time``, a copy of the first epoch column, and a contact's ``interval_id``,
+# its row number. The store has them already (the ``time`` coordinate, the ``interval``
+# axis); GMAT never names a column so.
+INDEX_COPIES = {"step": ("time", "M"), "interval": ("interval_id", "f")}
 
 
 @dataclass
@@ -158,6 +163,8 @@ def add_columns(entry: Output, pairs: Iterable[tuple[str, str]], reserved: set[s
     for name, kind in pairs:
         if name.startswith("__index_level") or name in entry.columns:
             continue
+        if (name, kind) == INDEX_COPIES.get(entry.axis) and (entry.epoch or entry.axis != "step"):
+            continue  # gmat-sweep's copy of the axis (after the epoch column it copies)
         entry.columns[name] = kind
         # A time series' first epoch column is its ``time``.
         if kind == "M" and entry.axis == "step" and entry.epoch is None and first:
