@@ -39,10 +39,12 @@ def post(spec, outcome):
 MAKE = """
 import shutil, sys
 from pathlib import Path
+import pandas as pd
 import gmat_sweep as gs
 from gmat_sweep import LocalJoblibPool, Sweep
 
 script, here, seed, ok_seed = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+missions = Path(script).parent
 perturb = {"Sat.SMA": ("normal", 6550.0, 250.0), "Sat.ECC": ("uniform", 0.0, 0.002)}
 with LocalJoblibPool(max_workers=2) as pool:
     gs.sweep(script, grid={"Sat.SMA": [7000.0, 6200.0, 7100.0], "Sat.ECC": [0.001, 0.002]},
@@ -58,13 +60,18 @@ with LocalJoblibPool(max_workers=2) as pool:
                           progress=False)
     gs.latin_hypercube(script, n=4, perturb=perturb, seed=5, backend=pool, out=here / "lhs",
                        progress=False)
+    gs.sweep(missions / "ephemeris.script", samples=pd.DataFrame({"Sat.SMA": [7000.0, 7200.0]}),
+             backend=pool, out=here / "eph", progress=False)
+    gs.sweep(missions / "hohmann.script", grid={"TargetRMAG.Value": [8000.0, 9000.0]},
+             backend=pool, out=here / "solver", progress=False)
 """
 
 
 @pytest.fixture(scope="session")
 def gs_sweeps(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Make the gmat-sweep sweeps: ``grid/`` (a hook), ``grid.zip``, ``mc/``, ``mc_ok/`` (and
-    ``mc_extended/``: it extended by 3 runs), ``lhs/``."""
+    ``mc_extended/``: it extended by 3 runs), ``lhs/``, ``eph/`` (explicit samples of a
+    report and two ephemerides) and ``solver/`` (a targeter's iterations)."""
     pytest.importorskip("gmat_sweep", reason="gmat-sweep is a dev dependency")
     here = tmp_path_factory.mktemp("gmat-sweep")
     root = gmat_sweep_root(here / "gmat-root")

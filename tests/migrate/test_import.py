@@ -148,6 +148,30 @@ def test_a_latin_hypercube_imports_as_its_samples_and_refuses_to_grow(
         xs.extend(sweep.path, 2, workers=1, progress=False)
 
 
+def test_ephemerides_and_solver_logs_come_across_as_gmat_sweep_reads_them(
+    gs_sweeps: Path, tmp_path: Path
+) -> None:
+    eph = xs.import_sweep(gs_sweeps / "eph", out=tmp_path / "e",
+                          script=MISSIONS / "ephemeris.script")  # fmt: skip
+    assert eph.manifest.header["imported"]["space"] == "explicit samples"
+    manifest = GS.Manifest.load(gs_sweeps / "eph" / "manifest.jsonl")
+    for name in ("EphSTK", "EphOEM"):
+        theirs = GS.lazy_ephemerides(manifest, gs_sweeps / "eph", name=name)
+        _same_frame(
+            theirs, xs.open_sweep(eph.path, group=f"ephemerides/{name}").xsweep.to_dataframe()
+        )
+    _same_frame(GS.lazy_multiindex(manifest, gs_sweeps / "eph"),
+                xs.open_sweep(eph.path, group="reports/RF").xsweep.to_dataframe())  # fmt: skip
+    solver = xs.import_sweep(gs_sweeps / "solver", out=tmp_path / "s",
+                             script=MISSIONS / "hohmann.script")  # fmt: skip
+    theirs = GS.lazy_solver_runs(gs_sweeps / "solver" / "manifest.jsonl").xs("DC", level="solver")
+    ours = xs.open_sweep(solver.path, group="solver/DC").xsweep.to_dataframe()
+    assert len(theirs) > 2  # the targeter iterated
+    # Indexed by GMAT's own iteration numbers, as gmat-sweep indexes them.
+    mine = ours[theirs.columns].reset_index().astype({"iteration": "int64"})
+    pd.testing.assert_frame_equal(mine, theirs.reset_index(), check_dtype=False)
+
+
 def _edited(src: Path, dst: Path, edit: object) -> Path:
     shutil.copytree(src, dst)
     lines = (dst / "manifest.jsonl").read_text().splitlines(keepends=True)

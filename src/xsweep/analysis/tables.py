@@ -144,11 +144,16 @@ def to_dataframe(ds: xr.Dataset | xr.DataTree) -> pd.DataFrame:
     rows = np.where(empty, 1, counts)
 
     ids = pd.Index(np.asarray(run_id).reshape(-1)[order], name="run_id")
-    index = _row_index(ids, values.get("time"), axis, present, flat, rows)
+    # A solver log's rows are indexed by GMAT's own iteration numbers, as gmat-sweep's
+    # lazy_solver_runs does (a Yukon optimiser repeats them).
+    numbered = next((n for n in names if axis == "iteration"
+                     and ds[n].attrs.get("gmat_column", n) == "iteration"), None)  # fmt: skip
+    second = values.get("time") if numbered is None else values[numbered]
+    index = _row_index(ids, second, axis, present, flat, rows)
 
     data: dict[str, Any] = {}
     for name in names:
-        if name == "elapsed_s":
+        if name in ("elapsed_s", numbered):
             continue
         column = str(ds[name].attrs.get("gmat_column", name))
         data[column] = values[name].reshape(-1)[flat]
@@ -213,7 +218,11 @@ def _row_index(
     run_codes = np.repeat(np.arange(n_runs), rows)
     second_codes: Any
     second_level: Any
-    if time is not None:
+    if time is not None and axis == "iteration":  # GMAT's iteration numbers
+        second_name = "iteration"
+        second_codes, found = pd.factorize(time.reshape(-1)[flat])  # NaN (no rows): -1
+        second_level = pd.Index(np.asarray(found, dtype=np.int64), dtype="Int64")
+    elif time is not None:
         second_name = "time"
         second_codes, second_level = pd.factorize(time.reshape(-1)[flat])
     else:
