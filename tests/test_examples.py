@@ -54,9 +54,10 @@ PLOTS = [
     "gravity_degree",
     "campaign",
     "asking_where",
+    "importing",
 ]
 # Examples whose default is a user's full study: the suite runs a smaller one.
-SMALLER = {"campaign": ["--n", "300"], "asking_where": ["--n", "60"]}
+SMALLER = {"campaign": ["--n", "300"], "asking_where": ["--n", "60"], "importing": ["--n", "10"]}
 
 
 @pytest.mark.parametrize("name", PLOTS)
