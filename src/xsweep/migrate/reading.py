@@ -171,6 +171,7 @@ class GmatSweep:
 
     def __init__(self, src: str | os.PathLike[str]) -> None:
         self.path = Path(src).expanduser().resolve()
+        self._root = os.path.realpath(self.path) + os.sep
         self.zip: zipfile.ZipFile | None = None
         if self.path.is_file():
             self.zip = self._open_zip()
@@ -248,7 +249,7 @@ class GmatSweep:
             mode = os.lstat(here).st_mode
         except OSError:
             return False
-        inside = os.path.realpath(here).startswith(os.path.realpath(self.path) + os.sep)
+        inside = os.path.realpath(here).startswith(self._root)
         return stat.S_ISREG(mode) and inside  # no symlink, nothing outside the source
 
     def bring(self, member: str, target: Path) -> None:
@@ -263,18 +264,6 @@ class GmatSweep:
         with open(target, "wb") as sink:
             for piece in chunks(self.zip, self.zip.getinfo(member)):
                 sink.write(piece)
-
-    def parquet_rows(self, member: str) -> int:
-        """Return the rows of a Parquet member (its footer); ``ValueError`` if it is not one."""
-        import pyarrow.parquet as pq
-
-        try:
-            if self.zip is None:
-                return int(pq.ParquetFile(self.path / member).metadata.num_rows)
-            with self.zip.open(member) as fh:
-                return int(pq.ParquetFile(fh).metadata.num_rows)
-        except Exception as exc:
-            raise ValueError(f"{member} is not a readable Parquet file ({exc})") from None
 
     def close(self) -> None:
         """Close the archive, if one is open."""
