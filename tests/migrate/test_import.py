@@ -218,6 +218,8 @@ def test_a_gmat_sweep_manifest_is_read_as_gmat_sweep_reads_it(
     assert xs.import_sweep(mc, out=tmp_path / "xe", script=crlf).counts["ok"] == 6
     with pytest.raises(xs.ConfigError, match="give script="):
         xs.import_sweep(mc, out=tmp_path / "xf")
+    with pytest.raises(xs.ConfigError, match="reads and writes local directories"):
+        xs.import_sweep(mc, out="s3://bucket/sweep", script=DRAG)
     assert not (tmp_path / "xf").exists()
     assert not (tmp_path / "xd").exists()
 

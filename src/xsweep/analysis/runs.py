@@ -166,3 +166,24 @@ def warn_summary_only(ds: xr.Dataset) -> None:
             UserWarning,
             stacklevel=3,
         )
+
+
+def summary_frame(ds: xr.Dataset) -> pd.DataFrame:
+    """Flatten an output's summaries (``open_sweep(..., summary=True)``) into a DataFrame.
+
+    One row per run and statistic, indexed by ``(run_id, stat)``: the output's
+    columns under their GMAT names (and ``<column>_time``), the parameter
+    values, then ``__status`` as :func:`to_dataframe` gives them.
+    """
+    ds = classic(ds)
+    names = [str(n) for n, v in ds.data_vars.items() if SUMMARY_AXIS in v.dims]
+    dims = [str(d) for d in ds["run_id"].dims]
+    frame = ds[[*names, "run_id", "status"]].to_dataframe().reset_index()
+    frame = frame.rename(columns={n: str(ds[n].attrs.get("gmat_column", n)) for n in names})
+    flags = pd.Series(list(_FLAGS)).array  # pandas' string dtype
+    frame["__status"] = flags.take(frame.pop("status").to_numpy())
+    params = [c for c in frame.columns if c in dims or (c in ds.coords and c != SUMMARY_AXIS)]
+    order = [c for c in frame.columns if c not in (*params, "__status", "run_id")]
+    frame = frame[["run_id", *order, *params, "__status"]]
+    frame = frame.set_index(["run_id", SUMMARY_AXIS])
+    return frame.sort_index(level="run_id", sort_remaining=False, kind="stable")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from xsweep.analysis.runs import derived_frame, summary_final, warn_summary_only
+from xsweep.analysis.runs import derived_frame, summary_final, summary_frame, warn_summary_only
 from xsweep.core.errors import ConfigError
 from xsweep.core.vocabulary import OUTPUT_AXES, STATUS_FLAGS, SUMMARY_AXIS
 from xsweep.store.open import arranged, classic, store_attr, tree_output
@@ -55,6 +55,20 @@ def _parts(ds: xr.Dataset) -> tuple[list[str], str, list[str]]:
     gmat_order = list(store_attr(ds, "names", {}).values())
     names.sort(key=lambda n: gmat_order.index(n) if n in gmat_order else len(gmat_order))
     return dims, axis, names
+
+
+def _numbered(ds: xr.Dataset, names: list[str], axis: str) -> str | None:
+    """Return the variable of a solver log's GMAT ``iteration`` column, if it has one."""
+    if axis != "iteration":
+        return None
+    return next((n for n in names if ds[n].attrs.get("gmat_column", n) == "iteration"), None)
+
+
+def _params(ds: xr.Dataset, dims: list[str], axis: str) -> list[str]:
+    """Return the parameter dims in the space's order, then labels by name."""
+    labels = (str(c) for c, v in ds.coords.items()
+              if v.dims and set(v.dims) <= set(dims) and c != axis and c not in dims)  # fmt: skip
+    return [d for d in dims if d in ds.coords] + sorted(labels)
 
 
 def _flat(values: np.ndarray, n_runs: int) -> np.ndarray:
@@ -107,16 +121,13 @@ def to_dataframe(ds: xr.Dataset | xr.DataTree) -> pd.DataFrame:
 
     ds = one_output(ds)
     dims, axis, names = _parts(ds)
+    # A solver log's rows are indexed by GMAT's own iteration numbers, as gmat-sweep's
+    # lazy_solver_runs does (a Yukon optimiser repeats them).
+    numbered = _numbered(ds, names, axis)
     if "time" in names:  # elapsed_s is derived from it and not a column of the frame
         names = [n for n in names if n != "elapsed_s"]
     ds = ds.transpose(*dims, axis, ...)
-    # The parameter dims in the space's order, then labels by name: the same columns
-    # whatever order the store listed its arrays in.
-    params = [d for d in dims if d in ds.coords] + sorted(
-        str(c)
-        for c, v in ds.coords.items()
-        if v.dims and set(v.dims) <= set(dims) and c != axis and c not in dims
-    )
+    params = _params(ds, dims, axis)
     # Every chunk comes to this process anyway: read them here, in order (Zarr overlaps
     # the I/O itself), without a thread pool or a distributed client in between, and
     # decode a shard's inner chunks in batches rather than one at a time.
@@ -144,10 +155,6 @@ def to_dataframe(ds: xr.Dataset | xr.DataTree) -> pd.DataFrame:
     rows = np.where(empty, 1, counts)
 
     ids = pd.Index(np.asarray(run_id).reshape(-1)[order], name="run_id")
-    # A solver log's rows are indexed by GMAT's own iteration numbers, as gmat-sweep's
-    # lazy_solver_runs does (a Yukon optimiser repeats them).
-    numbered = next((n for n in names if axis == "iteration"
-                     and ds[n].attrs.get("gmat_column", n) == "iteration"), None)  # fmt: skip
     second = values.get("time") if numbered is None else values[numbered]
     index = _row_index(ids, second, axis, present, flat, rows)
 
@@ -165,27 +172,6 @@ def to_dataframe(ds: xr.Dataset | xr.DataTree) -> pd.DataFrame:
     data["__status"] = flags.take(np.repeat(np.asarray(status).reshape(-1)[order], rows))
     # The columns are fresh arrays of this function's: the frame keeps them, uncopied.
     return pd.DataFrame(data, index=index, copy=False)
-
-
-def summary_frame(ds: xr.Dataset) -> pd.DataFrame:
-    """Flatten an output's summaries (``open_sweep(..., summary=True)``) into a DataFrame.
-
-    One row per run and statistic, indexed by ``(run_id, stat)``: the output's
-    columns under their GMAT names (and ``<column>_time``), the parameter
-    values, then ``__status`` as :func:`to_dataframe` gives them.
-    """
-    ds = classic(ds)
-    names = [str(n) for n, v in ds.data_vars.items() if SUMMARY_AXIS in v.dims]
-    dims = [str(d) for d in ds["run_id"].dims]
-    frame = ds[[*names, "run_id", "status"]].to_dataframe().reset_index()
-    frame = frame.rename(columns={n: str(ds[n].attrs.get("gmat_column", n)) for n in names})
-    flags = pd.Series(list(_FLAGS)).array
-    frame["__status"] = flags.take(frame.pop("status").to_numpy())
-    params = [c for c in frame.columns if c in dims or (c in ds.coords and c != SUMMARY_AXIS)]
-    order = [c for c in frame.columns if c not in (*params, "__status", "run_id")]
-    frame = frame[["run_id", *order, *params, "__status"]]
-    frame = frame.set_index(["run_id", SUMMARY_AXIS])
-    return frame.sort_index(level="run_id", sort_remaining=False, kind="stable")
 
 
 def sweep_frame(ds: xr.Dataset | xr.DataTree) -> pd.DataFrame:

@@ -239,7 +239,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
     import xsweep as xs
 
     sweep = xs.import_sweep(args.src, out=args.out, script=args.script,
-                            consolidate=not args.no_consolidate)  # fmt: skip
+                            consolidate=not args.no_consolidate,
+                            progress=not args.no_progress)  # fmt: skip
     spec = sweep.manifest.header["imported"]["space"]
     counts = ", ".join(f"{n} {k}" for k, n in sweep.counts.items() if n)
     print(f"{sweep.path}: {sweep.manifest.n_runs} runs ({counts}); the space is {spec}")

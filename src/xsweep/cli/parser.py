@@ -371,6 +371,7 @@ def _pack_commands(sub: Any) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="the xsweep sweep to create")
     p.add_argument("--script", help="the mission script (an archive holds its own)")
     p.add_argument("--no-consolidate", action="store_true", help="do not build the Zarr store")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = _subparser(sub, "open")
     p.add_argument("dir", help="the sweep directory or bundle zip")

@@ -21,6 +21,8 @@ import warnings
 from pathlib import Path, PurePosixPath
 from typing import Any, cast
 
+from tqdm.auto import tqdm
+
 from xsweep.analysis.handle import Sweep
 from xsweep.core.errors import ConfigError, ScriptDriftError
 from xsweep.core.options import RUN_DEFAULTS, ExecutionOptions
@@ -34,6 +36,7 @@ from xsweep.migrate.reading import Entry, GmatSweep, canonical_sha256
 from xsweep.migrate.spaces import rebuild
 from xsweep.plan.checks import new_sweep_dir
 from xsweep.plan.scripts import plan_script, write_single
+from xsweep.record.bucket import is_url
 from xsweep.record.manifest import ManifestWriter, platform_versions, write_header
 from xsweep.space.spaces import Space
 from xsweep.store.write import consolidate as build_store
@@ -49,6 +52,7 @@ def import_sweep(
     out: str | os.PathLike[str],
     script: str | os.PathLike[str] | None = None,
     consolidate: bool = True,
+    progress: bool = True,
 ) -> Sweep:
     """Bring a gmat-sweep 0.6.0 sweep across: a new xsweep sweep of its runs and files.
 
@@ -75,6 +79,8 @@ def import_sweep(
         normalised) must be the one recorded.
     consolidate : bool
         Build the Zarr store, which :func:`xsweep.open_sweep` opens.
+    progress : bool
+        Show a progress bar over the runs (a sweep of 10^4 runs takes seconds).
 
     Returns
     -------
@@ -84,8 +90,8 @@ def import_sweep(
     Raises
     ------
     ConfigError
-        ``src`` is not a gmat-sweep sweep, ``out`` is not empty, a directory
-        without ``script=``, or runs that cannot form a space.
+        ``src`` is not a gmat-sweep sweep, ``out`` is not an empty local
+        directory, a directory without ``script=``, or runs that cannot form a space.
     ScriptDriftError
         ``script`` is not the script the sweep ran.
     ManifestCorruptError
@@ -101,6 +107,12 @@ def import_sweep(
     >>> xs.import_sweep("gs/", out="xs/", script="mission.script")  # doctest: +SKIP
     >>> xs.open_sweep("xs/").sel({"Sat.SMA": 7000})  # doctest: +SKIP
     """
+    for where in (src, out):
+        if is_url(where):
+            raise ConfigError(
+                f"{where}: import_sweep reads and writes local directories (an archive zip "
+                "too); import here, then xs.archive or copy the sweep where it goes"
+            )
     out_dir = new_sweep_dir(out)
     source = GmatSweep(src)
     created = not out_dir.exists()
@@ -110,7 +122,7 @@ def import_sweep(
             space, ids, how = rebuild(source.header, source.entries)
             if "recorded runs" in how:
                 warnings.warn(f"{source.path}: the space is {how}", UserWarning, stacklevel=2)
-            _write(source, out_dir, path, space, ids, how)
+            _write(source, out_dir, path, space, ids, how, progress)
     except BaseException:
         if out_dir.exists():  # it was empty or absent: nothing of the user's is in it
             shutil.rmtree(out_dir) if created else _empty(out_dir)
@@ -189,7 +201,7 @@ def _header(
 
 
 def _write(source: GmatSweep, out_dir: Path, script: Path, space: Space,
-           ids: dict[int, int], how: str) -> None:  # fmt: skip
+           ids: dict[int, int], how: str, progress: bool) -> None:  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     copy, main = write_single(out_dir, plan_script(script))
     sha = recorded_closure(main, copy.get("files", ())).sha256()
@@ -203,7 +215,8 @@ def _write(source: GmatSweep, out_dir: Path, script: Path, space: Space,
             UserWarning,
             stacklevel=3,
         )
-    with ManifestWriter(out_dir) as writer:
+    bar = tqdm(total=len(ids), unit="run", desc="importing", disable=not progress)
+    with ManifestWriter(out_dir) as writer, bar:
         batch: list[RunRecord] = []
         for entry in source.entries.values():
             if entry.run_id not in ids:  # a skipped entry: the run is not recorded
@@ -214,8 +227,10 @@ def _write(source: GmatSweep, out_dir: Path, script: Path, space: Space,
                                       outcome, None))  # fmt: skip
             if len(batch) >= _BATCH:
                 writer.append_many(batch)
+                bar.update(len(batch))
                 batch = []
         writer.append_many(batch)
+        bar.update(len(batch))
 
 
 def _outcome(source: GmatSweep, entry: Entry, out_dir: Path, run_dir: str) -> RunOutcome:
