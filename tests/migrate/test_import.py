@@ -60,7 +60,11 @@ def test_a_gmat_sweep_grid_comes_across_with_its_frame_labels_and_failures(
     runs = sweep.runs()
     failed = runs[runs["status"] == "failed"]
     assert sorted(failed["reason"]) == ["exception", "gmat-error", "gmat-error"]
-    assert failed["error"].str.contains("the hook refused this run").sum() == 1
+    assert failed["error"].tolist().count("RuntimeError: the hook refused this run") == 1
+    inside = failed[failed["reason"] == "gmat-error"]["error"]
+    assert inside.str.startswith("Atmosphere model exception").all()  # GMAT's own message
+    traceback = sweep.manifest.runs[int(inside.index[0])].outcome.extra["gmat_sweep"]["stderr"]
+    assert "GmatRunError" in traceback
     # The hook's extra output came along, named in the run's record.
     rec = sweep.manifest.runs[0]
     note = rec.outcome.extra["gmat_sweep"]["extra_outputs"]["note"]
@@ -233,5 +237,9 @@ def test_xsweep_import_brings_an_archive_across_on_the_command_line(
         code = main(["import", str(gs_sweeps / "grid.zip"), "--out", str(tmp_path / "x")])
     assert code == 0
     assert "6 runs (3 ok, 3 failed); the space is grid" in capsys.readouterr().out
+    assert main(["show", str(tmp_path / "x")]) == 1  # runs failed
+    shown = capsys.readouterr().out
+    assert "imported   from gmat-sweep 0.6.0" in shown
+    assert "gmat-error: Atmosphere model exception" in shown
     assert main(["import", str(gs_sweeps / "mc"), "--out", str(tmp_path / "y")]) == 2
     assert "--script on the command line" in capsys.readouterr().err

@@ -67,6 +67,7 @@ def summary(
         "n_runs": manifest.n_runs,
         "counts": manifest.counts(),
         "engine": header.engine.to_json(),
+        "imported": _imported(header.get("imported")),
         "versions": {k: header.versions.get(k) for k in ("gmat-xsweep", "gmat-run", "gmatpy")},
         "duration_s": {
             "runs": len(durations),
@@ -122,6 +123,14 @@ def _problem_lines(problems: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def _imported(record: Any) -> str | None:
+    """Say where an imported sweep came from (``xs.import_sweep``), or None."""
+    if not isinstance(record, Mapping):
+        return None
+    version = record.get("gmat_sweep_version")
+    return f"from gmat-sweep {version} ({record.get('source')}); its space: {record.get('space')}"
+
+
 def _counts_line(counts: dict[str, int], problems: list[dict[str, Any]]) -> str:
     line = f"{counts['ok']} ok, {counts['failed']} failed, {counts['pending']} pending"
     by_status: dict[str, int] = {}
@@ -148,7 +157,10 @@ def _print_summary(info: dict[str, Any]) -> None:
     else:
         print(f"script     {info['script']} sha256 {info['script_sha256']}")
     print(f"space      {dims}: {info['n_runs']} runs")
-    print(f"engine     GMAT {engine.get('gmat_version')} ({engine.get('kind')})")
+    kind = f" ({engine['kind']})" if engine.get("kind") else ""
+    print(f"engine     GMAT {engine.get('gmat_version')}{kind}")
+    if info["imported"]:
+        print(f"imported   {info['imported']}")
     print("versions   " + ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v))
     print(f"status     {_counts_line(counts, info['output_problems'])}")
     for line in describe(info.get("no_effect", {})):

@@ -6,9 +6,10 @@ Each recorded run becomes a manifest line of the new sweep, in its space
 ``runs/run-NNNNNN/`` (copied from an archive, or across file systems); a
 postprocess hook's ``extra_outputs`` come along under ``extra/``, named in
 ``extra["gmat_sweep"]`` with the run's ``converged``, ``context`` and
-``postprocess_status``. A failed run keeps gmat-sweep's traceback as its error
-(reason ``gmat-error`` when GMAT's run failed, else ``exception``), and
-``resume`` reruns it with xsweep. A ``skipped`` entry is a run not recorded.
+``postprocess_status``. A failed run's error is GMAT's error messages (reason
+``gmat-error``, when GMAT's run failed) or the exception gmat-sweep caught
+(``exception``), its whole traceback in ``extra["gmat_sweep"]["stderr"]``; ``resume``
+reruns it with xsweep. A ``skipped`` entry is a run not recorded.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from xsweep.core.paths import MANIFEST_NAME, run_dir_name
 from xsweep.core.records import RunOutcome, RunRecord, now_iso
 from xsweep.core.vocabulary import OutputKind, Reason
 from xsweep.gmat.closure import recorded_closure
+from xsweep.gmat.engine import gmat_errors
 from xsweep.gmat.outputs import output_filename
 from xsweep.migrate.reading import Entry, GmatSweep, canonical_sha256
 from xsweep.migrate.spaces import rebuild
@@ -42,6 +44,7 @@ from xsweep.space.spaces import Space
 from xsweep.store.write import consolidate as build_store
 
 GMAT_ERROR = "gmat_run.errors.GmatRunError"  # gmat-sweep's traceback of a failed GMAT run
+ENGINE_LOG = "--- GMAT engine log ---"  # and after it, GMAT's log
 EXTRA_DIR = "extra"
 _BATCH = 1000  # manifest lines a write
 
@@ -275,10 +278,21 @@ def _outcome(source: GmatSweep, entry: Entry, out_dir: Path, run_dir: str) -> Ru
     if entry.status == "ok":
         return RunOutcome("ok", None, tuple(outputs), entry.started, entry.ended,
                           entry.duration_s, log=log, extra=extra)  # fmt: skip
-    error = entry.stderr or "failed in gmat-sweep (no message recorded)"
-    reason: Reason = "gmat-error" if GMAT_ERROR in error else "exception"
+    reason, error = _failure(entry.stderr or "")
+    if entry.stderr:  # the whole traceback, GMAT's log with it
+        extra["gmat_sweep"] = {**extra["gmat_sweep"], "stderr": entry.stderr}  # type: ignore[dict-item]
     return RunOutcome("failed", reason, (), entry.started, entry.ended, entry.duration_s,
                       error=error, log=log, extra=extra)  # fmt: skip
+
+
+def _failure(stderr: str) -> tuple[Reason, str]:
+    """Return why a gmat-sweep run failed, as xsweep says it: GMAT's errors, or the exception."""
+    trace, _, log = stderr.partition(ENGINE_LOG)
+    lines = [line for line in trace.splitlines() if line.strip()]
+    raised = lines[-1].strip() if lines else "failed in gmat-sweep (no message recorded)"
+    if GMAT_ERROR not in trace:
+        return "exception", raised
+    return "gmat-error", "\n".join(gmat_errors(log)) or raised
 
 
 def _rows(path: Path) -> int | None:
