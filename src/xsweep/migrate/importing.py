@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 import warnings
 from pathlib import Path, PurePosixPath
 from typing import Any, cast
@@ -29,17 +28,17 @@ from xsweep.core.errors import ConfigError, ScriptDriftError
 from xsweep.core.options import RUN_DEFAULTS, ExecutionOptions
 from xsweep.core.outputs import OutputFile
 from xsweep.core.paths import MANIFEST_NAME, run_dir_name
-from xsweep.core.records import RunOutcome, RunRecord, now_iso
+from xsweep.core.records import RunOutcome, RunRecord
 from xsweep.core.vocabulary import OutputKind, Reason
 from xsweep.gmat.closure import recorded_closure
 from xsweep.gmat.engine import gmat_errors
 from xsweep.gmat.outputs import output_filename
 from xsweep.migrate.reading import Entry, GmatSweep, canonical_sha256
 from xsweep.migrate.spaces import rebuild
-from xsweep.plan.checks import new_sweep_dir
+from xsweep.plan.checks import header, new_sweep_dir
 from xsweep.plan.scripts import plan_script, write_single
 from xsweep.record.bucket import is_url
-from xsweep.record.manifest import ManifestWriter, platform_versions, write_header
+from xsweep.record.manifest import ManifestWriter, write_header
 from xsweep.space.spaces import Space
 from xsweep.store.write import consolidate as build_store
 
@@ -179,28 +178,12 @@ def _header(
     """Return the new sweep's header: an xsweep header, and what gmat-sweep recorded."""
     raw = source.header.raw
     opts = ExecutionOptions.of({}, defaults=RUN_DEFAULTS, caller="import_sweep").options()
-    imported: dict[str, Any] = {"from": "gmat-sweep", "source": str(source.path), "space": how}
-    return {
-        "sweep_id": uuid.uuid4().hex,
-        "created": now_iso(),
-        "script": copy,
-        "script_sha256": sha,
-        "n_runs": space.n_runs,
-        "dims": dict(zip(space.dims, space.shape, strict=True)),
-        "fields": list(space.fields),
-        "seeds": space.seeds,
-        "space": space.to_dict(),
-        # gmat-sweep ran on a desktop install (its version kept in "imported"); a rerun
-        # here takes the engine xsweep finds, as a new sweep does.
-        "engine": {
-            "kind": None,
-            "gmat_version": raw.get("gmat_install_version"),
-            "gmatpy_version": None,
-        },
-        "options": opts.to_dict(),
-        "versions": platform_versions(),
-        "imported": imported | {k: raw.get(k) for k in KEPT},
-    }
+    imported = {"from": "gmat-sweep", "source": str(source.path), "space": how}
+    # gmat-sweep ran on a desktop install (its version kept): a rerun here takes the engine
+    # xsweep finds, as a new sweep does.
+    engine = {"kind": None, "gmat_version": raw.get("gmat_install_version"), "gmatpy_version": None}
+    extra = {"imported": imported | {k: raw.get(k) for k in KEPT}}
+    return header(copy, sha, space, engine, opts, extra)
 
 
 def _write(source: GmatSweep, out_dir: Path, script: Path, space: Space,
@@ -243,28 +226,22 @@ def _outcome(source: GmatSweep, entry: Entry, out_dir: Path, run_dir: str) -> Ru
     extra: dict[str, object] = {"gmat_sweep": {"run_id": entry.run_id, **entry.more}}
     if entry.status == "ok":
         for (kind, name), recorded in entry.files.items():
-            member = source.find(entry.run_id, recorded)
-            if member is None:
-                missing.append(recorded)
-                continue
             rel = f"{run_dir}/{output_filename(cast(OutputKind, kind), name)}"
-            source.bring(member, out_dir / rel)
-            rows = _rows(out_dir / rel)
+            brought = _bring(source, entry.run_id, recorded, out_dir / rel)
+            rows = _rows(out_dir / rel) if brought else None
             if rows is None:
                 missing.append(recorded)
-                continue
-            outputs.append(OutputFile(cast(OutputKind, kind), name, rel, rows))
-        brought = {}
+            else:
+                outputs.append(OutputFile(cast(OutputKind, kind), name, rel, rows))
+        extras = {}
         for key, recorded in entry.extra.items():
-            member = source.find(entry.run_id, recorded)
-            if member is None:
+            rel = f"{run_dir}/{EXTRA_DIR}/{PurePosixPath(recorded).name}"
+            if _bring(source, entry.run_id, recorded, out_dir / rel):
+                extras[key] = rel
+            else:
                 missing.append(recorded)
-                continue
-            rel = f"{run_dir}/{EXTRA_DIR}/{PurePosixPath(member).name}"
-            source.bring(member, out_dir / rel)
-            brought[key] = rel
-        if brought:
-            extra["gmat_sweep"] = {**extra["gmat_sweep"], "extra_outputs": brought}  # type: ignore[dict-item]
+        if extras:
+            extra["gmat_sweep"] = {**extra["gmat_sweep"], "extra_outputs": extras}  # type: ignore[dict-item]
     log = None
     if entry.log is not None and (member := source.find(entry.run_id, entry.log)) is not None:
         log = f"{run_dir}/{PurePosixPath(member).name}"
@@ -293,6 +270,14 @@ def _failure(stderr: str) -> tuple[Reason, str]:
     if GMAT_ERROR not in trace:
         return "exception", raised
     return "gmat-error", "\n".join(gmat_errors(log)) or raised
+
+
+def _bring(source: GmatSweep, run_id: int, recorded: str, target: Path) -> bool:
+    """Bring the file an entry records to ``target``; False if the source has no such file."""
+    member = source.find(run_id, recorded)
+    if member is not None:
+        source.bring(member, target)
+    return member is not None
 
 
 def _rows(path: Path) -> int | None:

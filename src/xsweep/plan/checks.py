@@ -164,29 +164,36 @@ def write_plan(
         sha = first["sha256"]
         scripts = Scripts(paths)
         extra["scripts"] = records
-    write_header(
-        out_dir / MANIFEST_NAME,
-        {
-            "sweep_id": uuid.uuid4().hex,
-            "created": now_iso(),
-            "script": script,
-            "script_sha256": sha,
-            **extra,
-            "n_runs": space.n_runs,
-            "dims": dict(zip(space.dims, space.shape, strict=True)),
-            "fields": list(space.fields),
-            "seeds": space.seeds,
-            "space": space.to_dict(),
-            "engine": {
-                "kind": info.kind,
-                "gmat_version": info.gmat_version,
-                "gmatpy_version": info.gmatpy_version,
-            },
-            "options": opts.to_dict(),
-            "versions": platform_versions(),
-        },
-    )
+    engine = {"kind": info.kind, "gmat_version": info.gmat_version,
+              "gmatpy_version": info.gmatpy_version}  # fmt: skip
+    write_header(out_dir / MANIFEST_NAME, header(script, sha, space, engine, opts, extra))
     return scripts
+
+
+def header(
+    script: Mapping[str, Any],
+    sha256: str,
+    space: Space,
+    engine: Mapping[str, Any],
+    opts: Options,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Return a new sweep's manifest header: its id, script, space, engine and options."""
+    return {
+        "sweep_id": uuid.uuid4().hex,
+        "created": now_iso(),
+        "script": dict(script),
+        "script_sha256": sha256,
+        **(extra or {}),
+        "n_runs": space.n_runs,
+        "dims": dict(zip(space.dims, space.shape, strict=True)),
+        "fields": list(space.fields),
+        "seeds": space.seeds,
+        "space": space.to_dict(),
+        "engine": dict(engine),
+        "options": opts.to_dict(),
+        "versions": platform_versions(),
+    }
 
 
 def outputs_intact(sweep_dir: Path, record: RunRecord) -> str | None:
