@@ -188,7 +188,7 @@ def sweep_frame(ds: xr.Dataset | xr.DataTree) -> pd.DataFrame:
 
 def _row_index(
     ids: pd.Index,
-    time: np.ndarray | None,
+    second: np.ndarray | None,
     axis: str,
     present: np.ndarray,
     flat: np.ndarray,
@@ -204,13 +204,13 @@ def _row_index(
     run_codes = np.repeat(np.arange(n_runs), rows)
     second_codes: Any
     second_level: Any
-    if time is not None and axis == "iteration":  # GMAT's iteration numbers
+    if second is not None and axis == "iteration":  # GMAT's iteration numbers
         second_name = "iteration"
-        second_codes, found = pd.factorize(time.reshape(-1)[flat])  # NaN (no rows): -1
+        second_codes, found = pd.factorize(second.reshape(-1)[flat])  # NaN (no rows): -1
         second_level = pd.Index(np.asarray(found, dtype=np.int64), dtype="Int64")
-    elif time is not None:
+    elif second is not None:
         second_name = "time"
-        second_codes, second_level = pd.factorize(time.reshape(-1)[flat])
+        second_codes, second_level = pd.factorize(second.reshape(-1)[flat])
     else:
         second_name = _SECOND_LEVEL.get(axis, axis)  # a report without an epoch: its step
         positions = np.tile(np.arange(present.shape[1]), n_runs)[flat]

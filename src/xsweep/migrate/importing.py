@@ -122,8 +122,6 @@ def import_sweep(
         with tempfile.TemporaryDirectory(prefix="xsweep-import-") as scratch:
             path = _script(source, script, Path(scratch))
             space, ids, how = rebuild(source.header, source.entries)
-            if "recorded runs" in how:
-                warnings.warn(f"{source.path}: the space is {how}", UserWarning, stacklevel=2)
             _write(source, out_dir, path, space, ids, how, progress)
     except BaseException:
         if out_dir.exists():  # it was empty or absent: nothing of the user's is in it

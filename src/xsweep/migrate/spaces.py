@@ -75,7 +75,9 @@ def rebuild(header: Header, entries: Mapping[int, Entry]) -> tuple[Space, dict[i
     except (Unrebuilt, SpaceError) as exc:
         why = str(exc)
     space, ids = _recorded(runs)
-    return space, ids, f"the recorded runs as explicit samples ({why})"
+    how = f"the recorded runs as explicit samples ({why})"
+    warnings.warn(f"the space is {how}", UserWarning, stacklevel=3)  # to import_sweep's caller
+    return space, ids, how
 
 
 def _grid(spec: Mapping[str, Any]) -> Space:
