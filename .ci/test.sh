@@ -26,8 +26,8 @@ export TMPDIR="${XSWEEP_CI_TMPDIR:-${TMPDIR:-/tmp}}"
 HYPOTHESIS_PROFILE=ci .venv/bin/python -m pytest -m serial -p no:xdist tests "$@"
 # Both cores: many tests wait on GMAT children, clusters and timeouts (pytest-xdist, work
 # stealing). A third process saved ~1 min of 18 but starves tests that watch a GMAT child
-# work (one failed in three runs): not worth a CI that fails at random. The reliability suite rewrites its figures on the docs page; the site is built
-# after it.
+# work (one failed in three runs): not worth a CI that fails at random.
+# The reliability suite rewrites its figures on the docs page; the site is built after it.
 XSWEEP_RELIABILITY_DOCS=1 HYPOTHESIS_PROFILE=ci \
     .venv/bin/python -m pytest -m "not serial" -n 2 --dist worksteal --doctest-modules \
     --durations=20 src tests "$@"

@@ -11,8 +11,10 @@ up to 8 processes, each relaying to its share of the children (threads)::
                               [--modes threads processes] [--json out.json] [--plot node.png]
     python benchmarks/node.py --from out.json --plot node.png
 
-and prints, per case: the ideal rate (workers / mean sleep, from the sweep's own
-sleeps), the achieved steady rate (between 10 % and 90 % of the runs' ends) and
+``--modes bare`` measures the model's floor on this machine: each worker is a bare
+thread driving its own sleeping child, with no Dask, no manifest and no store (what no
+orchestrator can beat). The cases print the ideal rate (workers / mean sleep, from the
+sweep's own sleeps), the achieved steady rate (between 10 % and 90 % of the runs' ends) and
 their ratio, the whole call's rate (start-up included), CPU per run at steady
 state (between 20 % and 80 % of the runs recorded) of the client process (with
 thread workers: the scheduler, the workers and the client loop; with process
@@ -101,6 +103,49 @@ print(json.dumps({
 }))
 """
 
+# The model's floor, argv as _CASE's: each of w threads drives its own sleeping child
+# directly (what a worker's relay does), with no Dask, no manifest and no store. What
+# this reaches is the most any orchestrator could on this machine.
+_BARE = r"""
+import json, os, sys, threading, time
+import psutil
+w, d, sigma, n, mode, work, mission, rpt = sys.argv[1:9]
+w, d, sigma, n = int(w), float(d), float(sigma), int(n)
+from xsweep.gmat.requests import RunRequest
+from xsweep.testing.node import Durations, SleepingRuns, ideal_rate, steady_rate
+stand = SleepingRuns.record(mission, {"TOF": 60.0}, work, durations=Durations(d, sigma, seed=1))
+children = [stand.new_child(wait=False) for _ in range(w)]
+for child in children:
+    child.wait_ready()
+me, kids = psutil.Process(), [psutil.Process(c.pid) for c in children]
+outcomes, lock = [], threading.Lock()
+def relay(k):
+    for i in range(k, n, w):
+        out = children[k].run(RunRequest(mission, {"TOF": 60.0}, f"{work}/runs/run-{i:06d}"))
+        with lock:
+            outcomes.append(out)
+def cpu():
+    return sum(me.cpu_times()[:2]), sum(sum(p.cpu_times()[:2]) for p in kids)
+threads = [threading.Thread(target=relay, args=(k,)) for k in range(w)]
+(c0, k0), t0 = cpu(), time.perf_counter()
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+wall = time.perf_counter() - t0
+c1, k1 = cpu()
+for child in children:
+    child.close()
+ideal, steady = ideal_rate(outcomes, w), steady_rate(outcomes)
+print(json.dumps({
+    "workers": w, "duration_s": d, "sigma": sigma, "mode": mode, "n": n, "runs_per_task": "-",
+    "ideal_runs_per_s": ideal, "steady_runs_per_s": steady, "ratio": steady / ideal,
+    "call_runs_per_s": n / wall, "client_cpu_ms_per_run": 1000 * (c1 - c0) / n,
+    "other_cpu_ms_per_run": 0.0, "sleeper_cpu_ms_per_run": 1000 * (k1 - k0) / n,
+    "rss_peak_mb": me.memory_info().rss / 2**20,
+}))
+"""
+
 
 def run_case(
     workers: int,
@@ -116,7 +161,7 @@ def run_case(
         args = [str(workers), str(duration), str(sigma), str(n), mode, work, str(MISSION)]
         args.append(runs_per_task)
         proc = subprocess.run(
-            [sys.executable, "-c", _CASE, *args],
+            [sys.executable, "-c", _BARE if mode == "bare" else _CASE, *args],
             capture_output=True,
             text=True,
             timeout=1800,
@@ -163,8 +208,9 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         duration, sigma, mode, per_task = case
         mine = sorted((r for r in rows if key(r) == case), key=lambda r: r["workers"])
         style = ("-" if mode == "threads" else "--") if per_task == "auto" else ":"
+        style = "-." if mode == "bare" else style
         label = f"{1000 * duration:g} ms runs, {mode}" + (f", sigma {sigma:g}" if sigma else "")
-        label += "" if per_task == "auto" else f", runs_per_task={per_task}"
+        label += "" if per_task in ("auto", "-") else f", runs_per_task={per_task}"
         ax.plot([r["workers"] for r in mine], [r["ratio"] for r in mine], style, marker="o",
                 label=label)  # fmt: skip
     ax.axhline(0.9, color="grey", lw=0.8, ls=":")
@@ -187,8 +233,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds each run sleeps (the median, with --sigma)")  # fmt: skip
     parser.add_argument("--sigma", type=float, default=0.0,
                         help="log-normal spread of the durations (0: fixed)")  # fmt: skip
-    parser.add_argument("--modes", nargs="+", choices=["threads", "processes"],
-                        default=["threads", "processes"])  # fmt: skip
+    parser.add_argument("--modes", nargs="+", choices=["threads", "processes", "bare"],
+                        default=["threads", "processes"],
+                        help="bare: the model's floor, relay threads driving the children "
+                        "with no Dask, manifest or store")  # fmt: skip
     parser.add_argument("--runs-per-task", default="auto",
                         help="the sweep's runs_per_task (default: auto, the default; 1: one "
                         "run a task, the default before it)")  # fmt: skip

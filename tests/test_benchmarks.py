@@ -165,13 +165,18 @@ def test_a_model_tabulates_and_plots_its_saved_figures(tmp_path: Path, model: st
 
 @pytest.mark.gmat
 @pytest.mark.slow
-def test_the_node_model_runs_sleeping_children_and_reports_the_ratio() -> None:
-    """``benchmarks/node.py``: 8 sleeping children, 300 runs; the ideal from their sleeps."""
+@pytest.mark.parametrize("mode", ["threads", "bare"])
+def test_the_node_model_runs_sleeping_children_and_reports_the_ratio(mode: str) -> None:
+    """``benchmarks/node.py``: 8 sleeping children, 300 runs; the ideal from their sleeps.
+
+    ``bare`` is the model's floor: the children driven by threads, with no sweep around them.
+    """
     sys.path.insert(0, str(ROOT))
     from benchmarks.node import run_case
 
-    figures = run_case(8, 0.02, 0.0, "threads", 300, None)
+    figures = run_case(8, 0.02, 0.0, mode, 300, None)
     assert figures["n"] == 300
+    assert figures["mode"] == mode
     assert figures["ideal_runs_per_s"] == pytest.approx(8 / 0.02, rel=0.1)
     assert 0 < figures["ratio"] <= 1.05
     assert figures["client_cpu_ms_per_run"] > 0

@@ -10,7 +10,7 @@ manifest line, and from there into the store's ``summaries/<name>`` groups.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from xsweep.core.paths import check_name, check_relative
@@ -96,6 +96,10 @@ class OutputFile:
     summary : OutputSummary or None
         Its summary, in a sweep that keeps summaries (``keep=``); a run not
         kept in full has no file at ``path``.
+    values : mapping of str to numpy.ndarray or None
+        A small output's columns as its Parquet file holds them, in transit
+        from the GMAT child to the store, which then need not read the file
+        back; never written (``None`` once read from a manifest or a marker).
     """
 
     kind: OutputKind
@@ -104,6 +108,7 @@ class OutputFile:
     rows: int
     digest: str | None = None
     summary: OutputSummary | None = None
+    values: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-safe dict."""

@@ -154,6 +154,15 @@ class RunOutcome:
                 return out
         raise KeyError(f"{kind} {name!r}")
 
+    def shipped_bytes(self) -> int:
+        """Return the bytes of output values in transit with it (:attr:`OutputFile.values`)."""
+        held = (v for o in self.outputs if o.values for v in o.values.values())
+        return sum(int(getattr(v, "nbytes", 0)) for v in held)
+
+    def unshipped(self) -> RunOutcome:
+        """Return a copy without its outputs' values in transit: readers read the files."""
+        return replace(self, outputs=tuple(replace(o, values=None) for o in self.outputs))
+
     def rebased(self, prefix: str) -> RunOutcome:
         """Return a copy whose paths are prefixed with ``prefix`` (a POSIX directory)."""
         prefix = prefix.rstrip("/") + "/"

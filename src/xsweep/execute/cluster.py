@@ -172,6 +172,9 @@ class Cluster:
         self._stack.callback(batched.setLevel, batched.level)
         batched.setLevel(logging.WARNING)
         if not kwargs["processes"]:
+            # Thread workers share this process: each one's memory monitor would measure all
+            # of it against its own share of the machine, and pause (or poll, 64 x a second).
+            kwargs.setdefault("memory_limit", 0)
             # Each task an interrupted sweep cancels mid-run (on purpose) would log a warning
             # here, in the caller's process; worker processes silence it in their preload.
             state_machine = logging.getLogger("distributed.worker.state_machine")

@@ -42,6 +42,9 @@ LOG_NAME = "gmat.log"  # GMAT's log of a run, in its directory
 VARIANTS_FLAG = "XSWEEP_OUTPUT_VARIANTS"  # "0": gmat-run's own verdict on every file
 HEADERLESS = "WriteHeaders is false"  # a report gmat-run cannot be given right (no header)
 TIMED = frozenset({"report", "ephemeris"})  # time series: their extremes have epochs
+# An output this small travels to the store with its outcome (OutputFile.values): a pickled
+# copy costs less than the store opening the Parquet file again (~0.5 ms a file).
+SHIP_BYTES = 256 * 1024
 _PATH_ARGS: dict[OutputKind, str] = {
     "report": "report_paths",
     "ephemeris": "ephemeris_paths",
@@ -155,8 +158,16 @@ def convert_outputs(
                 grids[name] = found
         summary = summary_of(table, timed=kind in TIMED) if summarize else None
         digest = values_digest(frame)
-        written.append(OutputFile(kind, name, filename, len(frame), digest, summary))
+        values = shipped(table) if write else None
+        written.append(OutputFile(kind, name, filename, len(frame), digest, summary, values))
     return tuple(written), tuple(problems)
+
+
+def shipped(table: pa.Table | None) -> dict[str, Any] | None:
+    """Return a small table's columns as the store reads them from its Parquet; else None."""
+    if table is None or table.nbytes > SHIP_BYTES:
+        return None
+    return {name: table.column(name).to_numpy() for name in table.column_names}
 
 
 def values_digest(frame: pd.DataFrame) -> str:

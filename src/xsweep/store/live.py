@@ -68,6 +68,10 @@ from xsweep.store.write import (
 if TYPE_CHECKING:
     from distributed import Client
 
+# Output values shipped with outcomes (OutputFile.values) held for blocks not yet written: a
+# bound on the client's memory when many blocks wait at once (their runs' files are read).
+HELD_BYTES = 64 * 2**20
+
 
 class LiveStore:
     """Keeps a sweep's store in step with its manifest while runs finish.
@@ -105,6 +109,8 @@ class LiveStore:
         self._late_group = False
         # A sweep keeping summaries: its summary groups (None: every run is kept in full).
         self.summaries: dict[str, Summarized] | None = {} if tiered(self.header) else None
+        self._held: dict[int, int] = {}  # bytes of output values shipped with a run's outcome
+        self._held_bytes = 0
 
     def start(self, run_ids: Iterable[int]) -> list[int]:
         """Prepare the store for a session running ``run_ids``; return the blocks to write now."""
@@ -128,6 +134,13 @@ class LiveStore:
     def finished(self, record: RunRecord) -> list[int]:
         """Note a run's new manifest record; return the block if it is now complete."""
         run_id = record.run_id
+        self._held_bytes -= self._held.pop(run_id, 0)
+        size = record.outcome.shipped_bytes()
+        if size and self._held_bytes + size > HELD_BYTES:  # past it, its block reads its files
+            record = replace(record, outcome=record.outcome.unshipped())
+        elif size:
+            self._held[run_id] = size
+            self._held_bytes += size
         self.records[run_id] = record
         block = int(self._block_of_run[run_id])
         left = self.waiting.get(block)
@@ -162,6 +175,7 @@ class LiveStore:
             # the client's memory stays flat however many runs a sweep has.
             for run_id in records:
                 del self.records[run_id]
+                self._held_bytes -= self._held.pop(run_id, 0)
         return functools.partial(
             write_block,
             str(self.path),

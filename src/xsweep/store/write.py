@@ -206,7 +206,10 @@ def _output_arrays(
         match = [o for o in rec.outcome.outputs if o.kind == out.kind and o.name == out.name]
         if not match:
             continue
-        frame = _read_columns(inside(sweep_dir, match[0].path, "an output"), out.columns)
+        if match[0].values is not None:  # shipped with the outcome: no need to read it back
+            frame = {k: v for k, v in match[0].values.items() if k in out.columns}
+        else:
+            frame = _read_columns(inside(sweep_dir, match[0].path, "an output"), out.columns)
         for column, values in frame.items():
             kind = out.columns[column]
             rows = min(len(values), n)
