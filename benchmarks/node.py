@@ -204,22 +204,24 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     def key(r: dict[str, Any]) -> tuple[float, float, str, str]:
         return r["duration_s"], r["sigma"], r["mode"], str(r.get("runs_per_task", "auto"))
 
+    colours = {d: f"C{i}" for i, d in enumerate(sorted({r["duration_s"] for r in rows}))}
     for case in dict.fromkeys(map(key, rows)):
         duration, sigma, mode, per_task = case
         mine = sorted((r for r in rows if key(r) == case), key=lambda r: r["workers"])
         style = ("-" if mode == "threads" else "--") if per_task == "auto" else ":"
         style = "-." if mode == "bare" else style
-        label = f"{1000 * duration:g} ms runs, {mode}" + (f", sigma {sigma:g}" if sigma else "")
+        kind = "floor: no Dask, manifest or store" if mode == "bare" else mode
+        label = f"{1000 * duration:g} ms runs, {kind}" + (f", sigma {sigma:g}" if sigma else "")
         label += "" if per_task in ("auto", "-") else f", runs_per_task={per_task}"
         ax.plot([r["workers"] for r in mine], [r["ratio"] for r in mine], style, marker="o",
-                label=label)  # fmt: skip
+                color=colours[duration], label=label)  # fmt: skip
     ax.axhline(0.9, color="grey", lw=0.8, ls=":")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("workers (each with a sleeping child)")
     ax.set_ylabel("achieved / ideal runs/s")
     ax.set_ylim(0, 1.05)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     ax.set_title("Big-node model: xsweep's orchestration on 2 cores")
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -1,9 +1,9 @@
 """A small output travels to the store with its outcome: the store is the one its files give.
 
-The GMAT child ships a small output's columns with the run's outcome
-(``OutputFile.values``), so the live store need not open each run's Parquet
+The GMAT child ships a small output's table with the run's outcome
+(``OutputFile.ipc``, an Arrow IPC stream), so the live store need not open each run's Parquet
 again. What it writes must be what a store rebuilt from the files holds, bit
-for bit; the values are never written to a manifest line or a done marker;
+for bit; the tables are never written to a manifest line or a done marker;
 and past a bound on the bytes held, runs are read from their files.
 """
 
@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import xarray as xr
 
@@ -88,9 +90,9 @@ def test_the_live_store_is_the_store_its_files_give_without_reading_them(
     lines = (sweep.path / "manifest.jsonl").read_text().splitlines()
     outputs = [o for line in lines[1:] for o in json.loads(line)["outputs"]]
     assert outputs
-    assert all("values" not in o for o in outputs)
+    assert all("ipc" not in o for o in outputs)
     marker = json.loads((sweep.path / "runs" / "run-000000" / DONE_NAME).read_text())
-    assert all("values" not in o for o in marker["outcome"]["outputs"])
+    assert all("ipc" not in o for o in marker["outcome"]["outputs"])
 
 
 def test_past_the_bound_on_bytes_held_runs_are_read_from_their_files(
@@ -114,16 +116,15 @@ def test_a_mission_outcome_carries_its_small_outputs_as_its_files_hold_them(
     assert outcome.ok
     assert len(outcome.outputs) == 3
     for out in outcome.outputs:
-        assert out.values is not None
-        frame = xs.read_output(tmp_path / "run" / out.path)
-        assert list(out.values) == list(frame.columns)
-        for column in frame.columns:
-            np.testing.assert_array_equal(out.values[column], frame[column].to_numpy())
+        assert out.ipc is not None
+        shipped = pa.ipc.open_stream(out.ipc).read_all()
+        written = pq.read_table(tmp_path / "run" / out.path)
+        assert shipped.equals(written, check_metadata=True)
     assert outcome.shipped_bytes() > 0
     bare = outcome.unshipped()
     assert bare == outcome  # the values are in transit, not part of what the run gave
     assert bare.shipped_bytes() == 0
-    assert all(o.values is None for o in bare.outputs)
+    assert all(o.ipc is None for o in bare.outputs)
     back = RunOutcome.from_dict(json.loads(json.dumps(outcome.to_dict())))
-    assert all(o.values is None for o in back.outputs)
-    assert OutputFile.from_dict(outcome.outputs[0].to_dict()).values is None
+    assert all(o.ipc is None for o in back.outputs)
+    assert OutputFile.from_dict(outcome.outputs[0].to_dict()).ipc is None

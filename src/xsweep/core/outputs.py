@@ -96,10 +96,11 @@ class OutputFile:
     summary : OutputSummary or None
         Its summary, in a sweep that keeps summaries (``keep=``); a run not
         kept in full has no file at ``path``.
-    values : mapping of str to numpy.ndarray or None
-        A small output's columns as its Parquet file holds them, in transit
-        from the GMAT child to the store, which then need not read the file
-        back; never written (``None`` once read from a manifest or a marker).
+    ipc : bytes or None
+        A small output's table (what its Parquet file holds) as an Arrow IPC
+        stream, in transit from the GMAT child to the store, which then need
+        not read the file back; never written (``None`` once read from a
+        manifest or a marker).
     """
 
     kind: OutputKind
@@ -108,7 +109,7 @@ class OutputFile:
     rows: int
     digest: str | None = None
     summary: OutputSummary | None = None
-    values: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    ipc: bytes | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-safe dict."""

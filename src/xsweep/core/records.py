@@ -155,13 +155,12 @@ class RunOutcome:
         raise KeyError(f"{kind} {name!r}")
 
     def shipped_bytes(self) -> int:
-        """Return the bytes of output values in transit with it (:attr:`OutputFile.values`)."""
-        held = (v for o in self.outputs if o.values for v in o.values.values())
-        return sum(int(getattr(v, "nbytes", 0)) for v in held)
+        """Return the bytes of output tables in transit with it (:attr:`OutputFile.ipc`)."""
+        return sum(len(o.ipc) for o in self.outputs if o.ipc)
 
     def unshipped(self) -> RunOutcome:
-        """Return a copy without its outputs' values in transit: readers read the files."""
-        return replace(self, outputs=tuple(replace(o, values=None) for o in self.outputs))
+        """Return a copy without its outputs' tables in transit: readers read the files."""
+        return replace(self, outputs=tuple(replace(o, ipc=None) for o in self.outputs))
 
     def rebased(self, prefix: str) -> RunOutcome:
         """Return a copy whose paths are prefixed with ``prefix`` (a POSIX directory)."""

@@ -68,7 +68,7 @@ from xsweep.store.write import (
 if TYPE_CHECKING:
     from distributed import Client
 
-# Output values shipped with outcomes (OutputFile.values) held for blocks not yet written: a
+# Output tables shipped with outcomes (OutputFile.ipc) held for blocks not yet written: a
 # bound on the client's memory when many blocks wait at once (their runs' files are read).
 HELD_BYTES = 64 * 2**20
 
@@ -109,7 +109,7 @@ class LiveStore:
         self._late_group = False
         # A sweep keeping summaries: its summary groups (None: every run is kept in full).
         self.summaries: dict[str, Summarized] | None = {} if tiered(self.header) else None
-        self._held: dict[int, int] = {}  # bytes of output values shipped with a run's outcome
+        self._held: dict[int, int] = {}  # bytes of output tables shipped with a run's outcome
         self._held_bytes = 0
 
     def start(self, run_ids: Iterable[int]) -> list[int]:

@@ -74,6 +74,14 @@ def _read_columns(path: Path, columns: Iterable[str]) -> dict[str, np.ndarray]:
     return {name: table.column(name).to_numpy() for name in columns if name in table.column_names}
 
 
+def _shipped_columns(ipc: bytes, columns: Iterable[str]) -> dict[str, np.ndarray]:
+    """Those of ``columns`` that an output's table, shipped with its outcome, has."""
+    import pyarrow as pa
+
+    table = pa.ipc.open_stream(ipc).read_all()
+    return {name: table.column(name).to_numpy() for name in columns if name in table.column_names}
+
+
 def _seconds(values: np.ndarray) -> np.ndarray:
     """Convert durations to float seconds, NaT to NaN."""
     delta = values.astype("timedelta64[ns]")
@@ -206,8 +214,8 @@ def _output_arrays(
         match = [o for o in rec.outcome.outputs if o.kind == out.kind and o.name == out.name]
         if not match:
             continue
-        if match[0].values is not None:  # shipped with the outcome: no need to read it back
-            frame = {k: v for k, v in match[0].values.items() if k in out.columns}
+        if match[0].ipc is not None:  # shipped with the outcome: no need to read it back
+            frame = _shipped_columns(match[0].ipc, out.columns)
         else:
             frame = _read_columns(inside(sweep_dir, match[0].path, "an output"), out.columns)
         for column, values in frame.items():
