@@ -128,3 +128,22 @@ def test_a_mission_outcome_carries_its_small_outputs_as_its_files_hold_them(
     back = RunOutcome.from_dict(json.loads(json.dumps(outcome.to_dict())))
     assert all(o.ipc is None for o in back.outputs)
     assert OutputFile.from_dict(outcome.outputs[0].to_dict()).ipc is None
+
+
+def test_a_run_kept_only_as_summaries_ships_no_table(tmp_path: Path) -> None:
+    """A ``where=`` that keeps a run in full keeps its table; one that does not drops both."""
+    from xsweep.core.keep import Keep, check_keep
+    from xsweep.execute.worker import retained
+    from xsweep.gmat.requests import RunRequest
+
+    script, out = MISSIONS / "leo_report.script", tmp_path / "run"
+    outcome = xs.run_mission(script, {"Sat.SMA": 7100.0}, out_dir=out, summarize=True)
+    assert outcome.shipped_bytes() > 0
+    request = RunRequest(str(script), {"Sat.SMA": 7100.0}, str(out), run_id=3)
+    kept = retained(request, outcome, check_keep(Keep(where=lambda s, p: True)))
+    assert kept.kept
+    assert kept.shipped_bytes() == outcome.shipped_bytes()
+    dropped = retained(request, outcome, check_keep(Keep(where=lambda s, p: False)))
+    assert not dropped.kept
+    assert dropped.shipped_bytes() == 0
+    assert not out.exists()  # its files went too

@@ -222,7 +222,7 @@ def retained(request: RunRequest, outcome: RunOutcome, keep: KeepPolicy) -> RunO
     if chosen:
         return outcome
     shutil.rmtree(request.out_dir, ignore_errors=True)
-    return replace(outcome, kept=False, log=None)
+    return replace(outcome.unshipped(), kept=False, log=None)  # the store takes no table of it
 
 
 def derive_request(

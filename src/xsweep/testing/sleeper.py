@@ -97,7 +97,7 @@ def _as_asked(template: str, outcome: RunOutcome, request: RunRequest) -> RunOut
     if not request.summarize:
         outcome = replace(outcome, outputs=tuple(replace(o, summary=None) for o in outcome.outputs))
     if not request.write:
-        outcome = replace(outcome, kept=False, log=None)
+        outcome = replace(outcome.unshipped(), kept=False, log=None)
     spec = request.envelope
     if spec is not None:
         if (template, spec) not in _GRIDS:
