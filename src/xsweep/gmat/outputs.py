@@ -171,7 +171,8 @@ def shipped(table: pa.Table | None) -> bytes | None:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
-    return bytes(sink.getvalue().to_pybytes())
+    data: bytes = sink.getvalue().to_pybytes()  # already bytes: no second copy
+    return data
 
 
 def values_digest(frame: pd.DataFrame) -> str:

@@ -70,15 +70,17 @@ def _read_columns(path: Path, columns: Iterable[str]) -> dict[str, np.ndarray]:
 
     # ParquetFile on one thread: 0.3 ms a small file, read_table's dataset layer 1.5 ms;
     # without pre-buffering (for high-latency stores), 0.2 ms.
-    table = pq.ParquetFile(path, pre_buffer=False).read(use_threads=False)
-    return {name: table.column(name).to_numpy() for name in columns if name in table.column_names}
+    return _numpy_columns(pq.ParquetFile(path, pre_buffer=False).read(use_threads=False), columns)
 
 
 def _shipped_columns(ipc: bytes, columns: Iterable[str]) -> dict[str, np.ndarray]:
     """Those of ``columns`` that an output's table, shipped with its outcome, has."""
     import pyarrow as pa
 
-    table = pa.ipc.open_stream(ipc).read_all()
+    return _numpy_columns(pa.ipc.open_stream(ipc).read_all(), columns)
+
+
+def _numpy_columns(table: Any, columns: Iterable[str]) -> dict[str, np.ndarray]:
     return {name: table.column(name).to_numpy() for name in columns if name in table.column_names}
 
 
